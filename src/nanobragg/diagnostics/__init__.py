@@ -1,0 +1,1 @@
+"""nanobragg.diagnostics package."""
