@@ -1,0 +1,44 @@
+"""MOSFLM orientation matrix files."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from nanobragg.errors import InputError
+from nanobragg.io._cnum import line_number, scan_float
+
+
+def read_mosflm_matrix(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read the first 9 numbers of a MOSFLM matrix file (the A matrix).
+
+    Numbers are read in order like three ``fscanf("%lg%lg%lg")`` calls; anything after
+    the 9th number (the rest of a real MOSFLM .mat file) is ignored.
+
+    Args:
+        path: Matrix file.
+
+    Returns:
+        float64 array, shape (3, 3): row i holds component i (x, y, z) and the columns
+        are a*, b*, c*. The values include the wavelength (units 1/A * A); the caller
+        divides by the wavelength.
+
+    Raises:
+        InputError: Unreadable file or fewer than 9 leading numbers.
+    """
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("latin-1")
+    except OSError as exc:
+        raise InputError(f"matrix file '{path}': cannot read: {exc.strerror or exc}") from exc
+    values: list[float] = []
+    pos = 0
+    while len(values) < 9:
+        parsed = scan_float(text, pos)
+        if parsed is None:
+            raise InputError(f"matrix file '{path}': line {line_number(text, pos)}: expected 9 "
+                             f"numbers (3 lines of a* b* c* components), found {len(values)}")
+        values.append(parsed[0])
+        pos = parsed[1]
+    return np.array(values, dtype=np.float64).reshape(3, 3)
