@@ -1,0 +1,270 @@
+"""Frozen configuration records for one simulation.
+
+Everything here is plain data in SI units (metres, radians, photons/m^2) with
+``None`` meaning "not given, use the C program's default rule". The rules that
+turn these values into a detector frame, a crystal orientation and a list of
+sources live in :mod:`nanobragg.conventions` and :mod:`nanobragg.models`.
+
+Continuous values may also be ``torch.Tensor`` scalars (for example with
+``requires_grad=True``); the models keep them in the autograd graph.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InputError
+
+CONVENTIONS = ("MOSFLM", "XDS", "ADXV", "DENZO", "DIALS", "CUSTOM")
+PIVOTS = ("BEAM", "SAMPLE")
+SHAPES = ("square", "round", "gauss", "tophat")
+
+Vector = tuple[float, float, float]
+
+#: The C program's default fluence in photons/m^2 (chosen so that r_e^2 * fluence = 1).
+DEFAULT_FLUENCE = 125932015286227086360700780544.0
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Detector geometry and pixel sampling.
+
+    Attributes:
+        convention: one of ``CONVENTIONS``.
+        pixel_size: pixel edge (m).
+        fpixels, spixels: pixel counts along fast and slow axes.
+        detsize_f, detsize_s: detector size (m); the C does not snap it to whole
+            pixels, and default beam centres follow it. ``None``: pixels * pixel_size.
+        distance: sample to detector distance along the beam (m); ``None`` = 0.1 m.
+        close_distance: sample to detector plane distance along the normal (m).
+        beam_center: ``(Xbeam, Ybeam)`` (m) in the convention's own axes, entries may be None.
+        close_center: ``(Xclose, Yclose)`` (m), used by the CUSTOM convention.
+        org: ``(ORGX, ORGY)`` XDS origin in pixels, entries may be None.
+        pivot: ``"BEAM"`` or ``"SAMPLE"``; only the CUSTOM convention honours it.
+        rotx, roty, rotz: detector rotations about lab x, y, z applied in that order (rad).
+        twotheta: detector swing about ``twotheta_axis`` (rad).
+        twotheta_axis, fdet_vector, sdet_vector, odet_vector: custom vectors or None.
+        curved: pixels lie on a sphere of radius ``distance``.
+        point_pixel: solid angle 1/R^2 without pixel area and obliquity.
+        thickness: sensor thickness (m), 0 for none.
+        mu: sensor attenuation coefficient (1/m); ``None`` = 1/thickness.
+        thicksteps: number of sensor layers; ``None`` = the C rule.
+        oversample: sub-pixels per pixel edge; ``None`` = auto-selected.
+        oversample_thick, oversample_polar, oversample_omega: recompute that factor
+            for every sub-pixel (running-product semantics of the C program).
+        roi: ``(xmin, xmax, ymin, ymax)`` inclusive fast/slow pixel bounds or None.
+    """
+
+    convention: str = "MOSFLM"
+    pixel_size: Any = 1e-4
+    fpixels: int = 1024
+    spixels: int = 1024
+    detsize_f: Any = None
+    detsize_s: Any = None
+    distance: Any = None
+    close_distance: Any = None
+    beam_center: tuple[Any, Any] = (None, None)
+    close_center: tuple[Any, Any] = (None, None)
+    org: tuple[Any, Any] = (None, None)
+    pivot: str = "BEAM"
+    rotx: Any = 0.0
+    roty: Any = 0.0
+    rotz: Any = 0.0
+    twotheta: Any = 0.0
+    twotheta_axis: Vector | None = None
+    fdet_vector: Vector | None = None
+    sdet_vector: Vector | None = None
+    odet_vector: Vector | None = None
+    curved: bool = False
+    point_pixel: bool = False
+    thickness: Any = 0.0
+    mu: Any = None
+    thicksteps: int | None = None
+    oversample: int | None = None
+    oversample_thick: bool = False
+    oversample_polar: bool = False
+    oversample_omega: bool = False
+    roi: tuple[int, int, int, int] | None = None
+
+    def validate(self) -> None:
+        """Raise InputError for values the simulation cannot use."""
+        _check_choice("convention", self.convention, CONVENTIONS)
+        _check_choice("pivot", self.pivot, PIVOTS)
+        _check_positive("-pixel", self.pixel_size)
+        if int(self.fpixels) <= 0 or int(self.spixels) <= 0:
+            raise InputError(
+                f"-detpixels: detector must have at least one pixel "
+                f"(got {self.fpixels} x {self.spixels})"
+            )
+        if self.distance is not None:
+            _check_positive("-distance", self.distance)
+        if self.oversample is not None and self.oversample < 0:
+            raise InputError(f"-oversample: must not be negative (got {self.oversample})")
+        if float(self.thickness) < 0:
+            raise InputError(f"-detector_thick: must not be negative (got {self.thickness})")
+
+
+@dataclass(frozen=True)
+class CrystalConfig:
+    """Unit cell, orientation, size, mosaicity and rotation of the crystal.
+
+    Attributes:
+        cell: ``(a, b, c, alpha, beta, gamma)`` in m and rad, or None when
+            ``reciprocal_matrix`` is given.
+        reciprocal_matrix: 3x3 rows x, y, z; columns a*, b*, c* in 1/Angstrom
+            (a MOSFLM A matrix already divided by the wavelength), or None.
+        misset: ``(rotx, roty, rotz)`` applied to the reciprocal vectors (rad), or None.
+        misset_random_seed: if not None, the misset comes from the C generator
+            with this seed (the C's ``-misset random``; value as given to ``-misset_seed``).
+        N: unit cells along a, b, c (real numbers allowed for gradients).
+        sample_size: crystal size along a, b, c (m), 0 = use N.
+        shape: lattice transform, one of ``SHAPES``.
+        fudge: shape scale factor for round/gauss/tophat spots.
+        default_F: structure factor for reflections not in the table.
+        interpolate: tricubic F interpolation; None = auto (on if any N <= 2).
+        mosaic_spread: isotropic mosaic spread (rad), None = none.
+        mosaic_domains: number of mosaic domains, None = the C rule.
+        mosaic_seed: seed of the domain generator (value as given to ``-mosaic_seed``).
+        phi0: spindle start angle (rad).
+        osc: oscillation range (rad) or None.
+        phistep: step (rad) or None.
+        phisteps: number of steps or None.
+        spindle_axis: rotation axis or None for the convention's default.
+    """
+
+    cell: tuple[Any, ...] | None = None
+    reciprocal_matrix: tuple[Vector, Vector, Vector] | None = None
+    misset: tuple[Any, Any, Any] | None = None
+    misset_random_seed: int | None = None
+    N: tuple[Any, Any, Any] = (1.0, 1.0, 1.0)
+    sample_size: tuple[Any, Any, Any] = (0.0, 0.0, 0.0)
+    shape: str = "square"
+    fudge: Any = 1.0
+    default_F: float = 0.0
+    interpolate: bool | None = None
+    mosaic_spread: Any = None
+    mosaic_domains: int | None = None
+    mosaic_seed: int = 12345678
+    phi0: Any = 0.0
+    osc: Any = None
+    phistep: Any = None
+    phisteps: int | None = None
+    spindle_axis: Vector | None = None
+
+    def validate(self) -> None:
+        """Raise InputError for values the simulation cannot use."""
+        if self.cell is None and self.reciprocal_matrix is None:
+            raise InputError("no unit cell: give -cell a b c alpha beta gamma or -mat FILE")
+        if self.cell is not None:
+            if len(self.cell) != 6:
+                raise InputError(f"-cell: expected 6 numbers, got {len(self.cell)}")
+            for name, value in zip("abc", self.cell[:3]):
+                if float(value) <= 0:
+                    raise InputError(f"-cell: length {name} must be positive (got {value})")
+        _check_choice("shape", self.shape, SHAPES)
+        if self.mosaic_domains is not None and self.mosaic_domains < 0:
+            raise InputError(f"-mosaic_domains: must not be negative ({self.mosaic_domains})")
+
+
+@dataclass(frozen=True)
+class BeamConfig:
+    """Incident beam: wavelength band, divergence, sources, flux and polarization.
+
+    Attributes:
+        wavelength: central wavelength (m).
+        dispersion: full spectral width as a fraction of the wavelength, None = none.
+        dispstep, dispsteps: spectral step (fraction) and count, None = the C rule.
+        hdivrange, vdivrange: full divergence ranges (rad), None = none.
+        hdivstep, vdivstep: divergence steps (rad), None = the C rule.
+        hdivsteps, vdivsteps: divergence step counts, None = the C rule.
+        round_div: drop divergence grid points outside an ellipse.
+        sources: explicit source rows ``(X, Y, Z, weight, lambda)`` with NaN for
+            missing entries (the C's -sourcefile); overrides the generated sources.
+        fluence: photons per m^2.
+        polarization: Kahn polarization factor.
+        nopolar: no polarization correction.
+        beam_vector, polar_vector: custom vectors or None for the convention's.
+        water_size: thickness of water around the crystal (m).
+        beamsize: beam size (m), clips the sample size.
+    """
+
+    wavelength: Any = 1e-10
+    dispersion: Any = None
+    dispstep: Any = None
+    dispsteps: int | None = None
+    hdivrange: Any = None
+    vdivrange: Any = None
+    hdivstep: Any = None
+    vdivstep: Any = None
+    hdivsteps: int | None = None
+    vdivsteps: int | None = None
+    round_div: bool = True
+    sources: tuple[tuple[float, ...], ...] | None = None
+    fluence: Any = DEFAULT_FLUENCE
+    polarization: Any = 0.0
+    nopolar: bool = False
+    beam_vector: Vector | None = None
+    polar_vector: Vector | None = None
+    water_size: Any = 0.0
+    beamsize: Any = 1e-4
+
+    def validate(self) -> None:
+        """Raise InputError for values the simulation cannot use."""
+        wl = float(self.wavelength)
+        if not math.isfinite(wl) or wl <= 0:
+            raise InputError(f"-lambda: wavelength must be positive (got {wl * 1e10:g} A)")
+        if float(self.fluence) < 0:
+            raise InputError(f"-fluence: must not be negative (got {self.fluence})")
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """Everything that determines the float image, apart from the F table and mask.
+
+    Attributes:
+        detector, crystal, beam: the three parts of the experiment.
+        dmin: skip scattering with resolution finer than this (m); 0 = off.
+    """
+
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    crystal: CrystalConfig = field(default_factory=CrystalConfig)
+    beam: BeamConfig = field(default_factory=BeamConfig)
+    dmin: Any = 0.0
+
+    def validate(self) -> None:
+        """Check every part; raise InputError on the first problem."""
+        self.detector.validate()
+        self.crystal.validate()
+        self.beam.validate()
+
+    def replace(self, **changes: Any) -> SimulationConfig:
+        """Return a copy with some top-level fields replaced."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict of the configuration (tensors become floats)."""
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "detach"):
+        return float(value.detach().cpu())
+    return value
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise InputError(f"{name}: '{value}' is not one of {', '.join(choices)}")
+
+
+def _check_positive(flag: str, value: Any) -> None:
+    number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        raise InputError(f"{flag}: must be a positive number (got {number:g})")

@@ -1,0 +1,285 @@
+"""The simulation kernel: one pure tensor function from a chunk of pixels to photons.
+
+Every loop of the C program is a tensor dimension here. Shapes use
+P pixels, T sensor layers, O = oversample^2 sub-pixels (sub-slow major, as the C
+loops), S sources, F phi steps and M mosaic domains; one evaluation is one element of
+(P, T, O, S, F, M), flattened per pixel in exactly the C's loop order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .models.rotations import rotate_axis
+from .physics.lattice import (
+    gauss_lattice,
+    reciprocal_distance_sqr,
+    round_lattice,
+    square_lattice,
+    tophat_lattice,
+)
+from .physics.polarization import polarization_factor
+from .physics.structure_factors import FTable, interpolation_out_of_range, nearest_F, tricubic_F
+
+
+@dataclass(frozen=True)
+class KernelInputs:
+    """Everything the kernel needs, as tensors on one device and dtype.
+
+    Attributes:
+        fdet, sdet, odet, pix0, beam: detector frame (unit vectors; pix0 in m), (3,) each.
+        pixel_size: pixel edge (m); close_distance, distance: (m), scalar tensors.
+        oversample: sub-pixels per pixel edge.
+        layer_offsets: sensor layer depths (m), (T,); thickstep (m), mu (1/m), thick (bool).
+        curved, point_pixel: geometry options.
+        incident: unit incident directions, (S, 3); wavelength: (m), (S,).
+        polar_vector: (3,); kahn: scalar; nopolar: bool.
+        real_rows: crystal rows a, b, c (m) per phi step and domain, (F, M, 3, 3).
+        recip_rows: a*, b*, c* (1/A) without rotation, (3, 3); N: (3,); shape; fudge.
+        table: structure factors; interpolate: tricubic interpolation on.
+        oversample_thick, oversample_polar, oversample_omega: running-product factors.
+        dmin: resolution cut-off (m), 0 = off; water: a water background is present.
+        background: the C's I_bg; scale: r_e^2 * fluence / steps.
+    """
+
+    fdet: torch.Tensor
+    sdet: torch.Tensor
+    odet: torch.Tensor
+    pix0: torch.Tensor
+    beam: torch.Tensor
+    pixel_size: torch.Tensor
+    close_distance: torch.Tensor
+    distance: torch.Tensor
+    oversample: int
+    layer_offsets: torch.Tensor
+    thickstep: float
+    mu: float
+    thick: bool
+    curved: bool
+    point_pixel: bool
+    incident: torch.Tensor
+    wavelength: torch.Tensor
+    polar_vector: torch.Tensor
+    kahn: torch.Tensor
+    nopolar: bool
+    real_rows: torch.Tensor
+    recip_rows: torch.Tensor
+    N: torch.Tensor
+    shape: str
+    fudge: torch.Tensor
+    table: FTable
+    interpolate: bool
+    oversample_thick: bool
+    oversample_polar: bool
+    oversample_omega: bool
+    dmin: float
+    water: bool
+    background: torch.Tensor
+    scale: torch.Tensor
+
+    @property
+    def evaluations_per_pixel(self) -> int:
+        """T * O * S * F * M."""
+        return (self.layer_offsets.shape[0] * self.oversample**2 * self.incident.shape[0]
+                * self.real_rows.shape[0] * self.real_rows.shape[1])
+
+
+@dataclass
+class KernelOutput:
+    """Kernel result for a chunk.
+
+    Attributes:
+        intensity: photons per pixel, shape (P,).
+        interpolation_failed: whether any evaluation left the F grid (tricubic only).
+        taps: named intermediates (only when asked for).
+    """
+
+    intensity: torch.Tensor
+    interpolation_failed: torch.Tensor | None = None
+    taps: dict = field(default_factory=dict)
+
+
+def render_pixels(inp: KernelInputs, spixel: torch.Tensor, fpixel: torch.Tensor,
+                  want_taps: bool = False) -> KernelOutput:
+    """Photons in each pixel of a chunk.
+
+    Args:
+        inp: kernel inputs.
+        spixel, fpixel: slow and fast pixel indices, shape (P,) (integer tensors).
+        want_taps: also return the named intermediates of every evaluation.
+
+    Returns:
+        The intensities and, if asked, the intermediates.
+    """
+    geo = subpixel_geometry(inp, spixel, fpixel)
+    scattering = (geo["diffracted"][:, :, :, None, :] - inp.incident) / inp.wavelength[:, None]
+    stol = 0.5 * (scattering * scattering).sum(-1).sqrt()  # (P, T, O, S)
+    skipped = dmin_skip(stol, inp.dmin)
+    polar = polarization_factor(inp.incident, geo["diffracted"][:, :, :, None, :],
+                                inp.polar_vector, inp.kahn)
+    hkl = torch.einsum("ptosk,fmjk->ptosfmj", scattering, inp.real_rows)
+    latt = lattice_factor(inp, hkl)
+    F_cell, failed = cell_factor(inp, hkl)
+    terms = (F_cell * F_cell) * (latt["F_latt"] * latt["F_latt"])
+    eval_shape = terms.shape
+    skip_eval = skipped[..., None, None].expand(eval_shape)
+    terms = torch.where(skip_eval, torch.zeros_like(terms), terms)
+    accumulated = accumulate(inp, terms, skip_eval, latt["F_latt"], geo, polar)
+    intensity = inp.scale * accumulated * final_factors(inp, geo, polar, skipped)
+    taps = {}
+    if want_taps:
+        taps = dict(geo, scattering=scattering, stol=stol, dmin_skipped=skipped, polar=polar,
+                    hkl=hkl, F_cell=F_cell, I_before_scaling=accumulated,
+                    intensity=intensity, **latt)
+    return KernelOutput(intensity, failed, taps)
+
+
+def subpixel_geometry(inp: KernelInputs, spixel: torch.Tensor,
+                      fpixel: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Sub-pixel positions and the per-sub-pixel factors.
+
+    Returns:
+        Dict with ``Fdet``, ``Sdet`` (m, (P, O)), ``position`` (m, (P, T, O, 3)),
+        ``airpath`` (m), ``diffracted`` (unit, (P, T, O, 3)), ``omega`` (sr),
+        ``capture_fraction`` (P, T, O).
+    """
+    os_ = inp.oversample
+    sub = inp.pixel_size / os_
+    k = torch.arange(os_, device=spixel.device)
+    sub_s = k.repeat_interleave(os_)
+    sub_f = k.repeat(os_)
+    dtype = inp.pix0.dtype
+    fdet = sub * (fpixel[:, None] * os_ + sub_f).to(dtype) + sub / 2.0  # (P, O)
+    sdet = sub * (spixel[:, None] * os_ + sub_s).to(dtype) + sub / 2.0
+    layers = inp.layer_offsets[None, :, None, None]
+    pos = (fdet[:, None, :, None] * inp.fdet + sdet[:, None, :, None] * inp.sdet
+           + layers * inp.odet + inp.pix0)  # (P, T, O, 3)
+    if inp.curved:
+        pos = curve_positions(inp, pos)
+    airpath = (pos * pos).sum(-1).sqrt()
+    diffracted = pos / airpath[..., None]
+    if inp.point_pixel:
+        omega = 1.0 / airpath / airpath
+    else:
+        omega = inp.pixel_size * inp.pixel_size / airpath / airpath * inp.close_distance / airpath
+    return {
+        "Fdet": fdet, "Sdet": sdet, "position": pos, "airpath": airpath,
+        "diffracted": diffracted, "omega": omega,
+        "capture_fraction": capture_fraction(inp, diffracted),
+    }
+
+
+def curve_positions(inp: KernelInputs, pos: torch.Tensor) -> torch.Tensor:
+    """Move flat-detector positions onto a sphere of radius ``distance``, as the C does.
+
+    The point ``distance*beam`` is rotated about sdet by (lab y)/distance and then about
+    fdet by (lab z)/distance of the flat position.
+    """
+    start = (inp.distance * inp.beam).expand_as(pos)
+    turned = rotate_axis(start, inp.sdet, pos[..., 1] / inp.distance)
+    return rotate_axis(turned, inp.fdet, pos[..., 2] / inp.distance)
+
+
+def capture_fraction(inp: KernelInputs, diffracted: torch.Tensor) -> torch.Tensor:
+    """Fraction of photons absorbed in each sensor layer, shape (P, T, O); 1 without sensor."""
+    if not inp.thick:
+        return torch.ones_like(diffracted[..., 0])
+    parallax = (diffracted * inp.odet).sum(-1)
+    index = torch.arange(diffracted.shape[1], dtype=diffracted.dtype,
+                         device=diffracted.device)[None, :, None]
+    depth = inp.thickstep * inp.mu
+    return torch.exp(-index * depth / parallax) - torch.exp(-(index + 1) * depth / parallax)
+
+
+def dmin_skip(stol: torch.Tensor, dmin: float) -> torch.Tensor:
+    """True where the C skips a source for being beyond the resolution limit."""
+    if dmin <= 0:
+        return torch.zeros_like(stol, dtype=torch.bool)
+    safe = torch.where(stol > 0, stol, torch.ones_like(stol))
+    return (stol > 0) & (dmin > 0.5 / safe)
+
+
+def lattice_factor(inp: KernelInputs, hkl: torch.Tensor) -> dict[str, torch.Tensor]:
+    """F_latt for every evaluation, plus the rounded indices and per-axis factors.
+
+    Returns:
+        Dict with ``hkl0`` (nearest integers, ``ceil(x - 0.5)``), ``F_latt`` and, for the
+        square shape, ``F_latt_axes`` (..., 3).
+    """
+    hkl0 = torch.ceil(hkl - 0.5)
+    out = {"hkl0": hkl0}
+    if inp.shape == "square":
+        axes = square_lattice(hkl, inp.N)
+        out["F_latt_axes"] = axes
+        out["F_latt"] = axes[..., 0] * axes[..., 1] * axes[..., 2]
+        return out
+    dhkl = hkl - hkl0
+    if inp.shape == "round":
+        out["F_latt"] = round_lattice(dhkl, inp.N, inp.fudge)
+        return out
+    rad = reciprocal_distance_sqr(dhkl, inp.recip_rows, inp.N)
+    shape_fn = gauss_lattice if inp.shape == "gauss" else tophat_lattice
+    out["F_latt"] = shape_fn(rad, inp.N, inp.fudge)
+    return out
+
+
+def cell_factor(inp: KernelInputs, hkl: torch.Tensor):
+    """F_cell for every evaluation and whether tricubic interpolation had to stop.
+
+    Interpolation follows the C: the first evaluation (in loop order) whose neighbourhood
+    leaves the grid, and every later one, uses the nearest reflection instead.
+    """
+    nearest = nearest_F(inp.table, torch.ceil(hkl - 0.5))
+    if not inp.interpolate:
+        return nearest, None
+    outside = interpolation_out_of_range(inp.table, hkl)
+    still_on = (torch.cumsum(outside.reshape(-1).to(torch.int32), 0) == 0).reshape(outside.shape)
+    interpolated = tricubic_F(inp.table, hkl)
+    return torch.where(still_on, interpolated, nearest), outside.any()
+
+
+def accumulate(inp: KernelInputs, terms, skip_eval, F_latt, geo, polar) -> torch.Tensor:
+    """The C's per-pixel running sum ``I`` (starting at the background), shape (P,).
+
+    Without ``-oversample_*`` flags it is the plain sum. With them the C multiplies the
+    whole running sum by the factor after every addition; that is
+    ``I_bg * prod(f) + sum_j t_j * prod_{i >= j} f_i`` over the evaluations in loop order,
+    with f = 1 for evaluations the C skips.
+    """
+    n_pix = terms.shape[0]
+    if not (inp.oversample_thick or inp.oversample_polar or inp.oversample_omega):
+        return inp.background + terms.reshape(n_pix, -1).sum(-1)
+    factor = torch.ones_like(terms)
+    if inp.oversample_thick:
+        factor = factor * geo["capture_fraction"][..., None, None, None]
+    if inp.oversample_polar:
+        factor = factor * polar[..., None, None]
+    if inp.oversample_omega:
+        factor = factor * geo["omega"][..., None, None, None]
+    passed_over = skip_eval | ((F_latt == 0) & (not inp.water))
+    factor = torch.where(passed_over, torch.ones_like(factor), factor).reshape(n_pix, -1)
+    suffix = torch.flip(torch.cumprod(torch.flip(factor, [1]), 1), [1])
+    return inp.background * suffix[:, 0] + (terms.reshape(n_pix, -1) * suffix).sum(-1)
+
+
+def final_factors(inp: KernelInputs, geo, polar, skipped) -> torch.Tensor:
+    """Factors applied once per pixel when not oversampled, shape (P,).
+
+    Solid angle at the first sub-pixel of the first layer; polarization at the first
+    sub-pixel and source the resolution cut did not skip (0 if none); capture fraction
+    of the LAST layer at its first sub-pixel.
+    """
+    factor = torch.ones_like(geo["omega"][:, 0, 0])
+    if not inp.oversample_omega:
+        factor = factor * geo["omega"][:, 0, 0]
+    if not inp.oversample_thick:
+        factor = factor * geo["capture_fraction"][:, -1, 0]
+    if not inp.oversample_polar and not inp.nopolar:
+        flat_polar = polar.reshape(polar.shape[0], -1)
+        kept = ~skipped.reshape(polar.shape[0], -1)
+        first = torch.argmax(kept.to(torch.int8), dim=1, keepdim=True)
+        chosen = torch.gather(flat_polar, 1, first)[:, 0]
+        factor = factor * torch.where(kept.any(1), chosen, torch.zeros_like(chosen))
+    return factor

@@ -1,0 +1,157 @@
+"""Beam model: the list of sources (directions and wavelengths), polarization, fluence."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..config import BeamConfig
+from ..units import AVOGADRO, R_E_SQR, WATER_F, WATER_MW
+from .rotations import rotate_axis
+
+#: Distance of generated and default sources from the sample (m), as in the C.
+SOURCE_DISTANCE = 10.0
+
+
+@dataclass(frozen=True)
+class Beam:
+    """Tensors describing the incident beam.
+
+    Attributes:
+        incident: unit vectors along the incident rays (towards the sample), shape (S, 3).
+        wavelength: per-source wavelength (m), shape (S,).
+        source_positions: source positions as listed before normalisation (m), shape (S, 3).
+        polar_vector: unit E-vector reference axis, shape (3,).
+        kahn: Kahn polarization factor (scalar tensor).
+        nopolar: polarization correction off.
+        fluence: photons/m^2 (scalar tensor).
+        water_size: water thickness (m) (scalar tensor).
+        divsteps: number of divergence directions (for reports).
+    """
+
+    incident: torch.Tensor
+    wavelength: torch.Tensor
+    source_positions: torch.Tensor
+    polar_vector: torch.Tensor
+    kahn: torch.Tensor
+    nopolar: bool
+    fluence: torch.Tensor
+    water_size: torch.Tensor
+    divsteps: int
+
+    @property
+    def sources(self) -> int:
+        """Number of sources."""
+        return int(self.wavelength.shape[0])
+
+    def background_intensity(self) -> torch.Tensor:
+        """The C's water background term ``I_bg`` (it already contains r_e^2 * fluence)."""
+        return (WATER_F**2 * R_E_SQR * self.fluence * self.water_size**3 * 1e6 * AVOGADRO
+                / WATER_MW)
+
+
+def build_beam(
+    cfg: BeamConfig, beam_vector: torch.Tensor, polar_vector: torch.Tensor
+) -> Beam:
+    """Build the sources: from the user's source list, else the divergence x dispersion grid.
+
+    Args:
+        cfg: beam configuration.
+        beam_vector: unit beam direction of the convention, shape (3,).
+        polar_vector: unit polarization axis of the convention, shape (3,).
+
+    Returns:
+        The beam model on the dtype and device of ``beam_vector``.
+    """
+    like = beam_vector
+    wavelength0 = torch.as_tensor(cfg.wavelength, dtype=like.dtype, device=like.device)
+    if cfg.sources:
+        positions, wavelengths = _listed_sources(cfg, beam_vector, wavelength0)
+        divsteps = 0
+    else:
+        positions, wavelengths, divsteps = _generated_sources(
+            cfg, beam_vector, polar_vector, wavelength0)
+    norms = positions.norm(dim=-1, keepdim=True)
+    directions = torch.where(norms > 0, positions / torch.where(norms > 0, norms, 1.0), 0.0)
+
+    def scalar(value) -> torch.Tensor:
+        return torch.as_tensor(value, dtype=like.dtype, device=like.device)
+
+    return Beam(
+        incident=-directions, wavelength=wavelengths, source_positions=positions,
+        polar_vector=polar_vector, kahn=scalar(cfg.polarization), nopolar=bool(cfg.nopolar),
+        fluence=scalar(cfg.fluence), water_size=scalar(cfg.water_size), divsteps=divsteps,
+    )
+
+
+def _listed_sources(cfg: BeamConfig, beam_vector: torch.Tensor, wavelength0: torch.Tensor):
+    """Sources from a source file; missing entries default as in the C (weights ignored)."""
+    rows = torch.as_tensor(cfg.sources, dtype=beam_vector.dtype, device=beam_vector.device)
+    default_pos = -SOURCE_DISTANCE * beam_vector
+    positions = torch.where(torch.isnan(rows[:, :3]), default_pos, rows[:, :3])
+    wavelengths = torch.where(torch.isnan(rows[:, 4]), wavelength0, rows[:, 4])
+    return positions, wavelengths
+
+
+def _generated_sources(cfg, beam_vector, polar_vector, wavelength0):
+    """Divergence grid (optionally cut to an ellipse) times dispersion steps, C order."""
+    hsteps, hstep, hrange = sampling_steps(cfg.hdivrange, cfg.hdivstep, cfg.hdivsteps)
+    vsteps, vstep, vrange = sampling_steps(cfg.vdivrange, cfg.vdivstep, cfg.vdivsteps)
+    dsteps, dstep, drange = sampling_steps(cfg.dispersion, cfg.dispstep, cfg.dispsteps)
+    vert = torch.linalg.cross(beam_vector, polar_vector)
+    vert = vert / vert.norm()
+    start = -SOURCE_DISTANCE * beam_vector
+    positions, wavelengths, divsteps = [], [], 0
+    for ih in range(hsteps):
+        for iv in range(vsteps):
+            hdiv = hstep * ih - hrange / 2.0
+            vdiv = vstep * iv - vrange / 2.0
+            if cfg.round_div and _outside_ellipse(hdiv, hstep, hsteps, hrange,
+                                                  vdiv, vstep, vsteps, vrange):
+                continue
+            divsteps += 1
+            direction = rotate_axis(rotate_axis(start, polar_vector, vdiv), vert, hdiv)
+            for idisp in range(dsteps):
+                positions.append(direction)
+                wavelengths.append(wavelength0 * (1.0 + dstep * idisp - drange / 2.0))
+    return torch.stack(positions), torch.stack(wavelengths), divsteps
+
+
+def _outside_ellipse(h, hstep, hsteps, hrange, v, vstep, vsteps, vrange) -> bool:
+    """The C's -round_div test; a zero range makes the test NaN, i.e. never outside."""
+    nan = float("nan")
+    th = (h * h - hstep * hstep / 4.0 * (1 - hsteps % 2)) / hrange / hrange if hrange else nan
+    tv = (v * v - vstep * vstep / 4.0 * (1 - vsteps % 2)) / vrange / vrange if vrange else nan
+    return (th + tv) * 4.0 > 1.1
+
+
+def sampling_steps(rng, step, steps) -> tuple[int, float, float]:
+    """Step count, step and full range of a divergence axis (rad) or of the spectrum
+    (fraction of the wavelength), completed from what the user gave by the C's rules."""
+    rng = -1.0 if rng is None else float(rng)
+    step = -1.0 if step is None else float(step)
+    steps = -1 if steps is None else int(steps)
+    steps, step, rng = _auto_steps(rng, step, steps, full_default=1.0)
+    if rng <= 0 or step <= 0 or steps <= 0:
+        return 1, 0.0, 0.0
+    return steps, step, rng
+
+
+def _auto_steps(rng: float, step: float, steps: int, full_default: float):
+    """Shared C logic that completes (range, step, steps) from what the user gave."""
+    if steps <= 0:
+        if rng < 0:
+            return (1, 0.0, 0.0) if step <= 0 else (2, step, step)
+        if step <= 0:
+            return 2, rng, rng
+        return math.ceil(rng / step), step, rng
+    if rng < 0:
+        if step <= 0:
+            return steps, full_default / steps, full_default
+        return 2, step, step
+    if step <= 0:
+        steps = max(steps, 2)
+        return steps, rng / (steps - 1), rng
+    return steps, step, rng

@@ -1,0 +1,226 @@
+"""Crystal model: unit cell, misset, size, spindle and mosaic rotations as tensors."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..config import CrystalConfig
+from ..rng import mosaic_umats, random_misset
+from .rotations import axis_rotation_matrix, rotate_xyz
+
+ANGSTROM = 1e-10
+
+
+@dataclass(frozen=True)
+class Crystal:
+    """Tensors describing the crystal for one dtype and device.
+
+    Attributes:
+        real_rows: rows a, b, c (m) for every phi step and mosaic domain, shape (P, M, 3, 3).
+        base_rows: rows a, b, c (m) at phi = 0 without mosaic, shape (3, 3).
+        recip_rows: rows a*, b*, c* (1/Angstrom) at phi = 0 without mosaic, shape (3, 3).
+        N: unit cells along a, b, c, shape (3,).
+        shape: lattice transform name; fudge: its scale factor.
+        phi: spindle angles (rad), shape (P,).
+        umats: mosaic domain rotations, shape (M, 3, 3).
+        mosaic_spread: spread (rad) after the C's defaults.
+        misset: misset angles used (rad) or None.
+        report: cell and size values the C prints (floats).
+    """
+
+    real_rows: torch.Tensor
+    base_rows: torch.Tensor
+    recip_rows: torch.Tensor
+    N: torch.Tensor
+    shape: str
+    fudge: torch.Tensor
+    phi: torch.Tensor
+    umats: torch.Tensor
+    mosaic_spread: float
+    misset: tuple | None
+    report: dict
+
+    @property
+    def phisteps(self) -> int:
+        """Number of spindle steps."""
+        return int(self.phi.shape[0])
+
+    @property
+    def domains(self) -> int:
+        """Number of mosaic domains."""
+        return int(self.umats.shape[0])
+
+
+def build_crystal(
+    cfg: CrystalConfig, spindle: torch.Tensor, dtype: torch.dtype, device: torch.device
+) -> Crystal:
+    """Build the crystal tensors from configuration.
+
+    Args:
+        cfg: crystal configuration.
+        spindle: unit spindle axis of the convention (or the user's), shape (3,).
+        dtype, device: where the tensors live.
+
+    Returns:
+        The crystal model.
+    """
+    def scalar(value) -> torch.Tensor:
+        return torch.as_tensor(value, dtype=dtype, device=device)
+
+    recip = initial_reciprocal(cfg, dtype, device)
+    misset = resolve_misset(cfg)
+    if misset is not None:
+        recip = rotate_xyz(recip, *(scalar(a) for a in misset))
+    real_A, recip = real_from_reciprocal(recip, cfg, dtype, device)
+    base = real_A * ANGSTROM
+    N = crystal_cells(cfg, base, dtype, device)
+    phi = phi_angles(cfg, dtype, device)
+    spread, domains = mosaic_settings(cfg)
+    umats = mosaic_matrices(spread, domains, cfg.mosaic_seed, dtype, device)
+    rot = axis_rotation_matrix(spindle, phi)  # (P, 3, 3)
+    real_rows = base @ rot.transpose(-1, -2)  # rows rotated by phi: (P, 3, 3)
+    real_rows = real_rows[:, None] @ umats.transpose(-1, -2)[None]  # (P, M, 3, 3)
+    return Crystal(
+        real_rows=real_rows, base_rows=base, recip_rows=recip, N=N, shape=cfg.shape,
+        fudge=scalar(cfg.fudge), phi=phi, umats=umats, mosaic_spread=spread,
+        misset=misset, report=_report(real_A, recip, N),
+    )
+
+
+def initial_reciprocal(cfg: CrystalConfig, dtype, device) -> torch.Tensor:
+    """Reciprocal vectors a*, b*, c* (1/Angstrom) before misset, as rows of a (3, 3) tensor.
+
+    From ``-cell`` the C's standard orientation (a* along x, b* in the xy plane); from a
+    matrix its columns.
+    """
+    if cfg.cell is None:
+        mat = torch.as_tensor(cfg.reciprocal_matrix, dtype=dtype, device=device)
+        return mat.transpose(0, 1).clone()
+    a, b, c, al, be, ga = (torch.as_tensor(v, dtype=dtype, device=device) for v in cfg.cell)
+    a, b, c = a / ANGSTROM, b / ANGSTROM, c / ANGSTROM
+    volume = cell_volume(a, b, c, al, be, ga)
+    a_s, b_s, c_s = b * c * al.sin() / volume, c * a * be.sin() / volume, a * b * ga.sin() / volume
+    cos_al_s = (be.cos() * ga.cos() - al.cos()) / (be.sin() * ga.sin())
+    cos_be_s = (ga.cos() * al.cos() - be.cos()) / (ga.sin() * al.sin())
+    cos_ga_s = (al.cos() * be.cos() - ga.cos()) / (al.sin() * be.sin())
+    sin_ga_s = c / volume / a_s / b_s
+    zero = torch.zeros_like(a)
+    rows = [
+        torch.stack([a_s, zero, zero]),
+        torch.stack([b_s * cos_ga_s, b_s * sin_ga_s, zero]),
+        torch.stack([c_s * cos_be_s, c_s * (cos_al_s - cos_be_s * cos_ga_s) / sin_ga_s,
+                     c_s * volume / (a * b * c * sin_ga_s)]),
+    ]
+    return torch.stack(rows)
+
+
+def cell_volume(a, b, c, al, be, ga) -> torch.Tensor:
+    """Cell volume (Angstrom^3) from lengths and angles, the C's half-angle formula."""
+    s = (al + be + ga) / 2
+    skew = (s.sin() * (s - al).sin() * (s - be).sin() * (s - ga).sin()).abs()
+    return 2.0 * a * b * c * skew.sqrt()
+
+
+def real_from_reciprocal(recip: torch.Tensor, cfg: CrystalConfig, dtype, device):
+    """Real-space rows a, b, c (Angstrom) and regenerated reciprocal rows (1/Angstrom).
+
+    With ``-cell`` the cross products are rescaled so the real lengths are exactly the
+    user's, as the C does.
+    """
+    a_s, b_s, c_s = recip[0], recip[1], recip[2]
+    crosses = [torch.linalg.cross(b_s, c_s), torch.linalg.cross(c_s, a_s),
+               torch.linalg.cross(a_s, b_s)]
+    if cfg.cell is not None:
+        lengths = [torch.as_tensor(v, dtype=dtype, device=device) / ANGSTROM
+                   for v in cfg.cell[:3]]
+        volume = cell_volume(*lengths, *(torch.as_tensor(v, dtype=dtype, device=device)
+                                         for v in cfg.cell[3:]))
+        crosses = [x * (length / volume) / x.norm() for x, length in zip(crosses, lengths)]
+    else:
+        volume = 1.0 / (a_s * crosses[0]).sum()
+    real = torch.stack(crosses) * volume
+    a, b, c = real[0], real[1], real[2]
+    new_recip = torch.stack([torch.linalg.cross(b, c), torch.linalg.cross(c, a),
+                             torch.linalg.cross(a, b)]) / volume
+    return real, new_recip
+
+
+def resolve_misset(cfg: CrystalConfig) -> tuple | None:
+    """Misset angles (rad): the user's, or the C generator's for ``-misset random``."""
+    if cfg.misset_random_seed is not None:
+        return random_misset(-int(cfg.misset_random_seed))
+    return cfg.misset
+
+
+def crystal_cells(cfg: CrystalConfig, base: torch.Tensor, dtype, device) -> torch.Tensor:
+    """Unit cells along a, b, c: from the sample size when given, at least 1 (C rule)."""
+    cells = []
+    for n, size, axis in zip(cfg.N, cfg.sample_size, base):
+        if float(size) > 0:
+            n = math.ceil(float(size) / float(axis.norm()))
+        n = torch.as_tensor(n, dtype=dtype, device=device)
+        cells.append(torch.where(n <= 1, torch.ones_like(n), n))
+    return torch.stack(cells)
+
+
+def phi_sampling(cfg: CrystalConfig) -> tuple[int, float, float]:
+    """Number of spindle steps, step (rad) and oscillation range (rad), the C's rules."""
+    osc = -1.0 if cfg.osc is None else float(cfg.osc)
+    step = -1.0 if cfg.phistep is None else float(cfg.phistep)
+    steps = -1 if cfg.phisteps is None else int(cfg.phisteps)
+    if steps < 0:
+        if osc < 0:
+            return (1, 0.0, 0.0) if step <= 0 else (2, step, step)
+        if step <= 0:
+            return 2, osc / 2.0, osc
+        return math.ceil(osc / step), step, osc
+    steps = max(steps, 1)
+    if osc < 0:
+        if step <= 0:
+            return steps, math.radians(1.0) / steps, math.radians(1.0)
+        return 2, step, step
+    if step < 0:
+        return steps, osc / steps, osc
+    return steps, step, osc
+
+
+def phi_angles(cfg: CrystalConfig, dtype, device) -> torch.Tensor:
+    """Spindle angles phi0 + i*phistep (rad), shape (P,)."""
+    steps, step, _ = phi_sampling(cfg)
+    index = torch.arange(steps, dtype=dtype, device=device)
+    return torch.as_tensor(cfg.phi0, dtype=dtype, device=device) + index * step
+
+
+def mosaic_settings(cfg: CrystalConfig) -> tuple[float, int]:
+    """Mosaic spread (rad) and domain count after the C's defaults."""
+    spread = -1.0 if cfg.mosaic_spread is None else float(cfg.mosaic_spread)
+    domains = 0 if cfg.mosaic_domains is None else int(cfg.mosaic_domains)
+    if spread < 0:
+        return 0.0, 1
+    if spread == 0:
+        return 0.0, 1
+    return spread, domains if domains > 0 else 10
+
+
+def mosaic_matrices(spread: float, domains: int, seed: int, dtype, device) -> torch.Tensor:
+    """Domain rotation matrices from the C generator, shape (M, 3, 3); identity if no spread."""
+    if spread <= 0:
+        return torch.eye(3, dtype=dtype, device=device)[None]
+    mats = mosaic_umats(spread, domains, -int(seed))
+    return torch.as_tensor(mats, dtype=dtype, device=device)
+
+
+def _report(real_A: torch.Tensor, recip: torch.Tensor, N: torch.Tensor) -> dict:
+    lengths = real_A.norm(dim=-1)
+    volume = float(torch.linalg.det(real_A).abs())
+    return {
+        "cell_A": [float(x) for x in lengths],
+        "volume_A3": volume,
+        "real_A": real_A.tolist(),
+        "reciprocal_per_A": recip.tolist(),
+        "N": [float(n) for n in N],
+        "xtal_size_m": [float(n) * float(x) * ANGSTROM for n, x in zip(N, lengths)],
+    }

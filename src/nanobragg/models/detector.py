@@ -1,0 +1,195 @@
+"""Detector model: configuration -> basis vectors, origin and sensor layers as tensors.
+
+The construction follows the C program step by step: convention vectors and beam
+centre, the two-theta-free ``ratio = beam . R_xyz(odet)``, the pivot (sample or beam),
+rotation about x, y, z and then the two-theta axis, and finally the values the C
+reports (distance, Fbeam/Sbeam, Fclose/Sclose, ORGX/ORGY, DIALS origin).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..config import BeamConfig, DetectorConfig
+from ..conventions import AXES, beam_centre, forced_pivot
+from ..vectors import unit
+from .rotations import rotate_axis, rotate_xyz
+
+_TINY = 2.2250738585072014e-308  # DBL_MIN, the C's stand-in for a zero ratio
+
+
+@dataclass(frozen=True)
+class Detector:
+    """Tensors (one dtype and device) describing the detector.
+
+    Attributes:
+        fdet, sdet, odet: fast, slow and normal unit vectors after rotation, shape (3,).
+        pix0: vector from the sample to the corner of the first pixel (m), shape (3,).
+        beam: unit beam direction, shape (3,).
+        pixel_size: pixel edge (m), scalar tensor.
+        close_distance: pix0 . odet (m), scalar tensor (used by the solid angle).
+        distance: reported distance close_distance/ratio (m), scalar tensor.
+        fpixels, spixels: pixel counts.
+        layer_offsets: depth of each sensor layer along odet (m), shape (T,).
+        thickstep: layer thickness (m); mu: attenuation (1/m); thickness: total (m).
+        curved, point_pixel: geometry options.
+        pivot: the pivot really used.
+        report: values the C prints and writes into SMV headers (floats, m or pixels).
+    """
+
+    fdet: torch.Tensor
+    sdet: torch.Tensor
+    odet: torch.Tensor
+    pix0: torch.Tensor
+    beam: torch.Tensor
+    pixel_size: torch.Tensor
+    close_distance: torch.Tensor
+    distance: torch.Tensor
+    fpixels: int
+    spixels: int
+    layer_offsets: torch.Tensor
+    thickstep: float
+    mu: float
+    thickness: float
+    curved: bool
+    point_pixel: bool
+    pivot: str
+    report: dict
+
+
+def build_detector(
+    cfg: DetectorConfig, beam_cfg: BeamConfig, dtype: torch.dtype, device: torch.device
+) -> Detector:
+    """Build the detector tensors from configuration.
+
+    Args:
+        cfg: detector configuration.
+        beam_cfg: beam configuration (for a custom beam vector).
+        dtype, device: where the tensors live.
+
+    Returns:
+        The detector model.
+    """
+    scalar = _scalar_maker(dtype, device)
+    vectors = frame_vectors(cfg, beam_cfg, dtype, device)
+    pixel = scalar(cfg.pixel_size)
+    detsize_f = scalar(cfg.detsize_f if cfg.detsize_f is not None else cfg.fpixels * pixel)
+    detsize_s = scalar(cfg.detsize_s if cfg.detsize_s is not None else cfg.spixels * pixel)
+    centre = beam_centre(
+        cfg.convention, pixel, detsize_f, detsize_s,
+        tuple(None if v is None else scalar(v) for v in cfg.beam_center),
+        tuple(None if v is None else scalar(v) for v in cfg.close_center),
+        tuple(None if v is None else scalar(v) for v in cfg.org),
+    )
+    pivot = forced_pivot(cfg.convention, cfg.pivot)
+    angles = tuple(scalar(a) for a in (cfg.rotx, cfg.roty, cfg.rotz))
+    twotheta = scalar(cfg.twotheta)
+    fdet0, sdet0, odet0, beam, tt_axis = (vectors[k] for k in ("fdet", "sdet", "odet", "beam",
+                                                                "twotheta_axis"))
+    ratio = (beam * rotate_xyz(odet0, *angles)).sum()
+    ratio = torch.where(ratio == 0, torch.full_like(ratio, _TINY), ratio)
+    distance_in = scalar(cfg.distance if cfg.distance is not None else 0.1)
+    close_in = (scalar(cfg.close_distance) if cfg.close_distance is not None
+                else (ratio * distance_in).abs())
+    distance_in = close_in / ratio
+
+    def swing(v: torch.Tensor) -> torch.Tensor:
+        return rotate_axis(rotate_xyz(v, *angles), tt_axis, twotheta)
+
+    fdet, sdet, odet = swing(fdet0), swing(sdet0), swing(odet0)
+    if pivot == "SAMPLE":
+        pix0 = swing(-centre.fclose * fdet0 - centre.sclose * sdet0 + close_in * odet0)
+    else:
+        pix0 = -centre.fbeam * fdet - centre.sbeam * sdet + distance_in * beam
+    close_distance = (pix0 * odet).sum()
+    distance = close_distance / ratio
+    layers = sensor_layers(cfg)
+    return Detector(
+        fdet=fdet, sdet=sdet, odet=odet, pix0=pix0, beam=beam, pixel_size=pixel,
+        close_distance=close_distance, distance=distance,
+        fpixels=int(cfg.fpixels), spixels=int(cfg.spixels),
+        layer_offsets=torch.arange(layers[0], dtype=dtype, device=device) * layers[1],
+        thickstep=layers[1], mu=layers[2], thickness=layers[3],
+        curved=bool(cfg.curved), point_pixel=bool(cfg.point_pixel), pivot=pivot,
+        report=_report(cfg, centre, pix0, fdet, sdet, odet, beam, ratio, pixel, detsize_s),
+    )
+
+
+def frame_vectors(
+    cfg: DetectorConfig, beam_cfg: BeamConfig, dtype: torch.dtype, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Unrotated unit vectors of the convention (custom vectors in CUSTOM), shape (3,) each.
+
+    Keys: beam, fdet, sdet, odet, twotheta_axis, polar, spindle. A zero or missing
+    normal whose length is not exactly 1 is replaced by fdet x sdet, as the C does.
+    """
+    axes = AXES[cfg.convention]
+    chosen = {
+        "beam": axes.beam, "fdet": axes.fdet, "sdet": axes.sdet, "odet": axes.odet,
+        "twotheta_axis": axes.twotheta_axis, "polar": axes.polar, "spindle": axes.spindle,
+    }
+    if cfg.convention == "CUSTOM":
+        custom = {
+            "beam": beam_cfg.beam_vector, "polar": beam_cfg.polar_vector,
+            "fdet": cfg.fdet_vector, "sdet": cfg.sdet_vector, "odet": cfg.odet_vector,
+            "twotheta_axis": cfg.twotheta_axis,
+        }
+        chosen.update({k: v for k, v in custom.items() if v is not None})
+    raw = {k: torch.as_tensor(v, dtype=dtype, device=device).reshape(3)
+           for k, v in chosen.items()}
+    out = {k: unit(v) for k, v in raw.items()}
+    if float(torch.sqrt((raw["odet"] * raw["odet"]).sum())) != 1.0:
+        # the C regenerates any normal that is not given with length exactly 1
+        out["odet"] = unit(torch.linalg.cross(out["fdet"], out["sdet"]))
+    return out
+
+
+def sensor_layers(cfg: DetectorConfig) -> tuple[int, float, float, float]:
+    """Layer count, layer step (m), attenuation mu (1/m) and thickness (m), the C's rules.
+
+    ``-detector_thick T`` alone gives 2 layers T/2 apart; with ``-thicksteps n`` the step
+    is T/(n-1) (n = 1 becomes 2); without a thickness there is one layer and no absorption.
+    """
+    thick = float(cfg.thickness)
+    steps = cfg.thicksteps if cfg.thicksteps is not None and cfg.thicksteps > 0 else None
+    if steps is None:
+        steps, step = 2, thick / 2.0
+    else:
+        steps = max(steps, 2)
+        step = thick / (steps - 1)
+    mu = float(cfg.mu) if cfg.mu is not None else (1.0 / thick if thick > 0 else 0.0)
+    if thick <= 0 or step <= 0:
+        return 1, 0.0, mu, 0.0
+    return steps, step, mu, thick
+
+
+def _report(cfg, centre, pix0, fdet, sdet, odet, beam, ratio, pixel, detsize_s) -> dict:
+    """The detector values the C prints and writes into image headers (floats, SI)."""
+    close = float((pix0 * odet).sum())
+    fclose, sclose = float(-(pix0 * fdet).sum()), float(-(pix0 * sdet).sum())
+    direct = close / float(ratio) * beam - pix0
+    pix = float(pixel)
+    return {
+        "xbeam": float(centre.xbeam), "ybeam": float(centre.ybeam),
+        "fbeam": float((fdet * direct).sum()), "sbeam": float((sdet * direct).sum()),
+        "fclose": fclose, "sclose": sclose, "close_distance": close,
+        "distance": close / float(ratio), "orgx": fclose / pix + 0.5, "orgy": sclose / pix + 0.5,
+        "dials_origin": (1000.0 * float(pix0[2]), 1000.0 * float(pix0[1]),
+                         -1000.0 * float(pix0[0])),
+        "detsize_s": float(detsize_s), "pixel_size": pix,
+        "twotheta_deg": math.degrees(float(cfg.twotheta)),
+        "fdet": fdet.tolist(), "sdet": sdet.tolist(), "odet": odet.tolist(),
+        "beam": beam.tolist(), "pix0": pix0.tolist(),
+    }
+
+
+def _scalar_maker(dtype: torch.dtype, device: torch.device):
+    def scalar(value) -> torch.Tensor:
+        if isinstance(value, torch.Tensor):
+            return value.to(dtype=dtype, device=device)
+        return torch.tensor(float(value), dtype=dtype, device=device)
+
+    return scalar

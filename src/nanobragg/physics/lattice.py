@@ -1,0 +1,100 @@
+"""Lattice transforms (spot shapes) of a finite crystal, gradient-safe.
+
+All functions take fractional Miller indices as tensors of any shape and return
+tensors of the same shape.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+#: Volume correction between cube and sphere used by the C for round crystals.
+ROUND_SCALE = 0.723601254558268
+#: The C's Gaussian width and top-hat cut-off (in units of Na*Nb*Nc*|dq|^2).
+GAUSS_WIDTH = 0.63
+TOPHAT_CUT = 0.3969
+
+
+def sincg(h: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    """``sin(pi*N*h) / sin(pi*h)``, the transform of N unit cells along one axis.
+
+    The argument is reduced to the nearest integer ``m`` first, ``h = m + d``, so that
+    float32 keeps its accuracy next to Bragg peaks: the value is
+    ``sin(pi*(N*m mod 2 + N*d)) / ((-1)^m * sin(pi*d))`` and its limit
+    ``N * cos(pi*(N*m mod 2)) * (-1)^m`` at ``d = 0``. Same sign as the direct formula.
+
+    Args:
+        h: fractional index, any shape.
+        n: number of cells (broadcastable to h).
+
+    Returns:
+        The lattice factor, shape of h.
+    """
+    m = torch.round(h)
+    d = h - m
+    phase = torch.remainder(n * m, 2.0)
+    sign = 1.0 - 2.0 * torch.remainder(m, 2.0)
+    at_peak = d == 0
+    safe_d = torch.where(at_peak, torch.full_like(d, 0.25), d)
+    ratio = torch.sin(math.pi * (phase + n * safe_d)) / (sign * torch.sin(math.pi * safe_d))
+    limit = n * torch.cos(math.pi * phase) * sign
+    return torch.where(at_peak, limit, ratio)
+
+
+def sinc3(x: torch.Tensor) -> torch.Tensor:
+    """``3*(sin(x)/x - cos(x))/x^2``, the transform of a sphere, with a series near 0."""
+    small = x.abs() < 0.1
+    xs = torch.where(small, torch.ones_like(x), x)
+    direct = 3.0 * (torch.sin(xs) / xs - torch.cos(xs)) / (xs * xs)
+    x2 = torch.where(small, x * x, torch.zeros_like(x))
+    series = 1.0 - x2 / 10.0 + x2 * x2 / 280.0 - x2 * x2 * x2 / 15120.0
+    return torch.where(small, series, direct)
+
+
+def square_lattice(hkl: torch.Tensor, N: torch.Tensor) -> torch.Tensor:
+    """Parallelepiped crystal: product of sincg over axes; an axis with N <= 1 gives 1.
+
+    Args:
+        hkl: fractional indices, shape (..., 3).
+        N: cells per axis, shape (3,).
+
+    Returns:
+        Per-axis factors, shape (..., 3) (their product is F_latt).
+    """
+    factors = sincg(hkl, N)
+    return torch.where(N > 1, factors, torch.ones_like(factors))
+
+
+def round_lattice(dhkl: torch.Tensor, N: torch.Tensor, fudge) -> torch.Tensor:
+    """Ellipsoidal crystal: ``Na*Nb*Nc*0.7236*sinc3(pi*sqrt(sum (dh*N)^2 * fudge))``.
+
+    Args:
+        dhkl: offsets from the nearest integer indices, shape (..., 3).
+        N: cells per axis, shape (3,).
+        fudge: scale of the radius.
+    """
+    hrad_sqr = ((dhkl * N) ** 2).sum(-1)
+    arg = hrad_sqr * fudge
+    safe = torch.where(arg > 0, arg, torch.ones_like(arg))
+    radius = torch.where(arg > 0, safe.sqrt(), torch.zeros_like(arg))
+    return N.prod() * ROUND_SCALE * sinc3(math.pi * radius)
+
+
+def reciprocal_distance_sqr(dhkl: torch.Tensor, recip_rows: torch.Tensor,
+                            N: torch.Tensor) -> torch.Tensor:
+    """``|dh*a* + dk*b* + dl*c*|^2 * (Na*Nb*Nc)^2`` with a*, b*, c* in 1/Angstrom."""
+    dq = dhkl @ recip_rows
+    return (dq * dq).sum(-1) * N.prod() ** 2
+
+
+def gauss_lattice(rad_star_sqr: torch.Tensor, N: torch.Tensor, fudge) -> torch.Tensor:
+    """Gaussian spots: ``Na*Nb*Nc*exp(-rad_star_sqr/0.63*fudge)``."""
+    return N.prod() * torch.exp(-(rad_star_sqr / GAUSS_WIDTH * fudge))
+
+
+def tophat_lattice(rad_star_sqr: torch.Tensor, N: torch.Tensor, fudge) -> torch.Tensor:
+    """Flat-top spots of the same height: ``Na*Nb*Nc`` inside the cut-off, else 0."""
+    inside = rad_star_sqr * fudge < TOPHAT_CUT
+    return torch.where(inside, N.prod(), torch.zeros_like(rad_star_sqr))

@@ -1,0 +1,110 @@
+"""Structure factors of the unit cell: nearest-neighbour look-up and tricubic interpolation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class FTable:
+    """A structure-factor grid on one device and dtype.
+
+    Attributes:
+        F: amplitudes, shape (h_range, k_range, l_range); ``F[h-h_min, k-k_min, l-l_min]``.
+        mins: (h_min, k_min, l_min).
+        default_F: amplitude of reflections outside the grid.
+        loaded: False when no table was read (every reflection gets default_F).
+    """
+
+    F: torch.Tensor
+    mins: tuple[int, int, int]
+    default_F: float
+    loaded: bool
+
+    @property
+    def ranges(self) -> tuple[int, int, int]:
+        """Grid extent (h_range, k_range, l_range)."""
+        return tuple(int(n) for n in self.F.shape)
+
+
+def nearest_F(table: FTable, hkl0: torch.Tensor) -> torch.Tensor:
+    """F of the nearest reflection, default_F outside the grid.
+
+    Args:
+        table: the structure factors.
+        hkl0: integer-valued indices (as floats), shape (..., 3).
+
+    Returns:
+        Amplitudes, shape (...).
+    """
+    default = torch.full(hkl0.shape[:-1], table.default_F, dtype=hkl0.dtype, device=hkl0.device)
+    if not table.loaded:
+        return default
+    idx, inside = _grid_index(table, hkl0.long())
+    values = table.F.reshape(-1)[idx]
+    return torch.where(inside, values.to(hkl0.dtype), default)
+
+
+def interpolation_out_of_range(table: FTable, hkl: torch.Tensor) -> torch.Tensor:
+    """The C's test that a 4x4x4 neighbourhood would leave the grid, shape (...)."""
+    mins = torch.tensor(table.mins, dtype=hkl.dtype, device=hkl.device)
+    ranges = torch.tensor(table.ranges, dtype=hkl.dtype, device=hkl.device)
+    return ((hkl - mins + 3 > ranges) | (hkl - 2 < mins)).any(-1)
+
+
+def tricubic_F(table: FTable, hkl: torch.Tensor) -> torch.Tensor:
+    """Tricubic Lagrange interpolation of F over the 4x4x4 neighbours floor(h)-1..floor(h)+2.
+
+    Callers must only use points for which ``interpolation_out_of_range`` is False;
+    other points give clamped, meaningless values.
+
+    Args:
+        table: the structure factors.
+        hkl: fractional indices, shape (..., 3).
+
+    Returns:
+        Interpolated amplitudes, shape (...).
+    """
+    base = torch.floor(hkl) - 1.0  # (..., 3)
+    offsets = torch.arange(4, dtype=hkl.dtype, device=hkl.device)
+    nodes = base[..., None] + offsets  # (..., 3, 4)
+    weights = _lagrange_weights(hkl, nodes)  # (..., 3, 4)
+    mins = torch.tensor(table.mins, device=hkl.device)
+    ranges = torch.tensor(table.ranges, device=hkl.device)
+    local = (nodes.long() - mins[:, None]).clamp(min=0)
+    local = torch.minimum(local, (ranges - 1)[:, None])
+    kr, lr = table.ranges[1], table.ranges[2]
+    flat = (local[..., 0, :, None, None] * (kr * lr) + local[..., 1, None, :, None] * lr
+            + local[..., 2, None, None, :])  # (..., 4, 4, 4)
+    values = table.F.reshape(-1)[flat].to(hkl.dtype)
+    w = (weights[..., 0, :, None, None] * weights[..., 1, None, :, None]
+         * weights[..., 2, None, None, :])
+    return (values * w).sum((-1, -2, -3))
+
+
+def _lagrange_weights(x: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
+    """Weights of the cubic Lagrange polynomial through 4 nodes, shape (..., 3, 4)."""
+    diff = x[..., None] - nodes  # (..., 3, 4)
+    weights = []
+    for i in range(4):
+        num = torch.ones_like(diff[..., 0])
+        den = torch.ones_like(diff[..., 0])
+        for j in range(4):
+            if j != i:
+                num = num * diff[..., j]
+                den = den * (nodes[..., i] - nodes[..., j])
+        weights.append(num / den)
+    return torch.stack(weights, -1)
+
+
+def _grid_index(table: FTable, hkl0: torch.Tensor):
+    """Flat grid index (clamped) and inside-grid mask for integer indices (..., 3)."""
+    mins = torch.tensor(table.mins, device=hkl0.device)
+    ranges = torch.tensor(table.ranges, device=hkl0.device)
+    local = hkl0 - mins
+    inside = ((local >= 0) & (local < ranges)).all(-1)
+    local = torch.minimum(local.clamp(min=0), ranges - 1)
+    kr, lr = table.ranges[1], table.ranges[2]
+    return local[..., 0] * (kr * lr) + local[..., 1] * lr + local[..., 2], inside

@@ -1,0 +1,196 @@
+"""One execution path for a whole image: build the models, run the kernel chunk by chunk."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .config import SimulationConfig
+from .kernel import KernelInputs, render_pixels
+from .models.beam import Beam, build_beam
+from .models.crystal import Crystal, build_crystal
+from .models.detector import Detector, build_detector, frame_vectors
+from .physics.structure_factors import FTable
+from .units import R_E_SQR
+
+log = logging.getLogger(__name__)
+
+#: Evaluations (pixels x sub-steps) per chunk; bounds the kernel's memory.
+EVALUATIONS_PER_CHUNK = 1 << 21
+#: Tricubic interpolation gathers 64 neighbours per evaluation, so chunks are smaller.
+INTERPOLATION_EVALUATIONS_PER_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The models and derived sampling of one simulation."""
+
+    detector: Detector
+    crystal: Crystal
+    beam: Beam
+    oversample: int
+    steps: int
+    interpolate: bool
+    inputs: KernelInputs
+
+
+@dataclass
+class SimulationResult:
+    """A rendered image and its statistics.
+
+    Attributes:
+        image: photons per pixel, shape (spixels, fpixels), in the working dtype.
+        rendered: pixels the C would visit (inside ROI and not masked), bool, same shape.
+        setup: the models used.
+        interpolation_stopped: tricubic interpolation left the grid and was switched off.
+    """
+
+    image: torch.Tensor
+    rendered: torch.Tensor
+    setup: Setup
+    interpolation_stopped: bool = False
+
+
+def resolve_device(name: str | torch.device | None) -> torch.device:
+    """``"auto"`` (or None) picks CUDA when available, else CPU."""
+    if name is None or str(name) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def prepare(config: SimulationConfig, table: FTable | None = None,
+            dtype: torch.dtype = torch.float64, device: torch.device | str | None = "cpu"
+            ) -> Setup:
+    """Build the detector, crystal and beam models and the kernel inputs.
+
+    Args:
+        config: the simulation configuration.
+        table: structure factors; None means every reflection has ``default_F``.
+        dtype: working precision.
+        device: where to compute ("cpu", "cuda", "auto").
+
+    Returns:
+        The setup shared by the full render and the pixel trace.
+    """
+    config.validate()
+    device = resolve_device(device)
+    det_cfg, cry_cfg = config.detector, config.crystal
+    frame = frame_vectors(det_cfg, config.beam, dtype, device)
+    detector = build_detector(det_cfg, config.beam, dtype, device)
+    crystal = build_crystal(cry_cfg, frame["spindle"], dtype, device)
+    beam = build_beam(config.beam, frame["beam"], frame["polar"])
+    table = _table_on(table, cry_cfg.default_F, dtype, device)
+    oversample = choose_oversample(det_cfg.oversample, crystal, detector, config.beam.wavelength)
+    steps = beam.sources * crystal.domains * crystal.phisteps * oversample**2
+    interpolate = _interpolation_on(cry_cfg.interpolate, cry_cfg.N, table)
+    inputs = KernelInputs(
+        fdet=detector.fdet, sdet=detector.sdet, odet=detector.odet, pix0=detector.pix0,
+        beam=detector.beam, pixel_size=detector.pixel_size,
+        close_distance=detector.close_distance, distance=detector.distance,
+        oversample=oversample, layer_offsets=detector.layer_offsets,
+        thickstep=detector.thickstep, mu=detector.mu, thick=detector.thickness > 0,
+        curved=detector.curved, point_pixel=detector.point_pixel,
+        incident=beam.incident, wavelength=beam.wavelength, polar_vector=beam.polar_vector,
+        kahn=beam.kahn, nopolar=beam.nopolar, real_rows=crystal.real_rows,
+        recip_rows=crystal.recip_rows, N=crystal.N, shape=crystal.shape, fudge=crystal.fudge,
+        table=table, interpolate=interpolate,
+        oversample_thick=det_cfg.oversample_thick, oversample_polar=det_cfg.oversample_polar,
+        oversample_omega=det_cfg.oversample_omega, dmin=float(config.dmin),
+        water=float(beam.water_size) != 0.0, background=beam.background_intensity(),
+        scale=R_E_SQR * beam.fluence / steps,
+    )
+    return Setup(detector, crystal, beam, oversample, steps, interpolate, inputs)
+
+
+def choose_oversample(requested: int | None, crystal: Crystal, detector: Detector,
+                      wavelength) -> int:
+    """The user's oversample, or the C's ``ceil(3*max crystal size / (lambda*d/pixel))``."""
+    if requested is not None and requested > 0:
+        return int(requested)
+    size = max(crystal.report["xtal_size_m"])
+    reciprocal_pixel = float(wavelength) * detector.report["distance"] / float(detector.pixel_size)
+    return max(1, math.ceil(3.0 * size / reciprocal_pixel))
+
+
+def rendered_mask(config: SimulationConfig, mask: np.ndarray | None,
+                  device: torch.device) -> torch.Tensor:
+    """Pixels the C visits: inside the ROI (inclusive bounds) and not zero in the mask."""
+    det = config.detector
+    keep = torch.ones((det.spixels, det.fpixels), dtype=torch.bool, device=device)
+    if det.roi is not None:
+        xmin, xmax, ymin, ymax = det.roi
+        f = torch.arange(det.fpixels, device=device)
+        s = torch.arange(det.spixels, device=device)
+        keep &= ((f >= xmin) & (f <= xmax))[None, :] & ((s >= ymin) & (s <= ymax))[:, None]
+    if mask is not None:
+        keep &= torch.as_tensor(mask.astype(bool), device=device)
+    return keep
+
+
+def simulate(config: SimulationConfig, table: FTable | None = None,
+             mask: np.ndarray | None = None, dtype: torch.dtype = torch.float64,
+             device: torch.device | str | None = "cpu",
+             evaluations_per_chunk: int | None = None) -> SimulationResult:
+    """Render the full image.
+
+    Args:
+        config: the simulation configuration.
+        table: structure factors (None: default_F everywhere).
+        mask: uint16 (spixels, fpixels); pixels equal to 0 are skipped.
+        dtype, device: working precision and device.
+        evaluations_per_chunk: memory bound per kernel call (pixels x sub-steps).
+
+    Returns:
+        The image (zero outside ROI and mask) and its setup.
+    """
+    setup = prepare(config, table, dtype, device)
+    inp = setup.inputs
+    dev = inp.pix0.device
+    rendered = rendered_mask(config, mask, dev)
+    flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
+    image = torch.zeros(rendered.numel(), dtype=dtype, device=dev)
+    chunk = pixels_per_chunk(inp, evaluations_per_chunk)
+    fpixels = config.detector.fpixels
+    stopped = False
+    for start in range(0, flat_index.numel(), chunk):
+        idx = flat_index[start:start + chunk]
+        chunk_inputs = _without_interpolation(inp) if stopped else inp
+        out = render_pixels(chunk_inputs, idx // fpixels, idx % fpixels)
+        image = image.index_put((idx,), out.intensity)
+        if out.interpolation_failed is not None and bool(out.interpolation_failed):
+            stopped = True
+    return SimulationResult(image.reshape(rendered.shape), rendered, setup, stopped)
+
+
+def pixels_per_chunk(inp: KernelInputs, evaluations_per_chunk: int | None) -> int:
+    """Pixels per kernel call so that pixels x evaluations stays under the budget."""
+    budget = evaluations_per_chunk or (
+        INTERPOLATION_EVALUATIONS_PER_CHUNK if inp.interpolate else EVALUATIONS_PER_CHUNK)
+    return max(1, budget // inp.evaluations_per_pixel)
+
+
+def _without_interpolation(inp: KernelInputs) -> KernelInputs:
+    return dataclasses.replace(inp, interpolate=False)
+
+
+def _interpolation_on(requested: bool | None, cells, table: FTable) -> bool:
+    """The C's rule: auto-on when any N given on the command line is <= 2 (checked before
+    the crystal size sets N); never without a loaded table."""
+    if not table.loaded:
+        return False
+    if requested is None:
+        return any(float(n) <= 2 for n in cells)
+    return bool(requested)
+
+
+def _table_on(table: FTable | None, default_F: float, dtype, device) -> FTable:
+    if table is None:
+        return FTable(torch.zeros((1, 1, 1), dtype=dtype, device=device), (0, 0, 0),
+                      float(default_F), loaded=False)
+    return FTable(table.F.to(dtype=dtype, device=device), table.mins, float(default_F),
+                  table.loaded)
