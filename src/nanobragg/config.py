@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
+from .vectors import value_of
 
 CONVENTIONS = ("MOSFLM", "XDS", "ADXV", "DENZO", "DIALS", "CUSTOM")
 PIVOTS = ("BEAM", "SAMPLE")
@@ -103,7 +104,7 @@ class DetectorConfig:
             _check_positive("-distance", self.distance)
         if self.oversample is not None and self.oversample < 0:
             raise InputError(f"-oversample: must not be negative (got {self.oversample})")
-        if float(self.thickness) < 0:
+        if value_of(self.thickness) < 0:
             raise InputError(f"-detector_thick: must not be negative (got {self.thickness})")
 
 
@@ -162,7 +163,7 @@ class CrystalConfig:
             if len(self.cell) != 6:
                 raise InputError(f"-cell: expected 6 numbers, got {len(self.cell)}")
             for name, value in zip("abc", self.cell[:3]):
-                if float(value) <= 0:
+                if value_of(value) <= 0:
                     raise InputError(f"-cell: length {name} must be positive (got {value})")
         _check_choice("shape", self.shape, SHAPES)
         if self.mosaic_domains is not None and self.mosaic_domains < 0:
@@ -213,10 +214,10 @@ class BeamConfig:
 
     def validate(self) -> None:
         """Raise InputError for values the simulation cannot use."""
-        wl = float(self.wavelength)
+        wl = value_of(self.wavelength)
         if not math.isfinite(wl) or wl <= 0:
             raise InputError(f"-lambda: wavelength must be positive (got {wl * 1e10:g} A)")
-        if float(self.fluence) < 0:
+        if value_of(self.fluence) < 0:
             raise InputError(f"-fluence: must not be negative (got {self.fluence})")
 
 
@@ -255,7 +256,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if hasattr(value, "detach"):
-        return float(value.detach().cpu())
+        return value_of(value)
     return value
 
 
@@ -265,6 +266,6 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def _check_positive(flag: str, value: Any) -> None:
-    number = float(value)
+    number = value_of(value)
     if not math.isfinite(number) or number <= 0:
         raise InputError(f"{flag}: must be a positive number (got {number:g})")

@@ -17,6 +17,7 @@ from .models.crystal import Crystal, build_crystal
 from .models.detector import Detector, build_detector, frame_vectors
 from .physics.structure_factors import FTable
 from .units import R_E_SQR
+from .vectors import value_of
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,8 @@ def prepare(config: SimulationConfig, table: FTable | None = None,
         recip_rows=crystal.recip_rows, N=crystal.N, shape=crystal.shape, fudge=crystal.fudge,
         table=table, interpolate=interpolate,
         oversample_thick=det_cfg.oversample_thick, oversample_polar=det_cfg.oversample_polar,
-        oversample_omega=det_cfg.oversample_omega, dmin=float(config.dmin),
-        water=float(beam.water_size) != 0.0, background=beam.background_intensity(),
+        oversample_omega=det_cfg.oversample_omega, dmin=value_of(config.dmin),
+        water=value_of(beam.water_size) != 0.0, background=beam.background_intensity(),
         scale=R_E_SQR * beam.fluence / steps,
     )
     return Setup(detector, crystal, beam, oversample, steps, interpolate, inputs)
@@ -113,7 +114,8 @@ def choose_oversample(requested: int | None, crystal: Crystal, detector: Detecto
     if requested is not None and requested > 0:
         return int(requested)
     size = max(crystal.report["xtal_size_m"])
-    reciprocal_pixel = float(wavelength) * detector.report["distance"] / float(detector.pixel_size)
+    pixel = value_of(detector.pixel_size)
+    reciprocal_pixel = value_of(wavelength) * detector.report["distance"] / pixel
     return max(1, math.ceil(3.0 * size / reciprocal_pixel))
 
 
@@ -184,13 +186,13 @@ def _interpolation_on(requested: bool | None, cells, table: FTable) -> bool:
     if not table.loaded:
         return False
     if requested is None:
-        return any(float(n) <= 2 for n in cells)
+        return any(value_of(n) <= 2 for n in cells)
     return bool(requested)
 
 
 def _table_on(table: FTable | None, default_F: float, dtype, device) -> FTable:
     if table is None:
         return FTable(torch.zeros((1, 1, 1), dtype=dtype, device=device), (0, 0, 0),
-                      float(default_F), loaded=False)
-    return FTable(table.F.to(dtype=dtype, device=device), table.mins, float(default_F),
+                      value_of(default_F), loaded=False)
+    return FTable(table.F.to(dtype=dtype, device=device), table.mins, value_of(default_F),
                   table.loaded)

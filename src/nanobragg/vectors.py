@@ -13,3 +13,10 @@ def unit(v: torch.Tensor) -> torch.Tensor:
     norm = v.norm(dim=-1, keepdim=True)
     safe = torch.where(norm > 0, norm, torch.ones_like(norm))
     return torch.where(norm > 0, v / safe, torch.zeros_like(v))
+
+
+def value_of(x) -> float:
+    """Plain float of a number or scalar tensor, without touching the autograd graph."""
+    if isinstance(x, torch.Tensor):
+        return float(x.detach())
+    return float(x)

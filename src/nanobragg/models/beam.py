@@ -9,6 +9,7 @@ import torch
 
 from ..config import BeamConfig
 from ..units import AVOGADRO, R_E_SQR, WATER_F, WATER_MW
+from ..vectors import value_of
 from .rotations import rotate_axis
 
 #: Distance of generated and default sources from the sample (m), as in the C.
@@ -130,8 +131,8 @@ def _outside_ellipse(h, hstep, hsteps, hrange, v, vstep, vsteps, vrange) -> bool
 def sampling_steps(rng, step, steps) -> tuple[int, float, float]:
     """Step count, step and full range of a divergence axis (rad) or of the spectrum
     (fraction of the wavelength), completed from what the user gave by the C's rules."""
-    rng = -1.0 if rng is None else float(rng)
-    step = -1.0 if step is None else float(step)
+    rng = -1.0 if rng is None else value_of(rng)
+    step = -1.0 if step is None else value_of(step)
     steps = -1 if steps is None else int(steps)
     steps, step, rng = _auto_steps(rng, step, steps, full_default=1.0)
     if rng <= 0 or step <= 0 or steps <= 0:

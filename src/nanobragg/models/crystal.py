@@ -9,6 +9,7 @@ import torch
 
 from ..config import CrystalConfig
 from ..rng import mosaic_umats, random_misset
+from ..vectors import value_of
 from .rotations import axis_rotation_matrix, rotate_xyz
 
 ANGSTROM = 1e-10
@@ -159,8 +160,8 @@ def crystal_cells(cfg: CrystalConfig, base: torch.Tensor, dtype, device) -> torc
     """Unit cells along a, b, c: from the sample size when given, at least 1 (C rule)."""
     cells = []
     for n, size, axis in zip(cfg.N, cfg.sample_size, base):
-        if float(size) > 0:
-            n = math.ceil(float(size) / float(axis.norm()))
+        if value_of(size) > 0:
+            n = math.ceil(value_of(size) / value_of(axis.norm()))
         n = torch.as_tensor(n, dtype=dtype, device=device)
         cells.append(torch.where(n <= 1, torch.ones_like(n), n))
     return torch.stack(cells)
@@ -168,8 +169,8 @@ def crystal_cells(cfg: CrystalConfig, base: torch.Tensor, dtype, device) -> torc
 
 def phi_sampling(cfg: CrystalConfig) -> tuple[int, float, float]:
     """Number of spindle steps, step (rad) and oscillation range (rad), the C's rules."""
-    osc = -1.0 if cfg.osc is None else float(cfg.osc)
-    step = -1.0 if cfg.phistep is None else float(cfg.phistep)
+    osc = -1.0 if cfg.osc is None else value_of(cfg.osc)
+    step = -1.0 if cfg.phistep is None else value_of(cfg.phistep)
     steps = -1 if cfg.phisteps is None else int(cfg.phisteps)
     if steps < 0:
         if osc < 0:
@@ -196,7 +197,7 @@ def phi_angles(cfg: CrystalConfig, dtype, device) -> torch.Tensor:
 
 def mosaic_settings(cfg: CrystalConfig) -> tuple[float, int]:
     """Mosaic spread (rad) and domain count after the C's defaults."""
-    spread = -1.0 if cfg.mosaic_spread is None else float(cfg.mosaic_spread)
+    spread = -1.0 if cfg.mosaic_spread is None else value_of(cfg.mosaic_spread)
     domains = 0 if cfg.mosaic_domains is None else int(cfg.mosaic_domains)
     if spread < 0:
         return 0.0, 1
@@ -215,12 +216,12 @@ def mosaic_matrices(spread: float, domains: int, seed: int, dtype, device) -> to
 
 def _report(real_A: torch.Tensor, recip: torch.Tensor, N: torch.Tensor) -> dict:
     lengths = real_A.norm(dim=-1)
-    volume = float(torch.linalg.det(real_A).abs())
+    volume = value_of(torch.linalg.det(real_A).abs())
     return {
-        "cell_A": [float(x) for x in lengths],
+        "cell_A": [value_of(x) for x in lengths],
         "volume_A3": volume,
         "real_A": real_A.tolist(),
         "reciprocal_per_A": recip.tolist(),
-        "N": [float(n) for n in N],
-        "xtal_size_m": [float(n) * float(x) * ANGSTROM for n, x in zip(N, lengths)],
+        "N": [value_of(n) for n in N],
+        "xtal_size_m": [value_of(n) * value_of(x) * ANGSTROM for n, x in zip(N, lengths)],
     }

@@ -15,7 +15,7 @@ import torch
 
 from ..config import BeamConfig, DetectorConfig
 from ..conventions import AXES, beam_centre, forced_pivot
-from ..vectors import unit
+from ..vectors import unit, value_of
 from .rotations import rotate_axis, rotate_xyz
 
 _TINY = 2.2250738585072014e-308  # DBL_MIN, the C's stand-in for a zero ratio
@@ -141,7 +141,7 @@ def frame_vectors(
     raw = {k: torch.as_tensor(v, dtype=dtype, device=device).reshape(3)
            for k, v in chosen.items()}
     out = {k: unit(v) for k, v in raw.items()}
-    if float(torch.sqrt((raw["odet"] * raw["odet"]).sum())) != 1.0:
+    if value_of(torch.sqrt((raw["odet"] * raw["odet"]).sum())) != 1.0:
         # the C regenerates any normal that is not given with length exactly 1
         out["odet"] = unit(torch.linalg.cross(out["fdet"], out["sdet"]))
     return out
@@ -153,14 +153,14 @@ def sensor_layers(cfg: DetectorConfig) -> tuple[int, float, float, float]:
     ``-detector_thick T`` alone gives 2 layers T/2 apart; with ``-thicksteps n`` the step
     is T/(n-1) (n = 1 becomes 2); without a thickness there is one layer and no absorption.
     """
-    thick = float(cfg.thickness)
+    thick = value_of(cfg.thickness)
     steps = cfg.thicksteps if cfg.thicksteps is not None and cfg.thicksteps > 0 else None
     if steps is None:
         steps, step = 2, thick / 2.0
     else:
         steps = max(steps, 2)
         step = thick / (steps - 1)
-    mu = float(cfg.mu) if cfg.mu is not None else (1.0 / thick if thick > 0 else 0.0)
+    mu = value_of(cfg.mu) if cfg.mu is not None else (1.0 / thick if thick > 0 else 0.0)
     if thick <= 0 or step <= 0:
         return 1, 0.0, mu, 0.0
     return steps, step, mu, thick
@@ -168,19 +168,19 @@ def sensor_layers(cfg: DetectorConfig) -> tuple[int, float, float, float]:
 
 def _report(cfg, centre, pix0, fdet, sdet, odet, beam, ratio, pixel, detsize_s) -> dict:
     """The detector values the C prints and writes into image headers (floats, SI)."""
-    close = float((pix0 * odet).sum())
-    fclose, sclose = float(-(pix0 * fdet).sum()), float(-(pix0 * sdet).sum())
-    direct = close / float(ratio) * beam - pix0
-    pix = float(pixel)
+    close = value_of((pix0 * odet).sum())
+    fclose, sclose = value_of(-(pix0 * fdet).sum()), value_of(-(pix0 * sdet).sum())
+    direct = close / value_of(ratio) * beam - pix0
+    pix = value_of(pixel)
     return {
-        "xbeam": float(centre.xbeam), "ybeam": float(centre.ybeam),
-        "fbeam": float((fdet * direct).sum()), "sbeam": float((sdet * direct).sum()),
+        "xbeam": value_of(centre.xbeam), "ybeam": value_of(centre.ybeam),
+        "fbeam": value_of((fdet * direct).sum()), "sbeam": value_of((sdet * direct).sum()),
         "fclose": fclose, "sclose": sclose, "close_distance": close,
-        "distance": close / float(ratio), "orgx": fclose / pix + 0.5, "orgy": sclose / pix + 0.5,
-        "dials_origin": (1000.0 * float(pix0[2]), 1000.0 * float(pix0[1]),
-                         -1000.0 * float(pix0[0])),
-        "detsize_s": float(detsize_s), "pixel_size": pix,
-        "twotheta_deg": math.degrees(float(cfg.twotheta)),
+        "distance": close / value_of(ratio), "orgx": fclose / pix + 0.5, "orgy": sclose / pix + 0.5,
+        "dials_origin": (1000.0 * value_of(pix0[2]), 1000.0 * value_of(pix0[1]),
+                         -1000.0 * value_of(pix0[0])),
+        "detsize_s": value_of(detsize_s), "pixel_size": pix,
+        "twotheta_deg": math.degrees(value_of(cfg.twotheta)),
         "fdet": fdet.tolist(), "sdet": sdet.tolist(), "odet": odet.tolist(),
         "beam": beam.tolist(), "pix0": pix0.tolist(),
     }
@@ -190,6 +190,6 @@ def _scalar_maker(dtype: torch.dtype, device: torch.device):
     def scalar(value) -> torch.Tensor:
         if isinstance(value, torch.Tensor):
             return value.to(dtype=dtype, device=device)
-        return torch.tensor(float(value), dtype=dtype, device=device)
+        return torch.tensor(value_of(value), dtype=dtype, device=device)
 
     return scalar
