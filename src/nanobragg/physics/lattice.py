@@ -20,10 +20,11 @@ TOPHAT_CUT = 0.3969
 def sincg(h: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
     """``sin(pi*N*h) / sin(pi*h)``, the transform of N unit cells along one axis.
 
-    The argument is reduced to the nearest integer ``m`` first, ``h = m + d``, so that
-    float32 keeps its accuracy next to Bragg peaks: the value is
-    ``sin(pi*(N*m mod 2 + N*d)) / ((-1)^m * sin(pi*d))`` and its limit
-    ``N * cos(pi*(N*m mod 2)) * (-1)^m`` at ``d = 0``. Same sign as the direct formula.
+    The argument is reduced so that float32 keeps its accuracy next to Bragg peaks:
+    with ``h = m + d`` (m the nearest integer) and ``N*m mod 2 = q + r`` (q in {0, 1},
+    0 <= r < 1; r = 0 for whole N) the value is
+    ``(-1)^(q+m) * sin(pi*(r + N*d)) / sin(pi*d)``, and ``(-1)^(q+m) * N * cos(pi*r)``
+    at ``d = 0``. The sign is that of the direct formula.
 
     Args:
         h: fractional index, any shape.
@@ -35,11 +36,13 @@ def sincg(h: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
     m = torch.round(h)
     d = h - m
     phase = torch.remainder(n * m, 2.0)
-    sign = 1.0 - 2.0 * torch.remainder(m, 2.0)
+    whole = torch.floor(phase)
+    frac = phase - whole
+    sign = (1.0 - 2.0 * whole) * (1.0 - 2.0 * torch.remainder(m, 2.0))
     at_peak = d == 0
     safe_d = torch.where(at_peak, torch.full_like(d, 0.25), d)
-    ratio = torch.sin(math.pi * (phase + n * safe_d)) / (sign * torch.sin(math.pi * safe_d))
-    limit = n * torch.cos(math.pi * phase) * sign
+    ratio = sign * torch.sin(math.pi * (frac + n * safe_d)) / torch.sin(math.pi * safe_d)
+    limit = sign * n * torch.cos(math.pi * frac)
     return torch.where(at_peak, limit, ratio)
 
 
