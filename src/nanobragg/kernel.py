@@ -4,6 +4,11 @@ Every loop of the C program is a tensor dimension here. Shapes use
 P pixels, T sensor layers, O = oversample^2 sub-pixels (sub-slow major, as the C
 loops), S sources, F phi steps and M mosaic domains; one evaluation is one element of
 (P, T, O, S, F, M), flattened per pixel in exactly the C's loop order.
+
+Precision: the geometry up to the Miller indices (per sub-pixel and source, plus one
+small matrix product per evaluation) is always float64, so that the nearest-reflection
+choice ``ceil(h - 0.5)`` is the C's even when the rest runs in float32. The lattice
+transform, structure factors and sums (the bulk of the work) run in ``inp.dtype``.
 """
 
 from __future__ import annotations
@@ -22,11 +27,15 @@ from .physics.lattice import (
 )
 from .physics.polarization import polarization_factor
 from .physics.structure_factors import FTable, interpolation_out_of_range, nearest_F, tricubic_F
+from .vectors import dot, norm
 
 
 @dataclass(frozen=True)
 class KernelInputs:
-    """Everything the kernel needs, as tensors on one device and dtype.
+    """Everything the kernel needs, as tensors on one device.
+
+    Geometry tensors (detector, sources, crystal rows) are float64; the F table,
+    background and scale are in the working ``dtype``.
 
     Attributes:
         fdet, sdet, odet, pix0, beam: detector frame (unit vectors; pix0 in m), (3,) each.
@@ -42,6 +51,7 @@ class KernelInputs:
         oversample_thick, oversample_polar, oversample_omega: running-product factors.
         dmin: resolution cut-off (m), 0 = off; water: a water background is present.
         background: the C's I_bg; scale: r_e^2 * fluence / steps.
+        dtype: working precision of the per-evaluation work.
     """
 
     fdet: torch.Tensor
@@ -78,6 +88,7 @@ class KernelInputs:
     water: bool
     background: torch.Tensor
     scale: torch.Tensor
+    dtype: torch.dtype = torch.float64
 
     @property
     def evaluations_per_pixel(self) -> int:
@@ -115,13 +126,15 @@ def render_pixels(inp: KernelInputs, spixel: torch.Tensor, fpixel: torch.Tensor,
     """
     geo = subpixel_geometry(inp, spixel, fpixel)
     scattering = (geo["diffracted"][:, :, :, None, :] - inp.incident) / inp.wavelength[:, None]
-    stol = 0.5 * (scattering * scattering).sum(-1).sqrt()  # (P, T, O, S)
+    stol = 0.5 * norm(scattering)  # (P, T, O, S)
     skipped = dmin_skip(stol, inp.dmin)
     polar = polarization_factor(inp.incident, geo["diffracted"][:, :, :, None, :],
-                                inp.polar_vector, inp.kahn)
-    hkl = torch.einsum("ptosk,fmjk->ptosfmj", scattering, inp.real_rows)
-    latt = lattice_factor(inp, hkl)
-    F_cell, failed = cell_factor(inp, hkl)
+                                inp.polar_vector, inp.kahn).to(inp.dtype)
+    hkl64 = torch.einsum("ptosk,fmjk->ptosfmj", scattering, inp.real_rows)
+    hkl0 = torch.ceil(hkl64 - 0.5)
+    hkl = hkl64.to(inp.dtype)
+    latt = lattice_factor(inp, hkl, hkl0)
+    F_cell, failed = cell_factor(inp, hkl64, hkl0)
     terms = (F_cell * F_cell) * (latt["F_latt"] * latt["F_latt"])
     eval_shape = terms.shape
     skip_eval = skipped[..., None, None].expand(eval_shape)
@@ -131,7 +144,7 @@ def render_pixels(inp: KernelInputs, spixel: torch.Tensor, fpixel: torch.Tensor,
     taps = {}
     if want_taps:
         taps = dict(geo, scattering=scattering, stol=stol, dmin_skipped=skipped, polar=polar,
-                    hkl=hkl, F_cell=F_cell, I_before_scaling=accumulated,
+                    hkl=hkl64, hkl0=hkl0, F_cell=F_cell, I_before_scaling=accumulated,
                     intensity=intensity, **latt)
     return KernelOutput(intensity, failed, taps)
 
@@ -142,8 +155,8 @@ def subpixel_geometry(inp: KernelInputs, spixel: torch.Tensor,
 
     Returns:
         Dict with ``Fdet``, ``Sdet`` (m, (P, O)), ``position`` (m, (P, T, O, 3)),
-        ``airpath`` (m), ``diffracted`` (unit, (P, T, O, 3)), ``omega`` (sr),
-        ``capture_fraction`` (P, T, O).
+        ``airpath`` (m), ``diffracted`` (unit, (P, T, O, 3)) in float64, and ``omega`` (sr)
+        and ``capture_fraction`` (P, T, O) in the working dtype.
     """
     os_ = inp.oversample
     sub = inp.pixel_size / os_
@@ -158,7 +171,7 @@ def subpixel_geometry(inp: KernelInputs, spixel: torch.Tensor,
            + layers * inp.odet + inp.pix0)  # (P, T, O, 3)
     if inp.curved:
         pos = curve_positions(inp, pos)
-    airpath = (pos * pos).sum(-1).sqrt()
+    airpath = norm(pos)
     diffracted = pos / airpath[..., None]
     if inp.point_pixel:
         omega = 1.0 / airpath / airpath
@@ -166,8 +179,8 @@ def subpixel_geometry(inp: KernelInputs, spixel: torch.Tensor,
         omega = inp.pixel_size * inp.pixel_size / airpath / airpath * inp.close_distance / airpath
     return {
         "Fdet": fdet, "Sdet": sdet, "position": pos, "airpath": airpath,
-        "diffracted": diffracted, "omega": omega,
-        "capture_fraction": capture_fraction(inp, diffracted),
+        "diffracted": diffracted, "omega": omega.to(inp.dtype),
+        "capture_fraction": capture_fraction(inp, diffracted).to(inp.dtype),
     }
 
 
@@ -186,7 +199,7 @@ def capture_fraction(inp: KernelInputs, diffracted: torch.Tensor) -> torch.Tenso
     """Fraction of photons absorbed in each sensor layer, shape (P, T, O); 1 without sensor."""
     if not inp.thick:
         return torch.ones_like(diffracted[..., 0])
-    parallax = (diffracted * inp.odet).sum(-1)
+    parallax = dot(diffracted, inp.odet)
     index = torch.arange(diffracted.shape[1], dtype=diffracted.dtype,
                          device=diffracted.device)[None, :, None]
     depth = inp.thickstep * inp.mu
@@ -201,21 +214,25 @@ def dmin_skip(stol: torch.Tensor, dmin: float) -> torch.Tensor:
     return (stol > 0) & (dmin > 0.5 / safe)
 
 
-def lattice_factor(inp: KernelInputs, hkl: torch.Tensor) -> dict[str, torch.Tensor]:
-    """F_latt for every evaluation, plus the rounded indices and per-axis factors.
+def lattice_factor(inp: KernelInputs, hkl: torch.Tensor,
+                   hkl0: torch.Tensor) -> dict[str, torch.Tensor]:
+    """F_latt for every evaluation and, for the square shape, the per-axis factors.
+
+    Args:
+        inp: kernel inputs.
+        hkl: fractional indices in the working dtype, shape (..., 3).
+        hkl0: nearest integers ``ceil(h - 0.5)`` decided in float64, shape (..., 3).
 
     Returns:
-        Dict with ``hkl0`` (nearest integers, ``ceil(x - 0.5)``), ``F_latt`` and, for the
-        square shape, ``F_latt_axes`` (..., 3).
+        Dict with ``F_latt`` (...) and, for the square shape, ``F_latt_axes`` (..., 3).
     """
-    hkl0 = torch.ceil(hkl - 0.5)
-    out = {"hkl0": hkl0}
+    out = {}
     if inp.shape == "square":
         axes = square_lattice(hkl, inp.N)
         out["F_latt_axes"] = axes
         out["F_latt"] = axes[..., 0] * axes[..., 1] * axes[..., 2]
         return out
-    dhkl = hkl - hkl0
+    dhkl = hkl - hkl0.to(hkl.dtype)
     if inp.shape == "round":
         out["F_latt"] = round_lattice(dhkl, inp.N, inp.fudge)
         return out
@@ -225,18 +242,27 @@ def lattice_factor(inp: KernelInputs, hkl: torch.Tensor) -> dict[str, torch.Tens
     return out
 
 
-def cell_factor(inp: KernelInputs, hkl: torch.Tensor):
+def cell_factor(inp: KernelInputs, hkl: torch.Tensor, hkl0: torch.Tensor):
     """F_cell for every evaluation and whether tricubic interpolation had to stop.
 
     Interpolation follows the C: the first evaluation (in loop order) whose neighbourhood
     leaves the grid, and every later one, uses the nearest reflection instead.
+
+    Args:
+        inp: kernel inputs.
+        hkl: fractional indices (float64), shape (..., 3).
+        hkl0: nearest integers, shape (..., 3).
+
+    Returns:
+        F_cell in the working dtype (...), and a bool tensor (or None) telling whether
+        interpolation left the grid.
     """
-    nearest = nearest_F(inp.table, torch.ceil(hkl - 0.5))
+    nearest = nearest_F(inp.table, hkl0)
     if not inp.interpolate:
         return nearest, None
     outside = interpolation_out_of_range(inp.table, hkl)
     still_on = (torch.cumsum(outside.reshape(-1).to(torch.int32), 0) == 0).reshape(outside.shape)
-    interpolated = tricubic_F(inp.table, hkl)
+    interpolated = tricubic_F(inp.table, hkl).to(inp.dtype)
     return torch.where(still_on, interpolated, nearest), outside.any()
 
 

@@ -69,6 +69,9 @@ def prepare(config: SimulationConfig, table: FTable | None = None,
             ) -> Setup:
     """Build the detector, crystal and beam models and the kernel inputs.
 
+    The models (setup geometry) are always float64; ``dtype`` sets the precision of the
+    per-evaluation work in the kernel.
+
     Args:
         config: the simulation configuration.
         table: structure factors; None means every reflection has ``default_F``.
@@ -81,9 +84,10 @@ def prepare(config: SimulationConfig, table: FTable | None = None,
     config.validate()
     device = resolve_device(device)
     det_cfg, cry_cfg = config.detector, config.crystal
-    frame = frame_vectors(det_cfg, config.beam, dtype, device)
-    detector = build_detector(det_cfg, config.beam, dtype, device)
-    crystal = build_crystal(cry_cfg, frame["spindle"], dtype, device)
+    geometry = torch.float64
+    frame = frame_vectors(det_cfg, config.beam, geometry, device)
+    detector = build_detector(det_cfg, config.beam, geometry, device)
+    crystal = build_crystal(cry_cfg, frame["spindle"], geometry, device)
     beam = build_beam(config.beam, frame["beam"], frame["polar"])
     table = _table_on(table, cry_cfg.default_F, dtype, device)
     oversample = choose_oversample(det_cfg.oversample, crystal, detector, config.beam.wavelength)
@@ -98,12 +102,14 @@ def prepare(config: SimulationConfig, table: FTable | None = None,
         curved=detector.curved, point_pixel=detector.point_pixel,
         incident=beam.incident, wavelength=beam.wavelength, polar_vector=beam.polar_vector,
         kahn=beam.kahn, nopolar=beam.nopolar, real_rows=crystal.real_rows,
-        recip_rows=crystal.recip_rows, N=crystal.N, shape=crystal.shape, fudge=crystal.fudge,
+        recip_rows=crystal.recip_rows.to(dtype), N=crystal.N.to(dtype), shape=crystal.shape,
+        fudge=crystal.fudge.to(dtype),
         table=table, interpolate=interpolate,
         oversample_thick=det_cfg.oversample_thick, oversample_polar=det_cfg.oversample_polar,
         oversample_omega=det_cfg.oversample_omega, dmin=value_of(config.dmin),
-        water=value_of(beam.water_size) != 0.0, background=beam.background_intensity(),
-        scale=R_E_SQR * beam.fluence / steps,
+        water=value_of(beam.water_size) != 0.0,
+        background=beam.background_intensity().to(dtype),
+        scale=(R_E_SQR * beam.fluence / steps).to(dtype), dtype=dtype,
     )
     return Setup(detector, crystal, beam, oversample, steps, interpolate, inputs)
 

@@ -9,7 +9,7 @@ import torch
 
 from ..config import BeamConfig
 from ..units import AVOGADRO, R_E_SQR, WATER_F, WATER_MW
-from ..vectors import value_of
+from ..vectors import unit, value_of
 from .rotations import rotate_axis
 
 #: Distance of generated and default sources from the sample (m), as in the C.
@@ -74,8 +74,7 @@ def build_beam(
     else:
         positions, wavelengths, divsteps = _generated_sources(
             cfg, beam_vector, polar_vector, wavelength0)
-    norms = positions.norm(dim=-1, keepdim=True)
-    directions = torch.where(norms > 0, positions / torch.where(norms > 0, norms, 1.0), 0.0)
+    directions = unit(positions)
 
     def scalar(value) -> torch.Tensor:
         return torch.as_tensor(value, dtype=like.dtype, device=like.device)
@@ -102,7 +101,7 @@ def _generated_sources(cfg, beam_vector, polar_vector, wavelength0):
     vsteps, vstep, vrange = sampling_steps(cfg.vdivrange, cfg.vdivstep, cfg.vdivsteps)
     dsteps, dstep, drange = sampling_steps(cfg.dispersion, cfg.dispstep, cfg.dispsteps)
     vert = torch.linalg.cross(beam_vector, polar_vector)
-    vert = vert / vert.norm()
+    vert = unit(vert)
     start = -SOURCE_DISTANCE * beam_vector
     positions, wavelengths, divsteps = [], [], 0
     for ih in range(hsteps):

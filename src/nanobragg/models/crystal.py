@@ -9,7 +9,7 @@ import torch
 
 from ..config import CrystalConfig
 from ..rng import mosaic_umats, random_misset
-from ..vectors import value_of
+from ..vectors import dot, norm, value_of
 from .rotations import axis_rotation_matrix, rotate_xyz
 
 ANGSTROM = 1e-10
@@ -76,7 +76,7 @@ def build_crystal(
     if misset is not None:
         recip = rotate_xyz(recip, *(scalar(a) for a in misset))
     real_A, recip = real_from_reciprocal(recip, cfg, dtype, device)
-    base = real_A * ANGSTROM
+    base = ANGSTROM * real_A
     N = crystal_cells(cfg, base, dtype, device)
     phi = phi_angles(cfg, dtype, device)
     spread, domains = mosaic_settings(cfg)
@@ -87,7 +87,7 @@ def build_crystal(
     return Crystal(
         real_rows=real_rows, base_rows=base, recip_rows=recip, N=N, shape=cfg.shape,
         fudge=scalar(cfg.fudge), phi=phi, umats=umats, mosaic_spread=spread,
-        misset=misset, report=_report(real_A, recip, N),
+        misset=misset, report=_report(real_A, base, recip, N),
     )
 
 
@@ -100,22 +100,27 @@ def initial_reciprocal(cfg: CrystalConfig, dtype, device) -> torch.Tensor:
     if cfg.cell is None:
         mat = torch.as_tensor(cfg.reciprocal_matrix, dtype=dtype, device=device)
         return mat.transpose(0, 1).clone()
-    a, b, c, al, be, ga = (torch.as_tensor(v, dtype=dtype, device=device) for v in cfg.cell)
-    a, b, c = a / ANGSTROM, b / ANGSTROM, c / ANGSTROM
-    volume = cell_volume(a, b, c, al, be, ga)
-    a_s, b_s, c_s = b * c * al.sin() / volume, c * a * be.sin() / volume, a * b * ga.sin() / volume
+    a, b, c, al, be, ga = _cell_tensors(cfg, dtype, device)
+    v_star = 1.0 / cell_volume(a, b, c, al, be, ga)
+    a_s, b_s, c_s = b * c * al.sin() * v_star, c * a * be.sin() * v_star, a * b * ga.sin() * v_star
     cos_al_s = (be.cos() * ga.cos() - al.cos()) / (be.sin() * ga.sin())
     cos_be_s = (ga.cos() * al.cos() - be.cos()) / (ga.sin() * al.sin())
     cos_ga_s = (al.cos() * be.cos() - ga.cos()) / (al.sin() * be.sin())
-    sin_ga_s = c / volume / a_s / b_s
+    sin_ga_s = c * v_star / a_s / b_s
     zero = torch.zeros_like(a)
     rows = [
         torch.stack([a_s, zero, zero]),
         torch.stack([b_s * cos_ga_s, b_s * sin_ga_s, zero]),
         torch.stack([c_s * cos_be_s, c_s * (cos_al_s - cos_be_s * cos_ga_s) / sin_ga_s,
-                     c_s * volume / (a * b * c * sin_ga_s)]),
+                     c_s * cell_volume(a, b, c, al, be, ga) / (a * b * c * sin_ga_s)]),
     ]
     return torch.stack(rows)
+
+
+def _cell_tensors(cfg: CrystalConfig, dtype, device) -> list[torch.Tensor]:
+    """Cell lengths (Angstrom) and angles (rad) as scalar tensors."""
+    values = [torch.as_tensor(v, dtype=dtype, device=device) for v in cfg.cell]
+    return [v / ANGSTROM for v in values[:3]] + values[3:]
 
 
 def cell_volume(a, b, c, al, be, ga) -> torch.Tensor:
@@ -135,17 +140,17 @@ def real_from_reciprocal(recip: torch.Tensor, cfg: CrystalConfig, dtype, device)
     crosses = [torch.linalg.cross(b_s, c_s), torch.linalg.cross(c_s, a_s),
                torch.linalg.cross(a_s, b_s)]
     if cfg.cell is not None:
-        lengths = [torch.as_tensor(v, dtype=dtype, device=device) / ANGSTROM
-                   for v in cfg.cell[:3]]
-        volume = cell_volume(*lengths, *(torch.as_tensor(v, dtype=dtype, device=device)
-                                         for v in cfg.cell[3:]))
-        crosses = [x * (length / volume) / x.norm() for x, length in zip(crosses, lengths)]
+        cell = _cell_tensors(cfg, dtype, device)
+        v_cell = cell_volume(*cell)
+        crosses = [length / v_cell / norm(x) * x for x, length in zip(crosses, cell[:3])]
+        v_star = 1.0 / v_cell
     else:
-        volume = 1.0 / (a_s * crosses[0]).sum()
-    real = torch.stack(crosses) * volume
+        v_star = dot(a_s, crosses[0])
+    v_cell = 1.0 / v_star
+    real = torch.stack([v_cell * x for x in crosses])
     a, b, c = real[0], real[1], real[2]
-    new_recip = torch.stack([torch.linalg.cross(b, c), torch.linalg.cross(c, a),
-                             torch.linalg.cross(a, b)]) / volume
+    new_recip = torch.stack([v_star * torch.linalg.cross(b, c), v_star * torch.linalg.cross(c, a),
+                             v_star * torch.linalg.cross(a, b)])
     return real, new_recip
 
 
@@ -161,7 +166,7 @@ def crystal_cells(cfg: CrystalConfig, base: torch.Tensor, dtype, device) -> torc
     cells = []
     for n, size, axis in zip(cfg.N, cfg.sample_size, base):
         if value_of(size) > 0:
-            n = math.ceil(value_of(size) / value_of(axis.norm()))
+            n = math.ceil(value_of(size) / value_of(norm(axis)))
         n = torch.as_tensor(n, dtype=dtype, device=device)
         cells.append(torch.where(n <= 1, torch.ones_like(n), n))
     return torch.stack(cells)
@@ -214,14 +219,14 @@ def mosaic_matrices(spread: float, domains: int, seed: int, dtype, device) -> to
     return torch.as_tensor(mats, dtype=dtype, device=device)
 
 
-def _report(real_A: torch.Tensor, recip: torch.Tensor, N: torch.Tensor) -> dict:
-    lengths = real_A.norm(dim=-1)
-    volume = value_of(torch.linalg.det(real_A).abs())
+def _report(real_A: torch.Tensor, base: torch.Tensor, recip: torch.Tensor,
+            N: torch.Tensor) -> dict:
+    """Cell values the C prints; crystal sizes as the C computes them (|a| in m times Na)."""
     return {
-        "cell_A": [value_of(x) for x in lengths],
-        "volume_A3": volume,
+        "cell_A": [value_of(x) for x in norm(real_A)],
+        "volume_A3": value_of(torch.linalg.det(real_A.detach()).abs()),
         "real_A": real_A.tolist(),
         "reciprocal_per_A": recip.tolist(),
         "N": [value_of(n) for n in N],
-        "xtal_size_m": [value_of(n) * value_of(x) * ANGSTROM for n, x in zip(N, lengths)],
+        "xtal_size_m": [value_of(x) * value_of(n) for n, x in zip(N, norm(base))],
     }

@@ -15,7 +15,7 @@ import torch
 
 from ..config import BeamConfig, DetectorConfig
 from ..conventions import AXES, beam_centre, forced_pivot
-from ..vectors import unit, value_of
+from ..vectors import dot, norm, unit, value_of
 from .rotations import rotate_axis, rotate_xyz
 
 _TINY = 2.2250738585072014e-308  # DBL_MIN, the C's stand-in for a zero ratio
@@ -89,7 +89,7 @@ def build_detector(
     twotheta = scalar(cfg.twotheta)
     fdet0, sdet0, odet0, beam, tt_axis = (vectors[k] for k in ("fdet", "sdet", "odet", "beam",
                                                                 "twotheta_axis"))
-    ratio = (beam * rotate_xyz(odet0, *angles)).sum()
+    ratio = dot(beam, rotate_xyz(odet0, *angles))
     ratio = torch.where(ratio == 0, torch.full_like(ratio, _TINY), ratio)
     distance_in = scalar(cfg.distance if cfg.distance is not None else 0.1)
     close_in = (scalar(cfg.close_distance) if cfg.close_distance is not None
@@ -104,7 +104,7 @@ def build_detector(
         pix0 = swing(-centre.fclose * fdet0 - centre.sclose * sdet0 + close_in * odet0)
     else:
         pix0 = -centre.fbeam * fdet - centre.sbeam * sdet + distance_in * beam
-    close_distance = (pix0 * odet).sum()
+    close_distance = dot(pix0, odet)
     distance = close_distance / ratio
     layers = sensor_layers(cfg)
     return Detector(
@@ -141,7 +141,7 @@ def frame_vectors(
     raw = {k: torch.as_tensor(v, dtype=dtype, device=device).reshape(3)
            for k, v in chosen.items()}
     out = {k: unit(v) for k, v in raw.items()}
-    if value_of(torch.sqrt((raw["odet"] * raw["odet"]).sum())) != 1.0:
+    if value_of(norm(raw["odet"])) != 1.0:
         # the C regenerates any normal that is not given with length exactly 1
         out["odet"] = unit(torch.linalg.cross(out["fdet"], out["sdet"]))
     return out
@@ -168,13 +168,13 @@ def sensor_layers(cfg: DetectorConfig) -> tuple[int, float, float, float]:
 
 def _report(cfg, centre, pix0, fdet, sdet, odet, beam, ratio, pixel, detsize_s) -> dict:
     """The detector values the C prints and writes into image headers (floats, SI)."""
-    close = value_of((pix0 * odet).sum())
-    fclose, sclose = value_of(-(pix0 * fdet).sum()), value_of(-(pix0 * sdet).sum())
+    close = value_of(dot(pix0, odet))
+    fclose, sclose = -value_of(dot(pix0, fdet)), -value_of(dot(pix0, sdet))
     direct = close / value_of(ratio) * beam - pix0
     pix = value_of(pixel)
     return {
         "xbeam": value_of(centre.xbeam), "ybeam": value_of(centre.ybeam),
-        "fbeam": value_of((fdet * direct).sum()), "sbeam": value_of((sdet * direct).sum()),
+        "fbeam": value_of(dot(fdet, direct)), "sbeam": value_of(dot(sdet, direct)),
         "fclose": fclose, "sclose": sclose, "close_distance": close,
         "distance": close / value_of(ratio), "orgx": fclose / pix + 0.5, "orgy": sclose / pix + 0.5,
         "dials_origin": (1000.0 * value_of(pix0[2]), 1000.0 * value_of(pix0[1]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..vectors import unit
+from ..vectors import dot, unit
 
 
 def polarization_factor(incident: torch.Tensor, diffracted: torch.Tensor,
@@ -23,12 +23,12 @@ def polarization_factor(incident: torch.Tensor, diffracted: torch.Tensor,
     Returns:
         Polarization factor, broadcast shape without the last axis.
     """
-    cos2t = (incident * diffracted).sum(-1)
+    cos2t = dot(incident, diffracted)
     sin2t_sqr = 1.0 - cos2t * cos2t
     b_in = unit(torch.linalg.cross(axis.expand_as(incident), incident, dim=-1))
     e_in = unit(torch.linalg.cross(incident, b_in, dim=-1))
-    e_out = (diffracted * e_in).sum(-1)
-    b_out = (diffracted * b_in).sum(-1)
+    e_out = dot(diffracted, e_in)
+    b_out = dot(diffracted, b_in)
     norm = e_out * e_out + b_out * b_out
     safe = torch.where(norm > 0, norm, torch.ones_like(norm))
     cos2psi = torch.where(norm > 0, (e_out * e_out - b_out * b_out) / safe, torch.ones_like(norm))

@@ -37,14 +37,14 @@ def nearest_F(table: FTable, hkl0: torch.Tensor) -> torch.Tensor:
         hkl0: integer-valued indices (as floats), shape (..., 3).
 
     Returns:
-        Amplitudes, shape (...).
+        Amplitudes in the table's dtype, shape (...).
     """
-    default = torch.full(hkl0.shape[:-1], table.default_F, dtype=hkl0.dtype, device=hkl0.device)
+    dtype = table.F.dtype
+    default = torch.full(hkl0.shape[:-1], table.default_F, dtype=dtype, device=hkl0.device)
     if not table.loaded:
         return default
     idx, inside = _grid_index(table, hkl0.long())
-    values = table.F.reshape(-1)[idx]
-    return torch.where(inside, values.to(hkl0.dtype), default)
+    return torch.where(inside, table.F.reshape(-1)[idx], default)
 
 
 def interpolation_out_of_range(table: FTable, hkl: torch.Tensor) -> torch.Tensor:
