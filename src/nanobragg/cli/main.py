@@ -1,0 +1,163 @@
+"""The ``nanoBragg`` command: parse, simulate, report and write, like the C program."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..io.hkl import HKLGrid, read_fdump, read_hkl, write_fdump
+from ..io.pgm import write_pgm
+from ..io.rawfloat import write_float_image
+from ..io.smv import write_smv
+from ..models.crystal import phi_sampling
+from ..noise import poisson_noise_image
+from ..outputs import (
+    auto_int_scale,
+    auto_pgm_scale,
+    image_stats,
+    int_image,
+    pgm_pixels,
+    smv_fields,
+)
+from ..physics.structure_factors import FTable
+from ..simulator import SimulationResult, rendered_mask, simulate
+from .to_config import CliRequest, build_request
+from .usage import USAGE
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def run(argv: list[str] | None = None, out=None) -> int:
+    """Run the simulator on a C-style argument list.
+
+    Args:
+        argv: arguments without the program name (default: ``sys.argv[1:]``).
+        out: stream for the report (default stdout).
+
+    Returns:
+        Exit status: 0 on success, 2 for a user error.
+    """
+    out = out or sys.stdout
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        request = build_request(argv)
+        if request.show_help:
+            print(USAGE, file=out)
+            return 0
+        _simulate_and_write(request, argv, out)
+    except InputError as err:
+        print(f"nanoBragg: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def console_entry() -> None:
+    """Entry point of the ``nanoBragg`` console script."""
+    sys.exit(run())
+
+
+def load_table(request: CliRequest, out) -> FTable | None:
+    """Structure factors: read ``-hkl`` (and write the Fdump cache) or read the cache.
+
+    Returns None when there is neither (every reflection then gets default_F).
+    """
+    default_F = request.config.crystal.default_F
+    grid: HKLGrid | None = None
+    if request.hkl_path is not None:
+        grid = read_hkl(request.hkl_path, default_F)
+        print(f"writing dump file for next time: {request.dump_path}", file=out)
+        try:
+            write_fdump(request.dump_path, grid)
+        except InputError as err:
+            print(f"WARNING: {err}", file=out)
+    elif request.dump_path is not None and Path(request.dump_path).is_file():
+        print(f"reading Fs from {request.dump_path}", file=out)
+        grid = read_fdump(request.dump_path)
+    if grid is None:
+        return None
+    return FTable(torch.from_numpy(np.ascontiguousarray(grid.F)),
+                  (grid.h_min, grid.k_min, grid.l_min), default_F, loaded=grid.count > 0)
+
+
+def _simulate_and_write(request: CliRequest, argv: list[str], out) -> None:
+    for note in request.notes:
+        print(note, file=out)
+    table = load_table(request, out)
+    dtype = DTYPES[request.runtime.dtype]
+    started = time.perf_counter()
+    result = simulate(request.config, table, request.mask, dtype=dtype,
+                      device=request.runtime.device,
+                      evaluations_per_chunk=request.runtime.chunk_pixels)
+    _print_setup(result, out)
+    print(f"  rendered in {time.perf_counter() - started:.3f} s on "
+          f"{result.image.device} ({request.runtime.dtype})", file=out)
+    if request.trace_pixels:
+        from ..diagnostics.trace import print_traces
+
+        print_traces(request, result.setup, table, out)
+    _write_outputs(request, result, out)
+
+
+def _print_setup(result: SimulationResult, out) -> None:
+    setup = result.setup
+    det, cry, beam = setup.detector, setup.crystal, setup.beam
+    rep = det.report
+    print(f"  {beam.sources} sources, {cry.domains} mosaic domains, {cry.phisteps} phi steps, "
+          f"{setup.oversample}x{setup.oversample} oversample, {det.layer_offsets.shape[0]} "
+          f"detector layers: {setup.steps} steps", file=out)
+    print(f"  distance={rep['distance']:g} detsize={det.fpixels * rep['pixel_size']:g}x"
+          f"{det.spixels * rep['pixel_size']:g}  pixel={rep['pixel_size']:g} meters "
+          f"({det.fpixels}x{det.spixels} pixels)", file=out)
+    print(f"  Xbeam={rep['xbeam']:g} Ybeam={rep['ybeam']:g}", file=out)
+    print(f"  Fbeam={rep['fbeam']:g} Sbeam={rep['sbeam']:g}", file=out)
+    print(f"  Fclose={rep['fclose']:g} Sclose={rep['sclose']:g}", file=out)
+    print(f"  pivoting detector around {'sample' if det.pivot == 'SAMPLE' else 'direct beam'}",
+          file=out)
+    if result.interpolation_stopped:
+        print("WARNING: out of range for three point interpolation: "
+              "switched to nearest-neighbour structure factors", file=out)
+
+
+def _write_outputs(request: CliRequest, result: SimulationResult, out) -> None:
+    cfg, opts = request.config, request.outputs
+    image = result.image.detach().to("cpu", torch.float32).numpy()
+    rendered = result.rendered.cpu().numpy()
+    roi = rendered_mask(cfg, None, torch.device("cpu")).numpy()
+    stats = image_stats(image, rendered, roi)
+    sub = result.setup.inputs.pixel_size.item() / result.setup.oversample
+    os_ = result.setup.oversample
+    slow, fast = stats.max_pixel
+    print(f"max_I = {stats.max_I:g}  at {sub * (fast * os_ + os_ - 1) + sub / 2:g} "
+          f"{sub * (slow * os_ + os_ - 1) + sub / 2:g}", file=out)
+    print(f"mean= {stats.mean:g} rms= {stats.rms:g} rmsd= {stats.rmsd:g}", file=out)
+    if opts.floatfile:
+        print(f"writing {opts.floatfile} as {image.size} 4-byte floats", file=out)
+        write_float_image(opts.floatfile, image)
+    scale = opts.intfile_scale if opts.intfile_scale else auto_int_scale(stats.max_I)
+    print(f"intfile_scale = {scale:g}", file=out)
+    fields = _header_fields(request, result)
+    if opts.intfile:
+        print(f"writing {opts.intfile} as 2-byte integers", file=out)
+        write_smv(opts.intfile, int_image(image, roi, scale, opts.adc), fields)
+    if opts.pgmfile:
+        pgm_scale = opts.pgm_scale if opts.pgm_scale else auto_pgm_scale(stats, scale)
+        print(f"pgm_scale = {pgm_scale:g}", file=out)
+        write_pgm(opts.pgmfile, pgm_pixels(image, roi, pgm_scale), pgm_scale)
+    if opts.noisefile:
+        roi_bounds = cfg.detector.roi
+        noise, photons, overloads = poisson_noise_image(image, opts.seed, opts.adc, roi_bounds)
+        print(f"{photons:.0f} photons on noise image ({overloads} overloads)", file=out)
+        print(f"writing {opts.noisefile} as 2-byte integers", file=out)
+        write_smv(opts.noisefile, noise, fields)
+
+
+def _header_fields(request: CliRequest, result: SimulationResult) -> dict:
+    cfg = request.config
+    _, _, osc = phi_sampling(cfg.crystal)
+    return smv_fields(result.setup.detector.report, cfg.detector.fpixels, cfg.detector.spixels,
+                      float(cfg.beam.wavelength), float(cfg.crystal.phi0), osc)

@@ -1,0 +1,33 @@
+"""Help text of the nanoBragg command."""
+
+USAGE = """\
+usage: nanoBragg -cell a b c alpha beta gamma | -mat A.mat  -hkl F.hkl | -default_F F  [options]
+
+Crystal
+  -cell a b c al be ga   unit cell (Angstrom, degrees)        -mat FILE     MOSFLM A matrix
+  -hkl FILE              h k l F table (writes the Fdump.bin cache; read back when -hkl is absent)
+  -default_F F           F of reflections not in the table     -misset rx ry rz | random (deg)
+  -N n | -Na -Nb -Nc     unit cells per axis                   -xtalsize / -samplesize (mm)
+  -square_xtal -round_xtal -gauss_xtal -tophat_spots -fudge   spot shape
+  -mosaic deg -mosaic_domains n -mosaic_seed s               mosaic spread
+  -phi deg -osc deg -phistep deg -phisteps n                 spindle rotation
+  -interpolate | -nointerpolate                              tricubic F interpolation
+Beam
+  -lambda A | -energy eV   -dispersion % -dispsteps n   -divergence mrad -hdivrange -vdivrange
+  -hdivstep -vdivstep -hdivsteps -vdivsteps -round_div -square_div   -sourcefile FILE
+  -fluence ph/m^2 | -flux ph/s -exposure s -beamsize mm   -water um   -polar k | -nopolar
+Detector
+  -distance mm -close_distance mm -pixel mm -detpixels n (-detpixels_f/_s) -detsize mm (_f/_s)
+  -Xbeam -Ybeam -Xclose -Yclose mm   -ORGX -ORGY px   -mosflm -denzo -adxv -xds -dials
+  -fdet_vector -sdet_vector -odet_vector -beam_vector -polar_vector -spindle_axis
+  -twotheta_axis -pix0_vector x y z   -pivot beam|sample
+  -detector_rotx/_roty/_rotz deg -twotheta deg -curved_det -point_pixel
+  -detector_thick um -detector_abs um|inf -thicksteps n   -img FILE -mask FILE
+Sampling
+  -oversample n -oversample_thick -oversample_polar -oversample_omega -roi x0 x1 y0 y1 -dmin A
+Output
+  -floatfile F -intfile F -pgmfile F -noisefile F -nopgm -nonoise -scale s -adc a -pgmscale s
+  -seed s   (files default to floatimage.bin intimage.img image.pgm noiseimage.img, as the C)
+nanobragg only
+  -dtype float32|float64 (default float64)  -device cpu|cuda|auto  -trace_pixel slow fast
+"""
