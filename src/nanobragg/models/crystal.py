@@ -94,10 +94,10 @@ def build_crystal(
 def initial_reciprocal(cfg: CrystalConfig, dtype, device) -> torch.Tensor:
     """Reciprocal vectors a*, b*, c* (1/Angstrom) before misset, as rows of a (3, 3) tensor.
 
-    From ``-cell`` the C's standard orientation (a* along x, b* in the xy plane); from a
-    matrix its columns.
+    From ``-cell`` the C's standard orientation (a* along x, b* in the xy plane); a matrix
+    (its columns) takes precedence, as in the C, where ``-cell`` then only fixes the lengths.
     """
-    if cfg.cell is None:
+    if cfg.reciprocal_matrix is not None:
         mat = torch.as_tensor(cfg.reciprocal_matrix, dtype=dtype, device=device)
         return mat.transpose(0, 1).clone()
     a, b, c, al, be, ga = _cell_tensors(cfg, dtype, device)

@@ -1,0 +1,464 @@
+"""Turn a nanoBragg command line into a :class:`SimulationConfig` and output options.
+
+Order of work, as in the C program: the SMV headers of ``-mask`` and then ``-img``
+give starting values (wherever those options stand in ``argv``), the argument loop
+(:func:`nanobragg.cli.args.parse_argv`) overrides them, and the C's fill-in rules
+after the loop complete the detector size, fluence and sample size. Values the C
+derives later from several options (beam centre, pivot forced by the convention,
+source grid, phi steps, mosaic domains, oversampling) are left to the models: the
+configuration holds what was given, with ``None`` for "not given". Counts and
+ranges the C treats exactly like "not given" (e.g. ``-oversample 0``, a negative
+``-osc``) are normalised to ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
+from nanobragg.errors import InputError
+from nanobragg.io.matrix import read_mosflm_matrix
+from nanobragg.io.smv import SMVImage, header_value, read_smv
+from nanobragg.io.sources import read_source_file
+
+from .args import ParsedArgs, from_angstrom, from_deg, from_mm, input_images, parse_argv
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """Files to write and how to scale them.
+
+    Attributes:
+        floatfile, intfile: always written.
+        pgmfile, noisefile: None when not written (``-nopgm``, ``-nonoise``).
+        intfile_scale, pgm_scale: None = automatic (the C treats values <= 0 so).
+        adc: offset added to int and noise images.
+        seed: C ``idum`` of the noise generator (``-atoi(-seed)``, else ``-time()``).
+    """
+
+    floatfile: Path
+    intfile: Path
+    pgmfile: Path | None
+    noisefile: Path | None
+    intfile_scale: float | None
+    pgm_scale: float | None
+    adc: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How to run: tensor dtype, device (``auto`` = cuda if available), pixels per chunk."""
+
+    dtype: str = "float64"
+    device: str = "auto"
+    chunk_pixels: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class CliRequest:
+    """Everything one command line asks for.
+
+    Attributes:
+        config: the simulation (validated).
+        outputs, runtime: see the classes.
+        hkl_path: ``-hkl`` file, or None: then read ``dump_path`` if it exists.
+        dump_path: Fdump file, read when there is no ``-hkl``, written when there is.
+        mask: uint16 (slow, fast) pixel mask from ``-mask`` (0 = skip), or None.
+        trace_pixels: (slow, fast) pixels to trace.
+        show_help: ``-h`` was given; nothing else is checked or read then.
+        notes: warnings to print.
+        parsed: all option variables, including those with no configuration field
+            (``-printout``, ``-noprogress``, ...).
+    """
+
+    config: SimulationConfig
+    outputs: OutputOptions
+    runtime: RuntimeOptions
+    hkl_path: Path | None
+    dump_path: Path
+    mask: np.ndarray | None
+    trace_pixels: tuple[tuple[int, int], ...]
+    show_help: bool
+    notes: tuple[str, ...]
+    parsed: ParsedArgs
+
+
+def build_request(argv: list[str], cwd: Path | None = None) -> CliRequest:
+    """Parse a command line (without the program name) into a :class:`CliRequest`.
+
+    Args:
+        argv: command-line arguments.
+        cwd: folder that relative file names refer to (default: the current one).
+
+    Raises:
+        InputError: bad options, unreadable input files, no unit cell, no structure
+            factors, or values the simulation cannot use.
+    """
+    base = Path() if cwd is None else Path(cwd)
+    now = int(time.time())
+    parsed = parse_argv(argv)
+    if parsed.show_help:
+        return _request(parsed, SimulationConfig(), base, now, None, None)
+    start, mask_image = _header_start(argv, base)
+    parsed = parse_argv(argv, start=start)
+    notes = parsed.notes
+    beam = beam_config(parsed, base)
+    beam.validate()  # the -mat matrix is divided by the wavelength
+    config = SimulationConfig(
+        detector=detector_config(parsed),
+        crystal=crystal_config(parsed, base, now, notes),
+        beam=beam,
+        dmin=parsed.dmin,
+    )
+    config.validate()
+    hkl_path = _hkl_path(parsed, base)
+    _check_stol(parsed, base, notes)
+    if parsed.pix0_vector is not None:
+        notes.append("WARNING: the -pix0_vector values are ignored, as by the C program "
+                     "(it only selects the CUSTOM convention)")
+    mask = None
+    if mask_image is not None:
+        mask = _mask_array(mask_image, config.detector.fpixels, config.detector.spixels)
+    return _request(parsed, config, base, now, hkl_path, mask)
+
+
+def _request(parsed: ParsedArgs, config: SimulationConfig, base: Path, now: int,
+             hkl_path: Path | None, mask: np.ndarray | None) -> CliRequest:
+    return CliRequest(
+        config=config,
+        outputs=output_options(parsed, base, now),
+        runtime=RuntimeOptions(parsed.dtype, parsed.device, parsed.chunk_pixels),
+        hkl_path=hkl_path,
+        dump_path=base / parsed.dumpfile,
+        mask=mask,
+        trace_pixels=tuple(parsed.trace_pixels),
+        show_help=parsed.show_help,
+        notes=tuple(parsed.notes),
+        parsed=parsed,
+    )
+
+
+# ---------------------------------------------------------------- SMV headers
+
+
+def _header_start(argv: list[str], base: Path) -> tuple[ParsedArgs, SMVImage | None]:
+    """Starting values from the ``-mask`` header, then the ``-img`` header (img wins)."""
+    state = ParsedArgs()
+    mask_name, img_name = input_images(argv)
+    mask_image = None
+    if mask_name is not None:
+        mask_image = _read_image("-mask", base / mask_name)
+        apply_smv_header(state, mask_image, flip_beam_y=True)
+    if img_name is not None:
+        apply_smv_header(state, _read_image("-img", base / img_name), flip_beam_y=False)
+    return state, mask_image
+
+
+def _read_image(flag: str, path: Path) -> SMVImage:
+    try:
+        return read_smv(path)
+    except InputError as exc:
+        raise InputError(f"{flag}: {exc}") from exc
+
+
+def _header_number(image: SMVImage, key: str) -> float | None:
+    """Header value as the C uses it: missing or NaN means "not there"."""
+    value = header_value(image.header, key)
+    return None if value is None or math.isnan(value) else value
+
+
+#: header key -> (ParsedArgs field, conversion to SI)
+_HEADER_FIELDS = (
+    ("DISTANCE", "distance", from_mm),
+    ("CLOSE_DISTANCE", "close_distance", from_mm),
+    ("WAVELENGTH", "wavelength", from_angstrom),
+    ("BEAM_CENTER_X", "Xbeam", from_mm),
+    ("ORGX", "ORGX", float),
+    ("ORGY", "ORGY", float),
+    ("PHI", "phi0", from_deg),
+    ("OSC_RANGE", "osc", from_deg),
+)
+
+
+def apply_smv_header(state: ParsedArgs, image: SMVImage, flip_beam_y: bool) -> None:
+    """Copy the values the C takes from an SMV header into ``state``.
+
+    Keys use the C's last-substring match, so ``DISTANCE`` reads ``CLOSE_DISTANCE``
+    when both are present. ``BEAM_CENTER_Y`` is flipped (``detsize_s - y``) for the
+    mask only. ``TWOTHETA`` is read by the C into a scratch variable that is
+    overwritten later, so it does not swing the detector and is ignored here.
+    """
+    state.fpixels, state.spixels = image.width, image.height
+    pixel = _header_number(image, "PIXEL_SIZE")
+    if pixel is not None:
+        state.pixel_size = from_mm(pixel)
+    state.detsize_f = state.pixel_size * state.fpixels
+    state.detsize_s = state.pixel_size * state.spixels
+    for key, name, convert in _HEADER_FIELDS:
+        value = _header_number(image, key)
+        if value is not None:
+            setattr(state, name, convert(value))
+    ybeam = _header_number(image, "BEAM_CENTER_Y")
+    if ybeam is not None:
+        state.Ybeam = state.detsize_s - from_mm(ybeam) if flip_beam_y else from_mm(ybeam)
+
+
+def _mask_array(image: SMVImage, fpixels: int, spixels: int) -> np.ndarray:
+    """The mask in the final detector layout (the C indexes the file's pixels flat)."""
+    flat = image.data.reshape(-1)
+    if flat.size < fpixels * spixels:
+        raise InputError(f"-mask: the mask has {image.width}x{image.height} pixels, fewer "
+                         f"than the {fpixels}x{spixels} detector")
+    return flat[: fpixels * spixels].reshape(spixels, fpixels).copy()
+
+
+# ---------------------------------------------------------------- detector
+
+
+def detector_size(p: ParsedArgs) -> tuple[int, int, float, float]:
+    """Pixel counts and detector sizes (m) by the C rule after its argument loop.
+
+    Pixel counts, when given, set the size (``pixel * pixels``); then the counts are
+    ``ceil(size/pixel - 0.5)``, and the size is NOT snapped to whole pixels.
+    """
+    pixel = p.pixel_size
+    if not math.isfinite(pixel) or pixel <= 0:
+        raise InputError(f"-pixel: must be a positive number (got {pixel * 1000:g} mm)")
+    detsize_f = pixel * p.fpixels if p.fpixels else p.detsize_f
+    detsize_s = pixel * p.spixels if p.spixels else p.detsize_s
+    for flag, size in (("-detsize_f", detsize_f), ("-detsize_s", detsize_s)):
+        if not math.isfinite(size):
+            raise InputError(f"{flag}: detector size must be finite (got {size * 1000:g} mm)")
+    fpixels = math.ceil(detsize_f / pixel - 0.5)
+    spixels = math.ceil(detsize_s / pixel - 0.5)
+    return fpixels, spixels, detsize_f, detsize_s
+
+
+def detector_config(p: ParsedArgs) -> DetectorConfig:
+    """Detector part of the configuration; custom vectors only in the CUSTOM convention."""
+    fpixels, spixels, detsize_f, detsize_s = detector_size(p)
+    custom = p.convention == "CUSTOM"
+    return DetectorConfig(
+        convention=p.convention,
+        pixel_size=p.pixel_size,
+        fpixels=fpixels,
+        spixels=spixels,
+        detsize_f=detsize_f,
+        detsize_s=detsize_s,
+        distance=p.distance,
+        close_distance=p.close_distance,
+        beam_center=(p.Xbeam, p.Ybeam),
+        close_center=(p.Xclose, p.Yclose),
+        org=(p.ORGX, p.ORGY),
+        pivot=p.pivot,
+        rotx=p.rotx,
+        roty=p.roty,
+        rotz=p.rotz,
+        twotheta=p.twotheta,
+        twotheta_axis=p.twotheta_axis if custom else None,
+        fdet_vector=p.fdet_vector if custom else None,
+        sdet_vector=p.sdet_vector if custom else None,
+        odet_vector=p.odet_vector if custom else None,
+        curved=p.curved_det,
+        point_pixel=p.point_pixel,
+        thickness=p.detector_thick,
+        mu=_at_least(p.detector_mu, 0.0),
+        thicksteps=_count(p.detector_thicksteps),
+        oversample=_count(p.oversample),
+        oversample_thick=p.oversample_thick,
+        oversample_polar=p.oversample_polar,
+        oversample_omega=p.oversample_omega,
+        roi=_roi(p.roi, fpixels, spixels),
+    )
+
+
+def _roi(roi: tuple[int, int, int, int] | None, fpixels: int,
+         spixels: int) -> tuple[int, int, int, int] | None:
+    """The C replaces negative ROI bounds by 0 and by the pixel counts."""
+    if roi is None:
+        return None
+    xmin, xmax, ymin, ymax = roi
+    return (max(xmin, 0), xmax if xmax >= 0 else fpixels,
+            max(ymin, 0), ymax if ymax >= 0 else spixels)
+
+
+def _count(value: int | None) -> int | None:
+    """A step or domain count; the C treats values <= 0 as "not given"."""
+    return value if value is not None and value > 0 else None
+
+
+def _at_least(value: float | None, lowest: float) -> float | None:
+    """A value the C treats as "not given" below ``lowest``."""
+    return value if value is not None and value >= lowest else None
+
+
+# ---------------------------------------------------------------- crystal
+
+
+def crystal_config(p: ParsedArgs, base: Path, now: int, notes: list[str]) -> CrystalConfig:
+    """Crystal part of the configuration (reads ``-mat``)."""
+    random_misset = p.misset == "random"
+    return CrystalConfig(
+        cell=unit_cell(p) if p.user_cell else None,
+        reciprocal_matrix=_reciprocal_matrix(p, base),
+        misset=None if random_misset else p.misset,
+        misset_random_seed=_misset_seed(p, now) if random_misset else None,
+        N=(p.N[0], p.N[1], p.N[2]),
+        sample_size=clipped_sample_size(p, notes),
+        shape=p.xtal_shape,
+        fudge=p.fudge,
+        default_F=p.default_F,
+        interpolate=p.interpolate,
+        mosaic_spread=_at_least(p.mosaic_spread, 0.0),
+        mosaic_domains=_count(p.mosaic_domains),
+        mosaic_seed=-p.mosaic_seed,
+        phi0=p.phi0,
+        osc=_at_least(p.osc, 0.0),
+        phistep=_at_least(p.phistep, 0.0),
+        phisteps=_phisteps(p.phisteps),
+        spindle_axis=p.spindle_axis if p.convention == "CUSTOM" else None,
+    )
+
+
+def unit_cell(p: ParsedArgs) -> tuple[float, ...]:
+    """``-cell`` values with the C defaults: b, c default to a; angles to 90 degrees."""
+    a, b, c, alpha, beta, gamma = p.cell
+    lengths = (a, b if b > 0 else a, c if c > 0 else a)
+    angles = tuple(angle if angle > 0 else math.pi / 2 for angle in (alpha, beta, gamma))
+    return lengths + angles
+
+
+def _reciprocal_matrix(p: ParsedArgs, base: Path) -> tuple | None:
+    """The ``-mat`` A matrix divided by the final wavelength (1/Angstrom)."""
+    if p.matfile is None:
+        return None
+    try:
+        matrix = read_mosflm_matrix(base / p.matfile)
+    except InputError as exc:
+        raise InputError(f"-mat: {exc}") from exc
+    scaled = matrix * (1e-10 / p.wavelength)
+    return tuple(tuple(float(v) for v in row) for row in scaled)
+
+
+def _misset_seed(p: ParsedArgs, now: int) -> int:
+    """Seed for ``-misset random`` as given to ``-misset_seed``; the C default is time()."""
+    return -p.misset_seed if p.misset_seed is not None else now
+
+
+def _phisteps(value: int | None) -> int | None:
+    """The C treats a negative count as "not given" and 0 as 1."""
+    if value is None or value < 0:
+        return None
+    return max(value, 1)
+
+
+def clipped_sample_size(p: ParsedArgs, notes: list[str]) -> tuple[float, float, float]:
+    """Sample size (m) with the height and width clipped by the beam size, as the C does."""
+    x, y, z = p.sample_size
+    if p.beamsize >= 0:
+        if p.beamsize < y:
+            notes.append(f"WARNING: clipping sample ({y:g} m high) with beam ({p.beamsize:g} m)")
+            y = p.beamsize
+        if p.beamsize < z:
+            notes.append(f"WARNING: clipping sample ({z:g} m wide) with beam ({p.beamsize:g} m)")
+            z = p.beamsize
+    return x, y, z
+
+
+# ---------------------------------------------------------------- beam
+
+
+def beam_config(p: ParsedArgs, base: Path) -> BeamConfig:
+    """Beam part of the configuration (reads ``-sourcefile``)."""
+    custom = p.convention == "CUSTOM"
+    return BeamConfig(
+        wavelength=p.wavelength,
+        dispersion=_at_least(p.dispersion, 0.0),
+        dispsteps=_count(p.dispsteps),
+        hdivrange=_at_least(p.hdivrange, 0.0),
+        vdivrange=_at_least(p.vdivrange, 0.0),
+        hdivstep=_positive(p.hdivstep),
+        vdivstep=_positive(p.vdivstep),
+        hdivsteps=_count(p.hdivsteps),
+        vdivsteps=_count(p.vdivsteps),
+        round_div=p.round_div,
+        sources=_sources(p, base),
+        fluence=fluence(p),
+        polarization=p.polarization,
+        nopolar=p.nopolar,
+        beam_vector=p.beam_vector if custom else None,
+        polar_vector=p.polar_vector if custom else None,
+        water_size=p.water_size,
+        beamsize=p.beamsize,
+    )
+
+
+def _positive(value: float | None) -> float | None:
+    """A step the C treats as "not given" when <= 0."""
+    return value if value is not None and value > 0 else None
+
+
+def fluence(p: ParsedArgs) -> float:
+    """Fluence (photons/m^2): from ``-flux * -exposure / -beamsize^2`` when flux is given."""
+    if p.flux != 0 and p.exposure > 0 and p.beamsize >= 0:
+        if p.beamsize == 0:
+            raise InputError("-beamsize: must be positive to turn -flux into a fluence")
+        return p.flux * p.exposure / p.beamsize / p.beamsize
+    return p.fluence
+
+
+def _sources(p: ParsedArgs, base: Path) -> tuple[tuple[float, ...], ...] | None:
+    """Rows (X, Y, Z, weight, lambda) of ``-sourcefile``, NaN where missing."""
+    if p.sourcefile is None:
+        return None
+    try:
+        rows = read_source_file(base / p.sourcefile)
+    except InputError as exc:
+        raise InputError(f"-sourcefile: {exc}") from exc
+    return tuple(tuple(float(v) for v in row) for row in rows)
+
+
+# ---------------------------------------------------------------- files and outputs
+
+
+def _hkl_path(p: ParsedArgs, base: Path) -> Path | None:
+    """The ``-hkl`` file; without one, the C needs an Fdump file or ``-default_F``."""
+    if p.hklfile is not None:
+        path = base / p.hklfile
+        if not path.is_file():
+            raise InputError(f"-hkl: cannot read '{p.hklfile}'")
+        return path
+    if p.default_F == 0 and not (base / p.dumpfile).is_file():
+        raise InputError(f"no structure factors: give -hkl FILE or -default_F "
+                         f"(there is no '{p.dumpfile}' from an earlier run either)")
+    return None
+
+
+def _check_stol(p: ParsedArgs, base: Path, notes: list[str]) -> None:
+    """``-stol``/``-4stol``/``-Q``: the C reads the file but never uses it."""
+    if p.stolfile is None:
+        return
+    if not (base / p.stolfile).is_file():
+        raise InputError(f"-stol: cannot read '{p.stolfile}'")
+    notes.append(f"WARNING: '{p.stolfile}' (-stol/-4stol/-Q) does not change the image; "
+                 f"the C program reads it but never uses it")
+
+
+def output_options(p: ParsedArgs, base: Path, now: int) -> OutputOptions:
+    """Output files, scales and the noise seed."""
+    return OutputOptions(
+        floatfile=base / p.floatfile,
+        intfile=base / p.intfile,
+        pgmfile=base / p.pgmfile if p.write_pgm else None,
+        noisefile=base / p.noisefile if p.calculate_noise else None,
+        intfile_scale=_positive(p.intfile_scale),
+        pgm_scale=_positive(p.pgm_scale),
+        adc=p.adc,
+        seed=p.seed if p.seed is not None else -now,
+    )
