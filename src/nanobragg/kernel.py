@@ -130,22 +130,28 @@ def render_pixels(inp: KernelInputs, spixel: torch.Tensor, fpixel: torch.Tensor,
     skipped = dmin_skip(stol, inp.dmin)
     polar = polarization_factor(inp.incident, geo["diffracted"][:, :, :, None, :],
                                 inp.polar_vector, inp.kahn).to(inp.dtype)
-    hkl64 = torch.einsum("ptosk,fmjk->ptosfmj", scattering, inp.real_rows)
-    hkl0 = torch.ceil(hkl64 - 0.5)
-    hkl = hkl64.to(inp.dtype)
-    latt = lattice_factor(inp, hkl, hkl0)
+    # axis-major storage keeps each of h, k, l contiguous for the per-axis lattice factors
+    hkl64 = torch.einsum("ptosk,jfmk->jptosfm", scattering,
+                         inp.real_rows.permute(2, 0, 1, 3)).movedim(0, -1)
+    need_rounded = want_taps or inp.table.loaded or inp.shape != "square"
+    hkl0 = torch.ceil(hkl64 - 0.5) if need_rounded else None
+    F_latt, axes = lattice_factor(inp, hkl64.to(inp.dtype), hkl0)
     F_cell, failed = cell_factor(inp, hkl64, hkl0)
-    terms = (F_cell * F_cell) * (latt["F_latt"] * latt["F_latt"])
-    eval_shape = terms.shape
-    skip_eval = skipped[..., None, None].expand(eval_shape)
-    terms = torch.where(skip_eval, torch.zeros_like(terms), terms)
-    accumulated = accumulate(inp, terms, skip_eval, latt["F_latt"], geo, polar)
+    terms = (F_cell * F_cell) * (F_latt * F_latt)
+    skip_eval = None
+    if skipped is not None:
+        skip_eval = skipped[..., None, None].expand(terms.shape)
+        terms = torch.where(skip_eval, 0.0, terms)
+    accumulated = accumulate(inp, terms, skip_eval, F_latt, geo, polar)
     intensity = inp.scale * accumulated * final_factors(inp, geo, polar, skipped)
     taps = {}
     if want_taps:
+        ones = torch.ones_like(F_latt)
         taps = dict(geo, scattering=scattering, stol=stol, dmin_skipped=skipped, polar=polar,
-                    hkl=hkl64, hkl0=hkl0, F_cell=F_cell, I_before_scaling=accumulated,
-                    intensity=intensity, **latt)
+                    hkl=hkl64, hkl0=hkl0, F_cell=F_cell.expand(F_latt.shape), F_latt=F_latt,
+                    I_before_scaling=accumulated, intensity=intensity)
+        if axes is not None:
+            taps["F_latt_axes"] = torch.stack([ones if a is None else a for a in axes], -1)
     return KernelOutput(intensity, failed, taps)
 
 
@@ -206,40 +212,40 @@ def capture_fraction(inp: KernelInputs, diffracted: torch.Tensor) -> torch.Tenso
     return torch.exp(-index * depth / parallax) - torch.exp(-(index + 1) * depth / parallax)
 
 
-def dmin_skip(stol: torch.Tensor, dmin: float) -> torch.Tensor:
-    """True where the C skips a source for being beyond the resolution limit."""
+def dmin_skip(stol: torch.Tensor, dmin: float) -> torch.Tensor | None:
+    """True where the C skips a source for being beyond the resolution limit (None: off)."""
     if dmin <= 0:
-        return torch.zeros_like(stol, dtype=torch.bool)
+        return None
     safe = torch.where(stol > 0, stol, torch.ones_like(stol))
     return (stol > 0) & (dmin > 0.5 / safe)
 
 
-def lattice_factor(inp: KernelInputs, hkl: torch.Tensor,
-                   hkl0: torch.Tensor) -> dict[str, torch.Tensor]:
+def lattice_factor(inp: KernelInputs, hkl: torch.Tensor, hkl0: torch.Tensor | None):
     """F_latt for every evaluation and, for the square shape, the per-axis factors.
 
     Args:
         inp: kernel inputs.
         hkl: fractional indices in the working dtype, shape (..., 3).
-        hkl0: nearest integers ``ceil(h - 0.5)`` decided in float64, shape (..., 3).
+        hkl0: nearest integers ``ceil(h - 0.5)`` decided in float64, shape (..., 3)
+            (only needed by the round, gauss and tophat shapes).
 
     Returns:
-        Dict with ``F_latt`` (...) and, for the square shape, ``F_latt_axes`` (..., 3).
+        F_latt (...), and for the square shape the list of three per-axis factors
+        (None for an axis with N <= 1), else None.
     """
-    out = {}
     if inp.shape == "square":
-        axes = square_lattice(hkl, inp.N)
-        out["F_latt_axes"] = axes
-        out["F_latt"] = axes[..., 0] * axes[..., 1] * axes[..., 2]
-        return out
+        axes = square_lattice(hkl, inp.N, reduced=inp.dtype != torch.float64)
+        present = [a for a in axes if a is not None]
+        F_latt = present[0] if present else torch.ones_like(hkl[..., 0])
+        for factor in present[1:]:
+            F_latt = F_latt * factor
+        return F_latt, axes
     dhkl = hkl - hkl0.to(hkl.dtype)
     if inp.shape == "round":
-        out["F_latt"] = round_lattice(dhkl, inp.N, inp.fudge)
-        return out
+        return round_lattice(dhkl, inp.N, inp.fudge), None
     rad = reciprocal_distance_sqr(dhkl, inp.recip_rows, inp.N)
     shape_fn = gauss_lattice if inp.shape == "gauss" else tophat_lattice
-    out["F_latt"] = shape_fn(rad, inp.N, inp.fudge)
-    return out
+    return shape_fn(rad, inp.N, inp.fudge), None
 
 
 def cell_factor(inp: KernelInputs, hkl: torch.Tensor, hkl0: torch.Tensor):
@@ -257,6 +263,8 @@ def cell_factor(inp: KernelInputs, hkl: torch.Tensor, hkl0: torch.Tensor):
         F_cell in the working dtype (...), and a bool tensor (or None) telling whether
         interpolation left the grid.
     """
+    if not inp.table.loaded:
+        return torch.tensor(inp.table.default_F, dtype=inp.dtype, device=hkl.device), None
     nearest = nearest_F(inp.table, hkl0)
     if not inp.interpolate:
         return nearest, None
@@ -284,7 +292,9 @@ def accumulate(inp: KernelInputs, terms, skip_eval, F_latt, geo, polar) -> torch
         factor = factor * polar[..., None, None]
     if inp.oversample_omega:
         factor = factor * geo["omega"][..., None, None, None]
-    passed_over = skip_eval | ((F_latt == 0) & (not inp.water))
+    passed_over = (F_latt == 0) & (not inp.water)
+    if skip_eval is not None:
+        passed_over = passed_over | skip_eval
     factor = torch.where(passed_over, torch.ones_like(factor), factor).reshape(n_pix, -1)
     suffix = torch.flip(torch.cumprod(torch.flip(factor, [1]), 1), [1])
     return inp.background * suffix[:, 0] + (terms.reshape(n_pix, -1) * suffix).sum(-1)
@@ -304,8 +314,11 @@ def final_factors(inp: KernelInputs, geo, polar, skipped) -> torch.Tensor:
         factor = factor * geo["capture_fraction"][:, -1, 0]
     if not inp.oversample_polar and not inp.nopolar:
         flat_polar = polar.reshape(polar.shape[0], -1)
-        kept = ~skipped.reshape(polar.shape[0], -1)
-        first = torch.argmax(kept.to(torch.int8), dim=1, keepdim=True)
-        chosen = torch.gather(flat_polar, 1, first)[:, 0]
-        factor = factor * torch.where(kept.any(1), chosen, torch.zeros_like(chosen))
+        if skipped is None:
+            factor = factor * flat_polar[:, 0]
+        else:
+            kept = ~skipped.reshape(polar.shape[0], -1)
+            first = torch.argmax(kept.to(torch.int8), dim=1, keepdim=True)
+            chosen = torch.gather(flat_polar, 1, first)[:, 0]
+            factor = factor * torch.where(kept.any(1), chosen, torch.zeros_like(chosen))
     return factor

@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from ..vectors import value_of
+
 #: Volume correction between cube and sphere used by the C for round crystals.
 ROUND_SCALE = 0.723601254558268
 #: The C's Gaussian width and top-hat cut-off (in units of Na*Nb*Nc*|dq|^2).
@@ -17,33 +19,58 @@ GAUSS_WIDTH = 0.63
 TOPHAT_CUT = 0.3969
 
 
-def sincg(h: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+def sincg(h: torch.Tensor, n: torch.Tensor, reduced: bool = True) -> torch.Tensor:
     """``sin(pi*N*h) / sin(pi*h)``, the transform of N unit cells along one axis.
 
-    The argument is reduced so that float32 keeps its accuracy next to Bragg peaks:
-    with ``h = m + d`` (m the nearest integer) and ``N*m mod 2 = q + r`` (q in {0, 1},
-    0 <= r < 1; r = 0 for whole N) the value is
-    ``(-1)^(q+m) * sin(pi*(r + N*d)) / sin(pi*d)``, and ``(-1)^(q+m) * N * cos(pi*r)``
-    at ``d = 0``. The sign is that of the direct formula.
+    With ``reduced`` the argument is reduced so that float32 keeps its accuracy next to
+    Bragg peaks: with ``h = m + d`` (m the nearest integer) and ``N*m mod 2 = q + r``
+    (q in {0, 1}, 0 <= r < 1; r = 0 for whole N) the value is
+    ``(-1)^(q+m) * sin(pi*(r + N*d)) / sin(pi*d)``, and ``(-1)^(q+m) * N * cos(pi*r)`` at
+    ``d = 0``; same sign as the direct formula. Without it the C's direct formula is used
+    (N at h = 0), which float64 evaluates to the C's last digits.
 
     Args:
         h: fractional index, any shape.
         n: number of cells (broadcastable to h).
+        reduced: use the argument-reduced form.
 
     Returns:
         The lattice factor, shape of h.
     """
+    if not reduced:
+        x = math.pi * h
+        at_zero = x == 0
+        safe = torch.where(at_zero, 0.5, x)
+        return torch.where(at_zero, n.to(x.dtype), torch.sin(n * safe) / torch.sin(safe))
     m = torch.round(h)
     d = h - m
+    if _fixed_whole_number(n):
+        return _sincg_whole(m, d, n)
     phase = torch.remainder(n * m, 2.0)
     whole = torch.floor(phase)
     frac = phase - whole
     sign = (1.0 - 2.0 * whole) * (1.0 - 2.0 * torch.remainder(m, 2.0))
     at_peak = d == 0
-    safe_d = torch.where(at_peak, torch.full_like(d, 0.25), d)
+    safe_d = torch.where(at_peak, 0.25, d)
     ratio = sign * torch.sin(math.pi * (frac + n * safe_d)) / torch.sin(math.pi * safe_d)
     limit = sign * n * torch.cos(math.pi * frac)
     return torch.where(at_peak, limit, ratio)
+
+
+def _fixed_whole_number(n: torch.Tensor) -> bool:
+    """True for a whole number of cells that needs no gradient."""
+    return not n.requires_grad and value_of(n) == round(value_of(n))
+
+
+def _sincg_whole(m: torch.Tensor, d: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    """Reduced sincg for whole N: ``(-1)^((N-1)*m) * sin(pi*N*d) / sin(pi*d)``."""
+    at_peak = d == 0
+    safe_d = torch.where(at_peak, 0.25, d)
+    ratio = torch.sin((math.pi * n) * safe_d) / torch.sin(math.pi * safe_d)
+    if round(value_of(n)) % 2 == 1:
+        return torch.where(at_peak, n.to(d.dtype), ratio)
+    sign = 1.0 - 2.0 * (m - 2.0 * torch.floor(0.5 * m))
+    return sign * torch.where(at_peak, n.to(d.dtype), ratio)
 
 
 def sinc3(x: torch.Tensor) -> torch.Tensor:
@@ -56,18 +83,20 @@ def sinc3(x: torch.Tensor) -> torch.Tensor:
     return torch.where(small, series, direct)
 
 
-def square_lattice(hkl: torch.Tensor, N: torch.Tensor) -> torch.Tensor:
-    """Parallelepiped crystal: product of sincg over axes; an axis with N <= 1 gives 1.
+def square_lattice(hkl: torch.Tensor, N: torch.Tensor,
+                   reduced: bool = True) -> list[torch.Tensor | None]:
+    """Parallelepiped crystal: sincg per axis; an axis with N <= 1 is skipped (C rule).
 
     Args:
         hkl: fractional indices, shape (..., 3).
         N: cells per axis, shape (3,).
+        reduced: argument-reduced sincg (see :func:`sincg`).
 
     Returns:
-        Per-axis factors, shape (..., 3) (their product is F_latt).
+        Three per-axis factors of shape (...), None for a skipped axis (factor 1).
     """
-    factors = sincg(hkl, N)
-    return torch.where(N > 1, factors, torch.ones_like(factors))
+    return [sincg(hkl[..., axis], N[axis], reduced) if value_of(N[axis]) > 1 else None
+            for axis in range(3)]
 
 
 def round_lattice(dhkl: torch.Tensor, N: torch.Tensor, fudge) -> torch.Tensor:
