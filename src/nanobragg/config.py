@@ -94,14 +94,14 @@ class DetectorConfig:
         """Raise InputError for values the simulation cannot use."""
         _check_choice("convention", self.convention, CONVENTIONS)
         _check_choice("pivot", self.pivot, PIVOTS)
-        _check_positive("-pixel", self.pixel_size)
+        _check_positive("-pixel", self.pixel_size, 1e3, "mm")
         if int(self.fpixels) <= 0 or int(self.spixels) <= 0:
             raise InputError(
                 f"-detpixels: detector must have at least one pixel "
                 f"(got {self.fpixels} x {self.spixels})"
             )
         if self.distance is not None:
-            _check_positive("-distance", self.distance)
+            _check_positive("-distance", self.distance, 1e3, "mm")
         if self.oversample is not None and self.oversample < 0:
             raise InputError(f"-oversample: must not be negative (got {self.oversample})")
         if value_of(self.thickness) < 0:
@@ -164,7 +164,8 @@ class CrystalConfig:
                 raise InputError(f"-cell: expected 6 numbers, got {len(self.cell)}")
             for name, value in zip("abc", self.cell[:3]):
                 if value_of(value) <= 0:
-                    raise InputError(f"-cell: length {name} must be positive (got {value})")
+                    raise InputError(f"-cell: length {name} must be positive "
+                                     f"(got {value_of(value) * 1e10:g} A)")
         _check_choice("shape", self.shape, SHAPES)
         if self.mosaic_domains is not None and self.mosaic_domains < 0:
             raise InputError(f"-mosaic_domains: must not be negative ({self.mosaic_domains})")
@@ -265,7 +266,8 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise InputError(f"{name}: '{value}' is not one of {', '.join(choices)}")
 
 
-def _check_positive(flag: str, value: Any) -> None:
+def _check_positive(flag: str, value: Any, scale: float, unit: str) -> None:
+    """Raise InputError unless value > 0; the message shows value*scale in the flag's unit."""
     number = value_of(value)
     if not math.isfinite(number) or number <= 0:
-        raise InputError(f"{flag}: must be a positive number (got {number:g})")
+        raise InputError(f"{flag}: must be a positive number (got {number * scale:g} {unit})")

@@ -202,8 +202,12 @@ def curve_positions(inp: KernelInputs, pos: torch.Tensor) -> torch.Tensor:
 
 
 def capture_fraction(inp: KernelInputs, diffracted: torch.Tensor) -> torch.Tensor:
-    """Fraction of photons absorbed in each sensor layer, shape (P, T, O); 1 without sensor."""
-    if not inp.thick:
+    """Fraction of photons absorbed in each sensor layer, shape (P, T, O).
+
+    1 without a sensor, except with ``-oversample_thick``: the C then evaluates the formula
+    anyway, with a zero layer step, which gives 0 (and a blank image). Kept deliberately.
+    """
+    if not inp.thick and not inp.oversample_thick:
         return torch.ones_like(diffracted[..., 0])
     parallax = dot(diffracted, inp.odet)
     index = torch.arange(diffracted.shape[1], dtype=diffracted.dtype,

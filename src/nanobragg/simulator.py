@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .config import SimulationConfig
+from .errors import InputError
 from .kernel import KernelInputs, render_pixels
 from .models.beam import Beam, build_beam
 from .models.crystal import Crystal, build_crystal
@@ -58,10 +59,17 @@ class SimulationResult:
 
 
 def resolve_device(name: str | torch.device | None) -> torch.device:
-    """``"auto"`` (or None) picks CUDA when available, else CPU."""
+    """``"auto"`` (or None) picks CUDA when available, else CPU.
+
+    Raises:
+        InputError: CUDA was asked for but this torch cannot use it.
+    """
     if name is None or str(name) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("-device cuda: no CUDA device is available to this torch build")
+    return device
 
 
 def prepare(config: SimulationConfig, table: FTable | None = None,

@@ -87,6 +87,7 @@ def load_table(request: CliRequest, out) -> FTable | None:
 def _simulate_and_write(request: CliRequest, argv: list[str], out) -> None:
     for note in request.notes:
         print(note, file=out)
+    _check_output_folders(request)
     table = load_table(request, out)
     dtype = DTYPES[request.runtime.dtype]
     started = time.perf_counter()
@@ -101,6 +102,16 @@ def _simulate_and_write(request: CliRequest, argv: list[str], out) -> None:
 
         print_traces(request, result.setup, table, out)
     _write_outputs(request, result, out)
+
+
+def _check_output_folders(request: CliRequest) -> None:
+    """Fail before the render, not after it, when an output folder does not exist."""
+    opts = request.outputs
+    flags = {"-floatfile": opts.floatfile, "-intfile": opts.intfile,
+             "-pgmfile": opts.pgmfile, "-noisefile": opts.noisefile}
+    for flag, path in flags.items():
+        if path and not Path(path).resolve().parent.is_dir():
+            raise InputError(f"{flag}: folder of '{path}' does not exist")
 
 
 def _print_setup(result: SimulationResult, out) -> None:
