@@ -31,7 +31,8 @@ def _beam_spot(det) -> tuple[float, float]:
 def test_convention_axes_are_right_handed_orthonormal(name):
     axes = AXES[name]
     f, s, o = (torch.tensor(v, dtype=F64) for v in (axes.fdet, axes.sdet, axes.odet))
-    assert torch.allclose(torch.stack([f, s, o]) @ torch.stack([f, s, o]).T, torch.eye(3, dtype=F64))
+    basis = torch.stack([f, s, o])
+    assert torch.allclose(basis @ basis.T, torch.eye(3, dtype=F64))
     # the normal points away from the sample along the beam for every convention
     assert float(torch.dot(o, torch.tensor(axes.beam, dtype=F64))) == 1.0
 
