@@ -2,8 +2,11 @@
 
 Every loop of the C program is a tensor dimension here. Shapes use
 P pixels, T sensor layers, O = oversample^2 sub-pixels (sub-slow major, as the C
-loops), S sources, F phi steps and M mosaic domains; one evaluation is one element of
-(P, T, O, S, F, M), flattened per pixel in exactly the C's loop order.
+loops), S sources, F phi steps and M mosaic domains. Inside the kernel the pixel axis is
+LAST and 3-vectors are tuples of components, so every elementwise operation runs over
+long contiguous rows: one evaluation is one element of (T, O, S, F, M, P), and the
+leading axes flattened are exactly the C's per-pixel loop order. The taps handed to
+diagnostics are rearranged pixel-first with vectors stacked last: (P, T, O, S, F, M, 3).
 
 Precision: the geometry up to the Miller indices (per sub-pixel and source, plus one
 small matrix product per evaluation) is always float64, so that the nearest-reflection
@@ -27,7 +30,6 @@ from .physics.lattice import (
 )
 from .physics.polarization import polarization_factor
 from .physics.structure_factors import FTable, interpolation_out_of_range, nearest_F, tricubic_F
-from .vectors import dot, norm
 
 
 @dataclass(frozen=True)
@@ -125,60 +127,74 @@ def render_pixels(inp: KernelInputs, spixel: torch.Tensor, fpixel: torch.Tensor,
         The intensities and, if asked, the intermediates.
     """
     geo = subpixel_geometry(inp, spixel, fpixel)
-    scattering = (geo["diffracted"][:, :, :, None, :] - inp.incident) / inp.wavelength[:, None]
-    stol = 0.5 * norm(scattering)  # (P, T, O, S)
+    diffracted = tuple(d[:, :, None, :] for d in geo["diffracted"])  # (T, O, 1, P)
+    scattering = tuple((d - inp.incident[:, c, None]) / inp.wavelength[:, None]
+                       for c, d in enumerate(diffracted))  # (T, O, S, P) in 1/m
+    stol = 0.5 * torch.sqrt(sum(q * q for q in scattering))
     skipped = dmin_skip(stol, inp.dmin)
-    polar = polarization_factor(inp.incident, geo["diffracted"][:, :, :, None, :],
-                                inp.polar_vector, inp.kahn).to(inp.dtype)
-    # axis-major storage keeps each of h, k, l contiguous for the per-axis lattice factors
-    hkl64 = torch.einsum("ptosk,jfmk->jptosfm", scattering,
-                         inp.real_rows.permute(2, 0, 1, 3)).movedim(0, -1)
+    polar = polarization_factor(inp.incident, diffracted, inp.polar_vector,
+                                inp.kahn).to(inp.dtype)
+    hkl64 = miller_indices(scattering, inp.real_rows)  # (T, O, S, F, M, P) each
     need_rounded = want_taps or inp.table.loaded or inp.shape != "square"
-    hkl0 = torch.ceil(hkl64 - 0.5) if need_rounded else None
-    F_latt, axes = lattice_factor(inp, hkl64.to(inp.dtype), hkl0)
+    hkl0 = tuple(torch.ceil(h - 0.5) for h in hkl64) if need_rounded else None
+    F_latt, axes = lattice_factor(inp, tuple(h.to(inp.dtype) for h in hkl64), hkl0)
     F_cell, failed = cell_factor(inp, hkl64, hkl0)
     terms = (F_cell * F_cell) * (F_latt * F_latt)
     skip_eval = None
     if skipped is not None:
-        skip_eval = skipped[..., None, None].expand(terms.shape)
+        skip_eval = skipped[:, :, :, None, None, :].expand(terms.shape)
         terms = torch.where(skip_eval, 0.0, terms)
     accumulated = accumulate(inp, terms, skip_eval, F_latt, geo, polar)
     intensity = inp.scale * accumulated * final_factors(inp, geo, polar, skipped)
     taps = {}
     if want_taps:
-        ones = torch.ones_like(F_latt)
-        taps = dict(geo, scattering=scattering, stol=stol, dmin_skipped=skipped, polar=polar,
-                    hkl=hkl64, hkl0=hkl0, F_cell=F_cell.expand(F_latt.shape), F_latt=F_latt,
-                    I_before_scaling=accumulated, intensity=intensity)
-        if axes is not None:
-            taps["F_latt_axes"] = torch.stack([ones if a is None else a for a in axes], -1)
+        taps = _pixel_first_taps(geo, scattering, stol, skipped, polar, hkl64, hkl0,
+                                 F_cell, F_latt, axes)
+        taps.update(I_before_scaling=accumulated, intensity=intensity)
     return KernelOutput(intensity, failed, taps)
 
 
-def subpixel_geometry(inp: KernelInputs, spixel: torch.Tensor,
-                      fpixel: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Sub-pixel positions and the per-sub-pixel factors.
+def miller_indices(scattering: tuple, rows: torch.Tensor) -> tuple:
+    """Fractional ``h = a . S`` etc. for every phi step and mosaic domain.
+
+    Args:
+        scattering: components of S (1/m), each (T, O, S, P).
+        rows: crystal rows a, b, c (m), shape (F, M, 3, 3).
 
     Returns:
-        Dict with ``Fdet``, ``Sdet`` (m, (P, O)), ``position`` (m, (P, T, O, 3)),
-        ``airpath`` (m), ``diffracted`` (unit, (P, T, O, 3)) in float64, and ``omega`` (sr)
-        and ``capture_fraction`` (P, T, O) in the working dtype.
+        ``(h, k, l)``, each (T, O, S, F, M, P), float64.
+    """
+    parts = [q[:, :, :, None, None, :] for q in scattering]
+    out = []
+    for j in range(3):
+        coeff = [rows[:, :, j, c][..., None] for c in range(3)]  # (F, M, 1)
+        out.append(parts[0] * coeff[0] + parts[1] * coeff[1] + parts[2] * coeff[2])
+    return tuple(out)
+
+
+def subpixel_geometry(inp: KernelInputs, spixel: torch.Tensor,
+                      fpixel: torch.Tensor) -> dict:
+    """Sub-pixel positions and the per-sub-pixel factors (pixel axis last).
+
+    Returns:
+        Dict with ``Fdet``, ``Sdet`` (m, (O, P)); ``position`` and ``diffracted`` as
+        component tuples of (T, O, P) and ``airpath`` (m, (T, O, P)), all float64; and
+        ``omega`` (sr) and ``capture_fraction`` (T, O, P) in the working dtype.
     """
     os_ = inp.oversample
     sub = inp.pixel_size / os_
     k = torch.arange(os_, device=spixel.device)
-    sub_s = k.repeat_interleave(os_)
-    sub_f = k.repeat(os_)
+    sub_s, sub_f = k.repeat_interleave(os_), k.repeat(os_)
     dtype = inp.pix0.dtype
-    fdet = sub * (fpixel[:, None] * os_ + sub_f).to(dtype) + sub / 2.0  # (P, O)
-    sdet = sub * (spixel[:, None] * os_ + sub_s).to(dtype) + sub / 2.0
-    layers = inp.layer_offsets[None, :, None, None]
-    pos = (fdet[:, None, :, None] * inp.fdet + sdet[:, None, :, None] * inp.sdet
-           + layers * inp.odet + inp.pix0)  # (P, T, O, 3)
+    fdet = sub * (fpixel[None, :] * os_ + sub_f[:, None]).to(dtype) + sub / 2.0  # (O, P)
+    sdet = sub * (spixel[None, :] * os_ + sub_s[:, None]).to(dtype) + sub / 2.0
+    layers = inp.layer_offsets[:, None, None]
+    pos = tuple(fdet[None] * inp.fdet[c] + sdet[None] * inp.sdet[c] + layers * inp.odet[c]
+                + inp.pix0[c] for c in range(3))  # (T, O, P) each
     if inp.curved:
         pos = curve_positions(inp, pos)
-    airpath = norm(pos)
-    diffracted = pos / airpath[..., None]
+    airpath = torch.sqrt(pos[0] * pos[0] + pos[1] * pos[1] + pos[2] * pos[2])
+    diffracted = tuple(p / airpath for p in pos)
     if inp.point_pixel:
         omega = 1.0 / airpath / airpath
     else:
@@ -190,28 +206,30 @@ def subpixel_geometry(inp: KernelInputs, spixel: torch.Tensor,
     }
 
 
-def curve_positions(inp: KernelInputs, pos: torch.Tensor) -> torch.Tensor:
+def curve_positions(inp: KernelInputs, pos: tuple) -> tuple:
     """Move flat-detector positions onto a sphere of radius ``distance``, as the C does.
 
     The point ``distance*beam`` is rotated about sdet by (lab y)/distance and then about
     fdet by (lab z)/distance of the flat position.
     """
-    start = (inp.distance * inp.beam).expand_as(pos)
-    turned = rotate_axis(start, inp.sdet, pos[..., 1] / inp.distance)
-    return rotate_axis(turned, inp.fdet, pos[..., 2] / inp.distance)
+    flat = torch.stack(pos, -1)
+    start = (inp.distance * inp.beam).expand_as(flat)
+    turned = rotate_axis(start, inp.sdet, pos[1] / inp.distance)
+    return tuple(rotate_axis(turned, inp.fdet, pos[2] / inp.distance).unbind(-1))
 
 
-def capture_fraction(inp: KernelInputs, diffracted: torch.Tensor) -> torch.Tensor:
-    """Fraction of photons absorbed in each sensor layer, shape (P, T, O).
+def capture_fraction(inp: KernelInputs, diffracted: tuple) -> torch.Tensor:
+    """Fraction of photons absorbed in each sensor layer, shape (T, O, P).
 
     1 without a sensor, except with ``-oversample_thick``: the C then evaluates the formula
     anyway, with a zero layer step, which gives 0 (and a blank image). Kept deliberately.
     """
     if not inp.thick and not inp.oversample_thick:
-        return torch.ones_like(diffracted[..., 0])
-    parallax = dot(diffracted, inp.odet)
-    index = torch.arange(diffracted.shape[1], dtype=diffracted.dtype,
-                         device=diffracted.device)[None, :, None]
+        return torch.ones_like(diffracted[0])
+    parallax = (diffracted[0] * inp.odet[0] + diffracted[1] * inp.odet[1]
+                + diffracted[2] * inp.odet[2])
+    index = torch.arange(parallax.shape[0], dtype=parallax.dtype,
+                         device=parallax.device)[:, None, None]
     depth = inp.thickstep * inp.mu
     return torch.exp(-index * depth / parallax) - torch.exp(-(index + 1) * depth / parallax)
 
@@ -224,27 +242,27 @@ def dmin_skip(stol: torch.Tensor, dmin: float) -> torch.Tensor | None:
     return (stol > 0) & (dmin > 0.5 / safe)
 
 
-def lattice_factor(inp: KernelInputs, hkl: torch.Tensor, hkl0: torch.Tensor | None):
+def lattice_factor(inp: KernelInputs, hkl: tuple, hkl0: tuple | None):
     """F_latt for every evaluation and, for the square shape, the per-axis factors.
 
     Args:
         inp: kernel inputs.
-        hkl: fractional indices in the working dtype, shape (..., 3).
-        hkl0: nearest integers ``ceil(h - 0.5)`` decided in float64, shape (..., 3)
-            (only needed by the round, gauss and tophat shapes).
+        hkl: fractional indices ``(h, k, l)`` in the working dtype.
+        hkl0: nearest integers ``ceil(h - 0.5)`` decided in float64 (only needed by the
+            round, gauss and tophat shapes).
 
     Returns:
-        F_latt (...), and for the square shape the list of three per-axis factors
-        (None for an axis with N <= 1), else None.
+        F_latt, and for the square shape the list of three per-axis factors (None for an
+        axis with N <= 1), else None.
     """
     if inp.shape == "square":
         axes = square_lattice(hkl, inp.N, reduced=inp.dtype != torch.float64)
         present = [a for a in axes if a is not None]
-        F_latt = present[0] if present else torch.ones_like(hkl[..., 0])
+        F_latt = present[0] if present else torch.ones_like(hkl[0])
         for factor in present[1:]:
             F_latt = F_latt * factor
         return F_latt, axes
-    dhkl = hkl - hkl0.to(hkl.dtype)
+    dhkl = tuple(h - h0.to(h.dtype) for h, h0 in zip(hkl, hkl0))
     if inp.shape == "round":
         return round_lattice(dhkl, inp.N, inp.fudge), None
     rad = reciprocal_distance_sqr(dhkl, inp.recip_rows, inp.N)
@@ -252,28 +270,31 @@ def lattice_factor(inp: KernelInputs, hkl: torch.Tensor, hkl0: torch.Tensor | No
     return shape_fn(rad, inp.N, inp.fudge), None
 
 
-def cell_factor(inp: KernelInputs, hkl: torch.Tensor, hkl0: torch.Tensor):
+def cell_factor(inp: KernelInputs, hkl: tuple, hkl0: tuple | None):
     """F_cell for every evaluation and whether tricubic interpolation had to stop.
 
-    Interpolation follows the C: the first evaluation (in loop order) whose neighbourhood
-    leaves the grid, and every later one, uses the nearest reflection instead.
+    Interpolation follows the C: the first evaluation (in the C's pixel-major loop
+    order) whose neighbourhood leaves the grid, and every later one, uses the nearest
+    reflection instead.
 
     Args:
         inp: kernel inputs.
-        hkl: fractional indices (float64), shape (..., 3).
-        hkl0: nearest integers, shape (..., 3).
+        hkl: fractional indices (float64) ``(h, k, l)``, each (T, O, S, F, M, P).
+        hkl0: nearest integers, same layout.
 
     Returns:
-        F_cell in the working dtype (...), and a bool tensor (or None) telling whether
-        interpolation left the grid.
+        F_cell in the working dtype (a scalar tensor when no table is loaded), and a bool
+        tensor (or None) telling whether interpolation left the grid.
     """
     if not inp.table.loaded:
-        return torch.tensor(inp.table.default_F, dtype=inp.dtype, device=hkl.device), None
+        return torch.tensor(inp.table.default_F, dtype=inp.dtype, device=hkl[0].device), None
     nearest = nearest_F(inp.table, hkl0)
     if not inp.interpolate:
         return nearest, None
     outside = interpolation_out_of_range(inp.table, hkl)
-    still_on = (torch.cumsum(outside.reshape(-1).to(torch.int32), 0) == 0).reshape(outside.shape)
+    in_c_order = outside.movedim(-1, 0)
+    still_on = torch.cumsum(in_c_order.reshape(-1).to(torch.int32), 0) == 0
+    still_on = still_on.reshape(in_c_order.shape).movedim(0, -1)
     interpolated = tricubic_F(inp.table, hkl).to(inp.dtype)
     return torch.where(still_on, interpolated, nearest), outside.any()
 
@@ -286,22 +307,22 @@ def accumulate(inp: KernelInputs, terms, skip_eval, F_latt, geo, polar) -> torch
     ``I_bg * prod(f) + sum_j t_j * prod_{i >= j} f_i`` over the evaluations in loop order,
     with f = 1 for evaluations the C skips.
     """
-    n_pix = terms.shape[0]
+    n_pix = terms.shape[-1]
     if not (inp.oversample_thick or inp.oversample_polar or inp.oversample_omega):
-        return inp.background + terms.reshape(n_pix, -1).sum(-1)
+        return inp.background + terms.reshape(-1, n_pix).sum(0)
     factor = torch.ones_like(terms)
     if inp.oversample_thick:
-        factor = factor * geo["capture_fraction"][..., None, None, None]
+        factor = factor * geo["capture_fraction"][:, :, None, None, None, :]
     if inp.oversample_polar:
-        factor = factor * polar[..., None, None]
+        factor = factor * polar[:, :, :, None, None, :]
     if inp.oversample_omega:
-        factor = factor * geo["omega"][..., None, None, None]
+        factor = factor * geo["omega"][:, :, None, None, None, :]
     passed_over = (F_latt == 0) & (not inp.water)
     if skip_eval is not None:
         passed_over = passed_over | skip_eval
-    factor = torch.where(passed_over, torch.ones_like(factor), factor).reshape(n_pix, -1)
-    suffix = torch.flip(torch.cumprod(torch.flip(factor, [1]), 1), [1])
-    return inp.background * suffix[:, 0] + (terms.reshape(n_pix, -1) * suffix).sum(-1)
+    factor = torch.where(passed_over, 1.0, factor).reshape(-1, n_pix)
+    suffix = torch.flip(torch.cumprod(torch.flip(factor, [0]), 0), [0])
+    return inp.background * suffix[0] + (terms.reshape(-1, n_pix) * suffix).sum(0)
 
 
 def final_factors(inp: KernelInputs, geo, polar, skipped) -> torch.Tensor:
@@ -311,18 +332,44 @@ def final_factors(inp: KernelInputs, geo, polar, skipped) -> torch.Tensor:
     sub-pixel and source the resolution cut did not skip (0 if none); capture fraction
     of the LAST layer at its first sub-pixel.
     """
-    factor = torch.ones_like(geo["omega"][:, 0, 0])
+    factor = torch.ones_like(geo["omega"][0, 0])
     if not inp.oversample_omega:
-        factor = factor * geo["omega"][:, 0, 0]
+        factor = factor * geo["omega"][0, 0]
     if not inp.oversample_thick:
-        factor = factor * geo["capture_fraction"][:, -1, 0]
+        factor = factor * geo["capture_fraction"][-1, 0]
     if not inp.oversample_polar and not inp.nopolar:
-        flat_polar = polar.reshape(polar.shape[0], -1)
+        n_pix = polar.shape[-1]
+        flat_polar = polar.reshape(-1, n_pix)
         if skipped is None:
-            factor = factor * flat_polar[:, 0]
+            factor = factor * flat_polar[0]
         else:
-            kept = ~skipped.reshape(polar.shape[0], -1)
-            first = torch.argmax(kept.to(torch.int8), dim=1, keepdim=True)
-            chosen = torch.gather(flat_polar, 1, first)[:, 0]
-            factor = factor * torch.where(kept.any(1), chosen, torch.zeros_like(chosen))
+            kept = ~skipped.reshape(-1, n_pix)
+            first = torch.argmax(kept.to(torch.int8), dim=0, keepdim=True)
+            chosen = torch.gather(flat_polar, 0, first)[0]
+            factor = factor * torch.where(kept.any(0), chosen, torch.zeros_like(chosen))
     return factor
+
+
+def _pixel_first_taps(geo, scattering, stol, skipped, polar, hkl64, hkl0, F_cell, F_latt,
+                      axes) -> dict:
+    """Intermediates rearranged for diagnostics: pixel axis first, vectors stacked last."""
+    def first(t):
+        return t.movedim(-1, 0)
+
+    def vector(components):
+        return torch.stack([first(c) for c in components], -1)
+
+    taps = {
+        "Fdet": first(geo["Fdet"]), "Sdet": first(geo["Sdet"]),
+        "position": vector(geo["position"]), "airpath": first(geo["airpath"]),
+        "diffracted": vector(geo["diffracted"]), "omega": first(geo["omega"]),
+        "capture_fraction": first(geo["capture_fraction"]),
+        "scattering": vector(scattering), "stol": first(stol),
+        "dmin_skipped": None if skipped is None else first(skipped), "polar": first(polar),
+        "hkl": vector(hkl64), "hkl0": vector(hkl0),
+        "F_cell": first(F_cell.expand(F_latt.shape)), "F_latt": first(F_latt),
+    }
+    if axes is not None:
+        ones = torch.ones_like(F_latt)
+        taps["F_latt_axes"] = vector([ones if a is None else a for a in axes])
+    return taps

@@ -50,7 +50,7 @@ def test_sincg_float32_is_accurate_next_to_peaks():
 
 
 def test_square_lattice_skips_axes_with_one_cell():
-    hkl = torch.tensor([[0.3, 0.3, 0.3]], dtype=F64)
+    hkl = tuple(torch.tensor([0.3], dtype=F64) for _ in range(3))
     a, b, c = square_lattice(hkl, torch.tensor([1.0, 3.0, 1.0], dtype=F64))
     assert a is None and c is None
     assert float(b[0]) == pytest.approx(_direct(0.3, 3.0))
@@ -64,18 +64,19 @@ def test_sinc3_series_joins_the_direct_formula():
 
 def test_round_shape_peak_height_and_first_zero():
     N = torch.tensor([5.0, 5.0, 5.0], dtype=F64)
-    peak = round_lattice(torch.zeros(1, 3, dtype=F64), N, 1.0)
+    zero = torch.zeros(1, dtype=F64)
+    peak = round_lattice((zero, zero, zero), N, 1.0)
     assert float(peak) == pytest.approx(125 * 0.723601254558268)
     # sinc3 vanishes at x = 4.4934 (tan x = x): |dh| * N = x / pi
     x0 = 4.493409457909064
-    edge = round_lattice(torch.tensor([[x0 / math.pi / 5, 0, 0]], dtype=F64), N, 1.0)
+    edge = round_lattice((torch.tensor([x0 / math.pi / 5], dtype=F64), zero, zero), N, 1.0)
     assert abs(float(edge)) < 1e-9
 
 
 def test_gauss_and_tophat_use_the_reciprocal_distance():
     recip = torch.eye(3, dtype=F64) * 0.01  # a* = b* = c* = 0.01 1/A
     N = torch.tensor([2.0, 3.0, 4.0], dtype=F64)
-    dhkl = torch.tensor([[0.5, 0.0, 0.0]], dtype=F64)
+    dhkl = tuple(torch.tensor([v], dtype=F64) for v in (0.5, 0.0, 0.0))
     rad = reciprocal_distance_sqr(dhkl, recip, N)
     assert float(rad) == pytest.approx((0.005 * 24) ** 2)
     assert float(gauss_lattice(rad, N, 1.0)) == pytest.approx(24 * math.exp(-(0.12**2) / 0.63))

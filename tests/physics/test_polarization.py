@@ -10,14 +10,16 @@ import torch
 from nanobragg.physics.polarization import polarization_factor
 
 F64 = torch.float64
-INCIDENT = torch.tensor([1.0, 0.0, 0.0], dtype=F64)
+INCIDENT = torch.tensor([[1.0, 0.0, 0.0]], dtype=F64)  # one source
 AXIS = torch.tensor([0.0, 0.0, 1.0], dtype=F64)  # E-vector along z
 
 
-def _diffracted(two_theta: float, azimuth: float) -> torch.Tensor:
-    """Unit vector at 2theta from +x, azimuth measured from +z towards +y."""
-    return torch.tensor([math.cos(two_theta), math.sin(two_theta) * math.sin(azimuth),
-                         math.sin(two_theta) * math.cos(azimuth)], dtype=F64)
+def _diffracted(two_theta: float, azimuth: float) -> tuple:
+    """Components (each shape (1,): one pixel) of the unit vector at 2theta from +x,
+    azimuth measured from +z towards +y."""
+    values = (math.cos(two_theta), math.sin(two_theta) * math.sin(azimuth),
+              math.sin(two_theta) * math.cos(azimuth))
+    return tuple(torch.tensor([v], dtype=F64) for v in values)
 
 
 @pytest.mark.parametrize("two_theta", [0.0, 0.3, 1.0, math.pi / 2])
@@ -35,4 +37,5 @@ def test_fully_polarized_beam_in_and_out_of_the_e_plane():
 
 
 def test_forward_direction_has_no_polarization_loss():
-    assert float(polarization_factor(INCIDENT, INCIDENT, AXIS, 0.9)) == pytest.approx(1.0)
+    forward = tuple(INCIDENT[0, c : c + 1] for c in range(3))
+    assert float(polarization_factor(INCIDENT, forward, AXIS, 0.9)) == pytest.approx(1.0)

@@ -1,7 +1,7 @@
 """Lattice transforms (spot shapes) of a finite crystal, gradient-safe.
 
-All functions take fractional Miller indices as tensors of any shape and return
-tensors of the same shape.
+Miller indices come as a tuple ``(h, k, l)`` of same-shape tensors (one per axis, so
+each stays contiguous); results have that shape.
 """
 
 from __future__ import annotations
@@ -83,42 +83,46 @@ def sinc3(x: torch.Tensor) -> torch.Tensor:
     return torch.where(small, series, direct)
 
 
-def square_lattice(hkl: torch.Tensor, N: torch.Tensor,
-                   reduced: bool = True) -> list[torch.Tensor | None]:
+def square_lattice(hkl: tuple, N: torch.Tensor, reduced: bool = True) -> list:
     """Parallelepiped crystal: sincg per axis; an axis with N <= 1 is skipped (C rule).
 
     Args:
-        hkl: fractional indices, shape (..., 3).
+        hkl: fractional indices ``(h, k, l)``, tensors of one shape.
         N: cells per axis, shape (3,).
         reduced: argument-reduced sincg (see :func:`sincg`).
 
     Returns:
-        Three per-axis factors of shape (...), None for a skipped axis (factor 1).
+        Three per-axis factors of that shape, None for a skipped axis (factor 1).
     """
-    return [sincg(hkl[..., axis], N[axis], reduced) if value_of(N[axis]) > 1 else None
+    return [sincg(hkl[axis], N[axis], reduced) if value_of(N[axis]) > 1 else None
             for axis in range(3)]
 
 
-def round_lattice(dhkl: torch.Tensor, N: torch.Tensor, fudge) -> torch.Tensor:
+def round_lattice(dhkl: tuple, N: torch.Tensor, fudge) -> torch.Tensor:
     """Ellipsoidal crystal: ``Na*Nb*Nc*0.7236*sinc3(pi*sqrt(sum (dh*N)^2 * fudge))``.
 
     Args:
-        dhkl: offsets from the nearest integer indices, shape (..., 3).
+        dhkl: offsets ``(dh, dk, dl)`` from the nearest integer indices.
         N: cells per axis, shape (3,).
         fudge: scale of the radius.
     """
-    hrad_sqr = ((dhkl * N) ** 2).sum(-1)
+    dh, dk, dl = dhkl
+    hrad_sqr = dh * dh * N[0] * N[0] + dk * dk * N[1] * N[1] + dl * dl * N[2] * N[2]
     arg = hrad_sqr * fudge
     safe = torch.where(arg > 0, arg, torch.ones_like(arg))
     radius = torch.where(arg > 0, safe.sqrt(), torch.zeros_like(arg))
     return N.prod() * ROUND_SCALE * sinc3(math.pi * radius)
 
 
-def reciprocal_distance_sqr(dhkl: torch.Tensor, recip_rows: torch.Tensor,
+def reciprocal_distance_sqr(dhkl: tuple, recip_rows: torch.Tensor,
                             N: torch.Tensor) -> torch.Tensor:
-    """``|dh*a* + dk*b* + dl*c*|^2 * (Na*Nb*Nc)^2`` with a*, b*, c* in 1/Angstrom."""
-    dq = dhkl @ recip_rows
-    return (dq * dq).sum(-1) * N.prod() ** 2
+    """``|dh*a* + dk*b* + dl*c*|^2 * (Na*Nb*Nc)^2`` with a*, b*, c* (rows) in 1/Angstrom."""
+    dh, dk, dl = dhkl
+    total = None
+    for c in range(3):
+        dq = dh * recip_rows[0, c] + dk * recip_rows[1, c] + dl * recip_rows[2, c]
+        total = dq * dq if total is None else total + dq * dq
+    return total * (N[0] * N[0] * N[1] * N[1] * N[2] * N[2])
 
 
 def gauss_lattice(rad_star_sqr: torch.Tensor, N: torch.Tensor, fudge) -> torch.Tensor:

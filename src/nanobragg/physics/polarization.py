@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from ..vectors import dot, unit
+from ..vectors import unit
 
 
-def polarization_factor(incident: torch.Tensor, diffracted: torch.Tensor,
+def polarization_factor(incident: torch.Tensor, diffracted: tuple,
                         axis: torch.Tensor, kahn) -> torch.Tensor:
     """``0.5*(1 + cos^2(2theta) - kahn*cos(2psi)*sin^2(2theta))``.
 
@@ -15,22 +15,28 @@ def polarization_factor(incident: torch.Tensor, diffracted: torch.Tensor,
     incident E-vector (closest to ``axis``) and B = axis x incident.
 
     Args:
-        incident: unit incident directions, shape (..., 3).
-        diffracted: unit diffracted directions, shape (..., 3) (broadcastable).
+        incident: unit incident directions, shape (S, 3).
+        diffracted: unit diffracted direction as components ``(x, y, z)``, tensors whose
+            shape broadcasts against (S, 1) in the last two axes (e.g. (..., 1, P)).
         axis: unit polarization axis, shape (3,).
         kahn: Kahn factor (scalar or tensor).
 
     Returns:
-        Polarization factor, broadcast shape without the last axis.
+        Polarization factor, shape (..., S, P) (the broadcast shape).
     """
-    cos2t = dot(incident, diffracted)
-    sin2t_sqr = 1.0 - cos2t * cos2t
     b_in = unit(torch.linalg.cross(axis.expand_as(incident), incident, dim=-1))
     e_in = unit(torch.linalg.cross(incident, b_in, dim=-1))
-    e_out = dot(diffracted, e_in)
-    b_out = dot(diffracted, b_in)
+    cos2t = _dot_with(incident, diffracted)
+    e_out = _dot_with(e_in, diffracted)
+    b_out = _dot_with(b_in, diffracted)
+    sin2t_sqr = 1.0 - cos2t * cos2t
     norm = e_out * e_out + b_out * b_out
     safe = torch.where(norm > 0, norm, torch.ones_like(norm))
     cos2psi = torch.where(norm > 0, (e_out * e_out - b_out * b_out) / safe, torch.ones_like(norm))
     return 0.5 * (1.0 + cos2t * cos2t - kahn * cos2psi * sin2t_sqr)
 
+
+def _dot_with(vectors: torch.Tensor, components: tuple) -> torch.Tensor:
+    """``v_s . d`` for per-source vectors (S, 3) and direction components (..., 1, P)."""
+    x, y, z = components
+    return vectors[:, 0, None] * x + vectors[:, 1, None] * y + vectors[:, 2, None] * z

@@ -29,32 +29,37 @@ class FTable:
         return tuple(int(n) for n in self.F.shape)
 
 
-def nearest_F(table: FTable, hkl0: torch.Tensor) -> torch.Tensor:
+def nearest_F(table: FTable, hkl0: tuple) -> torch.Tensor:
     """F of the nearest reflection, default_F outside the grid.
 
     Args:
         table: the structure factors.
-        hkl0: integer-valued indices (as floats), shape (..., 3).
+        hkl0: integer-valued indices ``(h, k, l)`` (float tensors of one shape).
 
     Returns:
-        Amplitudes in the table's dtype, shape (...).
+        Amplitudes in the table's dtype, shape of the indices.
     """
-    dtype = table.F.dtype
-    default = torch.full(hkl0.shape[:-1], table.default_F, dtype=dtype, device=hkl0.device)
+    default = torch.tensor(table.default_F, dtype=table.F.dtype, device=hkl0[0].device)
     if not table.loaded:
-        return default
-    idx, inside = _grid_index(table, hkl0.long())
-    return torch.where(inside, table.F.reshape(-1)[idx], default)
+        return default.expand(hkl0[0].shape)
+    index = torch.zeros(hkl0[0].shape, dtype=torch.long, device=hkl0[0].device)
+    inside = torch.ones(hkl0[0].shape, dtype=torch.bool, device=hkl0[0].device)
+    for value, low, size in zip(hkl0, table.mins, table.ranges):
+        local = value.long() - low
+        inside &= (local >= 0) & (local < size)
+        index = index * size + local.clamp(0, size - 1)
+    return torch.where(inside, table.F.reshape(-1)[index], default)
 
 
-def interpolation_out_of_range(table: FTable, hkl: torch.Tensor) -> torch.Tensor:
-    """The C's test that a 4x4x4 neighbourhood would leave the grid, shape (...)."""
-    mins = torch.tensor(table.mins, dtype=hkl.dtype, device=hkl.device)
-    ranges = torch.tensor(table.ranges, dtype=hkl.dtype, device=hkl.device)
-    return ((hkl - mins + 3 > ranges) | (hkl - 2 < mins)).any(-1)
+def interpolation_out_of_range(table: FTable, hkl: tuple) -> torch.Tensor:
+    """The C's test that a 4x4x4 neighbourhood would leave the grid (bool, index shape)."""
+    outside = torch.zeros(hkl[0].shape, dtype=torch.bool, device=hkl[0].device)
+    for value, low, size in zip(hkl, table.mins, table.ranges):
+        outside |= (value - low + 3 > size) | (value - 2 < low)
+    return outside
 
 
-def tricubic_F(table: FTable, hkl: torch.Tensor) -> torch.Tensor:
+def tricubic_F(table: FTable, hkl: tuple) -> torch.Tensor:
     """Tricubic Lagrange interpolation of F over the 4x4x4 neighbours floor(h)-1..floor(h)+2.
 
     Callers must only use points for which ``interpolation_out_of_range`` is False;
@@ -62,11 +67,12 @@ def tricubic_F(table: FTable, hkl: torch.Tensor) -> torch.Tensor:
 
     Args:
         table: the structure factors.
-        hkl: fractional indices, shape (..., 3).
+        hkl: fractional indices ``(h, k, l)``, tensors of one shape.
 
     Returns:
-        Interpolated amplitudes, shape (...).
+        Interpolated amplitudes, that shape.
     """
+    hkl = torch.stack(hkl, -1)
     base = torch.floor(hkl) - 1.0  # (..., 3)
     offsets = torch.arange(4, dtype=hkl.dtype, device=hkl.device)
     nodes = base[..., None] + offsets  # (..., 3, 4)
@@ -97,14 +103,3 @@ def _lagrange_weights(x: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
                 den = den * (nodes[..., i] - nodes[..., j])
         weights.append(num / den)
     return torch.stack(weights, -1)
-
-
-def _grid_index(table: FTable, hkl0: torch.Tensor):
-    """Flat grid index (clamped) and inside-grid mask for integer indices (..., 3)."""
-    mins = torch.tensor(table.mins, device=hkl0.device)
-    ranges = torch.tensor(table.ranges, device=hkl0.device)
-    local = hkl0 - mins
-    inside = ((local >= 0) & (local < ranges)).all(-1)
-    local = torch.minimum(local.clamp(min=0), ranges - 1)
-    kr, lr = table.ranges[1], table.ranges[2]
-    return local[..., 0] * (kr * lr) + local[..., 1] * lr + local[..., 2], inside
