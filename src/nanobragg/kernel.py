@@ -308,8 +308,12 @@ def accumulate(inp: KernelInputs, terms, skip_eval, F_latt, geo, polar) -> torch
     with f = 1 for evaluations the C skips.
     """
     n_pix = terms.shape[-1]
+    flat = terms.reshape(-1, n_pix)
     if not (inp.oversample_thick or inp.oversample_polar or inp.oversample_omega):
-        return inp.background + terms.reshape(-1, n_pix).sum(0)
+        # a running sum in loop order (as the C's I += ...): the same bits for a pixel
+        # alone or inside any chunk, unlike .sum(0)
+        start = inp.background * torch.ones_like(flat[:1])
+        return torch.cumsum(torch.cat([start, flat]), 0)[-1]
     factor = torch.ones_like(terms)
     if inp.oversample_thick:
         factor = factor * geo["capture_fraction"][:, :, None, None, None, :]
@@ -322,7 +326,8 @@ def accumulate(inp: KernelInputs, terms, skip_eval, F_latt, geo, polar) -> torch
         passed_over = passed_over | skip_eval
     factor = torch.where(passed_over, 1.0, factor).reshape(-1, n_pix)
     suffix = torch.flip(torch.cumprod(torch.flip(factor, [0]), 0), [0])
-    return inp.background * suffix[0] + (terms.reshape(-1, n_pix) * suffix).sum(0)
+    weighted = torch.cat([inp.background * suffix[:1], flat * suffix])
+    return torch.cumsum(weighted, 0)[-1]
 
 
 def final_factors(inp: KernelInputs, geo, polar, skipped) -> torch.Tensor:
