@@ -136,3 +136,13 @@ def test_geometry_is_differentiable_in_distance_beam_centre_and_rotations():
     det = build_detector(cfg, BeamConfig(), F64, CPU)
     det.pix0.sum().backward()
     assert all(p.grad is not None and p.grad != 0 for p in params)
+
+
+def test_custom_spindle_axis_is_used_and_normalised():
+    from nanobragg.models.detector import frame_vectors
+
+    cfg = DetectorConfig(convention="CUSTOM")
+    frame = frame_vectors(cfg, BeamConfig(), F64, CPU, spindle_axis=(0.0, 2.0, 0.0))
+    assert frame["spindle"].tolist() == [0.0, 1.0, 0.0]
+    mosflm = frame_vectors(DetectorConfig(), BeamConfig(), F64, CPU, spindle_axis=(0, 2, 0))
+    assert mosflm["spindle"].tolist() == [0.0, 0.0, 1.0]

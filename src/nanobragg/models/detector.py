@@ -16,7 +16,7 @@ import torch
 from ..config import BeamConfig, DetectorConfig
 from ..conventions import AXES, beam_centre, forced_pivot
 from ..vectors import dot, norm, unit, value_of
-from .rotations import rotate_axis, rotate_xyz
+from .rotations import rotate_axis, rotate_xyz, rotation_xyz
 
 _TINY = 2.2250738585072014e-308  # DBL_MIN, the C's stand-in for a zero ratio
 
@@ -114,17 +114,22 @@ def build_detector(
         layer_offsets=torch.arange(layers[0], dtype=dtype, device=device) * layers[1],
         thickstep=layers[1], mu=layers[2], thickness=layers[3],
         curved=bool(cfg.curved), point_pixel=bool(cfg.point_pixel), pivot=pivot,
-        report=_report(cfg, centre, pix0, fdet, sdet, odet, beam, ratio, pixel, detsize_s),
+        report=_report(cfg, centre, pix0, fdet, sdet, odet, beam, ratio, pixel, detsize_s)
+        | {"construction": _construction_report(
+            cfg, centre, angles, twotheta, (fdet0, sdet0, odet0, tt_axis), (fdet, sdet, beam),
+            (ratio, close_in, distance_in), (pixel, detsize_f, detsize_s))},
     )
 
 
 def frame_vectors(
-    cfg: DetectorConfig, beam_cfg: BeamConfig, dtype: torch.dtype, device: torch.device
+    cfg: DetectorConfig, beam_cfg: BeamConfig, dtype: torch.dtype, device: torch.device,
+    spindle_axis=None,
 ) -> dict[str, torch.Tensor]:
     """Unrotated unit vectors of the convention (custom vectors in CUSTOM), shape (3,) each.
 
     Keys: beam, fdet, sdet, odet, twotheta_axis, polar, spindle. A zero or missing
     normal whose length is not exactly 1 is replaced by fdet x sdet, as the C does.
+    ``spindle_axis`` is the crystal's custom rotation axis (used in CUSTOM only).
     """
     axes = AXES[cfg.convention]
     chosen = {
@@ -135,7 +140,7 @@ def frame_vectors(
         custom = {
             "beam": beam_cfg.beam_vector, "polar": beam_cfg.polar_vector,
             "fdet": cfg.fdet_vector, "sdet": cfg.sdet_vector, "odet": cfg.odet_vector,
-            "twotheta_axis": cfg.twotheta_axis,
+            "twotheta_axis": cfg.twotheta_axis, "spindle": spindle_axis,
         }
         chosen.update({k: v for k, v in custom.items() if v is not None})
     raw = {k: torch.as_tensor(v, dtype=dtype, device=device).reshape(3)
@@ -184,6 +189,59 @@ def _report(cfg, centre, pix0, fdet, sdet, odet, beam, ratio, pixel, detsize_s) 
         "fdet": fdet.tolist(), "sdet": sdet.tolist(), "odet": odet.tolist(),
         "beam": beam.tolist(), "pix0": pix0.tolist(),
     }
+
+
+def _construction_report(cfg, centre, angles, twotheta, initial, final, distances, sizes
+                         ) -> dict:
+    """Intermediate values of the detector construction, for the pixel trace (floats, SI).
+
+    Keys: ``angles_rad`` (rotx, roty, rotz, twotheta), ``initial_fdet/sdet/odet`` and
+    ``twotheta_axis`` (unrotated), ``rotation_matrices`` (Rx, Ry, Rz as row lists),
+    ``f/s/odet_after_xyz`` (rotated about x, y, z but not two-theta), ``xclose``/``yclose``
+    (the C's Xclose/Yclose), ``fclose/sclose/fbeam/sbeam_initial`` (beam centre before
+    rotation), ``ratio``, ``close_distance_initial`` and ``distance_initial`` (before the
+    recompute from pix0), the BEAM-pivot terms ``term_fast/slow/beam`` and the
+    SAMPLE-pivot ``term_*_before_rot``, ``pix0_before_rotation`` and ``pix0_after_xyz``.
+    """
+    fdet0, sdet0, odet0, tt_axis = initial
+    fdet, sdet, beam = final
+    ratio, close_in, distance_in = distances
+    pixel, detsize_f, detsize_s = (_float(v) for v in sizes)
+    before = -centre.fclose * fdet0 - centre.sclose * sdet0 + close_in * odet0
+    close_xy = []
+    for given, org, size in zip(cfg.close_center, cfg.org, (detsize_f, detsize_s)):
+        # the C's Xclose/Yclose: the user's, else from ORGX/ORGY, else half the detector
+        default = (_float(org) - 0.5) * pixel if org is not None else size / 2.0
+        close_xy.append(_float(given) if given is not None else default)
+    out = {
+        "angles_rad": [_float(a) for a in (*angles, twotheta)],
+        "rotation_matrices": [_floats(m) for m in rotation_xyz(*angles, like=fdet0)],
+        "xclose": close_xy[0], "yclose": close_xy[1],
+        "ratio": _float(ratio), "close_distance_initial": _float(close_in),
+        "distance_initial": _float(distance_in),
+        "term_fast": _floats(-centre.fbeam * fdet), "term_slow": _floats(-centre.sbeam * sdet),
+        "term_beam": _floats(distance_in * beam),
+        "term_fast_before_rot": _floats(-centre.fclose * fdet0),
+        "term_slow_before_rot": _floats(-centre.sclose * sdet0),
+        "term_close_before_rot": _floats(close_in * odet0),
+        "pix0_before_rotation": _floats(before),
+        "pix0_after_xyz": _floats(rotate_xyz(before, *angles)),
+        "twotheta_axis": _floats(tt_axis),
+    }
+    for name in ("fclose", "sclose", "fbeam", "sbeam"):
+        out[f"{name}_initial"] = _float(getattr(centre, name))
+    for name, v in (("fdet", fdet0), ("sdet", sdet0), ("odet", odet0)):
+        out[f"initial_{name}"] = _floats(v)
+        out[f"{name}_after_xyz"] = _floats(rotate_xyz(v, *angles))
+    return out
+
+
+def _floats(t: torch.Tensor):
+    return t.detach().tolist()
+
+
+def _float(value) -> float:
+    return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
 
 
 def _scalar_maker(dtype: torch.dtype, device: torch.device):
