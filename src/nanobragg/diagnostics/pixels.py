@@ -1,0 +1,112 @@
+"""Run the simulation kernel on a few pixels and keep its intermediates.
+
+The pixel trace and the JSON taps both read the kernel's own intermediates
+(``render_pixels(..., want_taps=True)``): nothing here computes physics. Values are
+copied to CPU float64 NumPy arrays for formatting; ``intensity`` keeps the working
+dtype's exact values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..kernel import KernelInputs, render_pixels
+from ..simulator import Setup, rendered_mask
+
+
+@dataclass(frozen=True)
+class PixelTaps:
+    """Kernel intermediates of a list of pixels.
+
+    Attributes:
+        pixels: (slow, fast) per traced pixel, length P.
+        taps: kernel taps as float64 (bool for ``dmin_skipped``) arrays, first axis P.
+            Shapes: ``position``/``diffracted`` (P, T, O, 3), ``omega``, ``airpath``,
+            ``capture_fraction`` (P, T, O), ``scattering`` (P, T, O, S, 3) in 1/m,
+            ``polar``, ``stol``, ``dmin_skipped`` (P, T, O, S), ``hkl``, ``hkl0``,
+            ``F_latt_axes`` (P, T, O, S, F, M, 3), ``F_latt``, ``F_cell`` (P, T, O, S, F, M),
+            ``I_before_scaling``, ``intensity`` (P,). ``dmin_skipped`` is all False when the
+            kernel gives none (no resolution cut); ``F_latt_axes`` exists for the square
+            shape only.
+        intensity: photons per pixel in the working dtype, shape (P,).
+    """
+
+    pixels: tuple[tuple[int, int], ...]
+    taps: dict[str, np.ndarray]
+    intensity: torch.Tensor
+
+
+def render_taps(setup: Setup, pixels) -> PixelTaps:
+    """Run the kernel once on the given pixels with all intermediates.
+
+    Args:
+        setup: models and kernel inputs from :func:`nanobragg.simulator.prepare`.
+        pixels: (slow, fast) pairs.
+
+    Raises:
+        InputError: a pixel outside the detector.
+    """
+    pixels = tuple((int(s), int(f)) for s, f in pixels)
+    det = setup.detector
+    for s, f in pixels:
+        if not (0 <= s < det.spixels and 0 <= f < det.fpixels):
+            raise InputError(f"traced pixel (slow={s}, fast={f}) is outside the "
+                             f"{det.spixels}x{det.fpixels} detector")
+    device = setup.inputs.pix0.device
+    spixel = torch.tensor([p[0] for p in pixels], dtype=torch.long, device=device)
+    fpixel = torch.tensor([p[1] for p in pixels], dtype=torch.long, device=device)
+    with torch.no_grad():
+        out = render_pixels(setup.inputs, spixel, fpixel, want_taps=True)
+    taps = {name: _to_numpy(value) for name, value in out.taps.items() if value is not None}
+    if "dmin_skipped" not in taps:  # the kernel leaves it out when there is no cut
+        taps["dmin_skipped"] = np.zeros(taps["stol"].shape, dtype=bool)
+    return PixelTaps(pixels, taps, out.intensity.detach())
+
+
+def _to_numpy(value: torch.Tensor) -> np.ndarray:
+    value = value.detach().cpu()
+    if value.dtype == torch.bool:
+        return value.numpy()
+    return value.to(torch.float64).numpy()
+
+
+def rendered_flags(config, mask, pixels, device) -> list[bool]:
+    """Whether the C visits each pixel (inside the ROI and not masked)."""
+    keep = rendered_mask(config, mask, device)
+    return [bool(keep[s, f]) for s, f in pixels]
+
+
+def applied_factors(inp: KernelInputs, taps: dict[str, np.ndarray], p: int) -> dict:
+    """The C's ``omega_pixel``, ``polar`` and ``capture_fraction`` when the pixel ends.
+
+    Without ``-oversample_*`` these are the cached values the kernel applies once per
+    pixel (first sub-pixel; capture fraction of the last layer); with the flag, the value
+    of the last evaluation (the C's variable after the loops).
+
+    Args:
+        inp: kernel inputs (the oversample flags).
+        taps: arrays of :class:`PixelTaps`.
+        p: index of the pixel in the taps.
+
+    Returns:
+        Dict of floats ``omega``, ``polar``, ``capture_fraction``.
+    """
+    omega, capture = taps["omega"][p], taps["capture_fraction"][p]
+    polar = taps["polar"][p].reshape(-1)
+    kept = ~taps["dmin_skipped"][p].reshape(-1)
+    unset = 1.0 if inp.nopolar else 0.0
+    if inp.oversample_polar:
+        polar_value = polar[kept][-1] if kept.any() else unset
+    elif inp.nopolar:
+        polar_value = 1.0
+    else:
+        polar_value = polar[kept][0] if kept.any() else 0.0
+    return {
+        "omega": float(omega[-1, -1] if inp.oversample_omega else omega[0, 0]),
+        "polar": float(polar_value),
+        "capture_fraction": float(capture[-1, -1] if inp.oversample_thick else capture[-1, 0]),
+    }
