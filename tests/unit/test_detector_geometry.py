@@ -146,3 +146,10 @@ def test_custom_spindle_axis_is_used_and_normalised():
     assert frame["spindle"].tolist() == [0.0, 1.0, 0.0]
     mosflm = frame_vectors(DetectorConfig(), BeamConfig(), F64, CPU, spindle_axis=(0, 2, 0))
     assert mosflm["spindle"].tolist() == [0.0, 0.0, 1.0]
+
+
+def test_custom_twotheta_axis_is_used_unnormalised_like_the_c():
+    from nanobragg.models.detector import frame_vectors
+
+    cfg = DetectorConfig(convention="CUSTOM", twotheta_axis=(0.0, 0.0, 0.9))
+    assert frame_vectors(cfg, BeamConfig(), F64, CPU)["twotheta_axis"].tolist() == [0, 0, 0.9]

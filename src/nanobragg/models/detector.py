@@ -128,7 +128,8 @@ def frame_vectors(
     """Unrotated unit vectors of the convention (custom vectors in CUSTOM), shape (3,) each.
 
     Keys: beam, fdet, sdet, odet, twotheta_axis, polar, spindle. A zero or missing
-    normal whose length is not exactly 1 is replaced by fdet x sdet, as the C does.
+    normal whose length is not exactly 1 is replaced by fdet x sdet, as the C does; the
+    two-theta axis is kept as given (not normalised), also as the C does.
     ``spindle_axis`` is the crystal's custom rotation axis (used in CUSTOM only).
     """
     axes = AXES[cfg.convention]
@@ -145,7 +146,8 @@ def frame_vectors(
         chosen.update({k: v for k, v in custom.items() if v is not None})
     raw = {k: torch.as_tensor(v, dtype=dtype, device=device).reshape(3)
            for k, v in chosen.items()}
-    out = {k: unit(v) for k, v in raw.items()}
+    # the C normalises every vector except the two-theta axis, which it uses as given
+    out = {k: v if k == "twotheta_axis" else unit(v) for k, v in raw.items()}
     if value_of(norm(raw["odet"])) != 1.0:
         # the C regenerates any normal that is not given with length exactly 1
         out["odet"] = unit(torch.linalg.cross(out["fdet"], out["sdet"]))
