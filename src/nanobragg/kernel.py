@@ -157,6 +157,10 @@ def render_pixels(inp: KernelInputs, spixel: torch.Tensor, fpixel: torch.Tensor,
 def miller_indices(scattering: tuple, rows: torch.Tensor) -> tuple:
     """Fractional ``h = a . S`` etc. for every phi step and mosaic domain.
 
+    Written as explicit products and sums in the C's order (``ax*Sx + ay*Sy + az*Sz``),
+    not a matrix product, whose blocking and fused multiply-adds would round differently
+    from the C and from one chunk size to another.
+
     Args:
         scattering: components of S (1/m), each (T, O, S, P).
         rows: crystal rows a, b, c (m), shape (F, M, 3, 3).
@@ -312,8 +316,7 @@ def accumulate(inp: KernelInputs, terms, skip_eval, F_latt, geo, polar) -> torch
     if not (inp.oversample_thick or inp.oversample_polar or inp.oversample_omega):
         # a running sum in loop order (as the C's I += ...): the same bits for a pixel
         # alone or inside any chunk, unlike .sum(0)
-        start = inp.background * torch.ones_like(flat[:1])
-        return torch.cumsum(torch.cat([start, flat]), 0)[-1]
+        return inp.background + torch.cumsum(flat, 0)[-1]
     factor = torch.ones_like(terms)
     if inp.oversample_thick:
         factor = factor * geo["capture_fraction"][:, :, None, None, None, :]
@@ -326,8 +329,7 @@ def accumulate(inp: KernelInputs, terms, skip_eval, F_latt, geo, polar) -> torch
         passed_over = passed_over | skip_eval
     factor = torch.where(passed_over, 1.0, factor).reshape(-1, n_pix)
     suffix = torch.flip(torch.cumprod(torch.flip(factor, [0]), 0), [0])
-    weighted = torch.cat([inp.background * suffix[:1], flat * suffix])
-    return torch.cumsum(weighted, 0)[-1]
+    return inp.background * suffix[0] + torch.cumsum(flat * suffix, 0)[-1]
 
 
 def final_factors(inp: KernelInputs, geo, polar, skipped) -> torch.Tensor:
