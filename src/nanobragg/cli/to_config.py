@@ -161,8 +161,13 @@ def _header_start(argv: list[str], base: Path) -> tuple[ParsedArgs, SMVImage | N
 
 
 def _read_image(flag: str, path: Path) -> SMVImage:
+    return _read_for(flag, read_smv, path)
+
+
+def _read_for(flag: str, reader, path: Path):
+    """``reader(path)``, with the flag put in front of any InputError message."""
     try:
-        return read_smv(path)
+        return reader(path)
     except InputError as exc:
         raise InputError(f"{flag}: {exc}") from exc
 
@@ -338,10 +343,7 @@ def _reciprocal_matrix(p: ParsedArgs, base: Path) -> tuple | None:
     """The ``-mat`` A matrix divided by the final wavelength (1/Angstrom)."""
     if p.matfile is None:
         return None
-    try:
-        matrix = read_mosflm_matrix(base / p.matfile)
-    except InputError as exc:
-        raise InputError(f"-mat: {exc}") from exc
+    matrix = _read_for("-mat", read_mosflm_matrix, base / p.matfile)
     scaled = matrix * (1e-10 / p.wavelength)
     return tuple(tuple(float(v) for v in row) for row in scaled)
 
@@ -417,10 +419,7 @@ def _sources(p: ParsedArgs, base: Path) -> tuple[tuple[float, ...], ...] | None:
     """Rows (X, Y, Z, weight, lambda) of ``-sourcefile``, NaN where missing."""
     if p.sourcefile is None:
         return None
-    try:
-        rows = read_source_file(base / p.sourcefile)
-    except InputError as exc:
-        raise InputError(f"-sourcefile: {exc}") from exc
+    rows = _read_for("-sourcefile", read_source_file, base / p.sourcefile)
     return tuple(tuple(float(v) for v in row) for row in rows)
 
 
