@@ -367,13 +367,13 @@ def test_is_number():
 def test_options_of_this_implementation():
     parsed = parse_argv(["-dtype", "float32", "-device", "cpu", "-chunk", "4096",
                          "-trace_pixel", "10", "20", "-trace_pixel", "3", "4"])
-    assert (parsed.dtype, parsed.device, parsed.chunk_pixels) == ("float32", "cpu", 4096)
+    assert (parsed.dtype, parsed.device, parsed.chunk_evaluations) == ("float32", "cpu", 4096)
     assert parsed.trace_pixels == [(10, 20), (3, 4)]
 
 
 def test_defaults_of_this_implementation():
     parsed = parse_argv([])
-    assert (parsed.dtype, parsed.device, parsed.chunk_pixels) == ("float64", "auto", None)
+    assert (parsed.dtype, parsed.device, parsed.chunk_evaluations) == ("float64", "auto", None)
     assert not parsed.show_help
 
 

@@ -342,7 +342,7 @@ def test_output_options(tmp_path):
 def test_runtime_and_trace_options():
     req = request("-dtype", "float32", "-device", "cpu", "-chunk", "100",
                   "-trace_pixel", "5", "6")
-    assert (req.runtime.dtype, req.runtime.device, req.runtime.chunk_pixels) == (
+    assert (req.runtime.dtype, req.runtime.device, req.runtime.chunk_evaluations) == (
         "float32", "cpu", 100)
     assert req.trace_pixels == ((5, 6),)
 

@@ -20,7 +20,7 @@ Differences from the C program, on purpose:
   C's lenient ``atof``/``atoi`` reading;
 * extra options: ``-dtype float32|float64`` (default ``float64``, the precision of the
   C program, for parity runs), ``-device cpu|cuda|auto`` (default ``auto``),
-  ``-trace_pixel S F`` (repeatable), ``-chunk N`` (pixels per chunk) and
+  ``-trace_pixel S F`` (repeatable), ``-chunk N`` (evaluations, i.e. pixels x sub-steps, per kernel call) and
   ``-h``/``-help``/``--help``.
 """
 
@@ -199,7 +199,7 @@ class ParsedArgs:
     dtype: str = "float64"
     device: str = "auto"
     trace_pixels: list[tuple[int, int]] = field(default_factory=list)  # (slow, fast)
-    chunk_pixels: int | None = None
+    chunk_evaluations: int | None = None
     show_help: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -438,8 +438,8 @@ def _trace_pixel(state: ParsedArgs, values: list[Any]) -> None:
 
 def _chunk(state: ParsedArgs, values: list[Any]) -> None:
     if values[0] <= 0:
-        raise InputError(f"-chunk: must be a positive number of pixels (got {values[0]})")
-    state.chunk_pixels = values[0]
+        raise InputError(f"-chunk: must be a positive number of evaluations (got {values[0]})")
+    state.chunk_evaluations = values[0]
 
 
 def _rule(patterns: str, kinds: str, action: Action, **options: Any) -> Rule:

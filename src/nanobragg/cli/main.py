@@ -93,7 +93,7 @@ def _simulate_and_write(request: CliRequest, argv: list[str], out) -> None:
     started = time.perf_counter()
     result = simulate(request.config, table, request.mask, dtype=dtype,
                       device=request.runtime.device,
-                      evaluations_per_chunk=request.runtime.chunk_pixels)
+                      evaluations_per_chunk=request.runtime.chunk_evaluations)
     _print_setup(result, out)
     print(f"  rendered in {time.perf_counter() - started:.3f} s on "
           f"{result.image.device} ({request.runtime.dtype})", file=out)

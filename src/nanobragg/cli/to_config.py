@@ -57,7 +57,7 @@ class RuntimeOptions:
 
     dtype: str = "float64"
     device: str = "auto"
-    chunk_pixels: int | None = None
+    chunk_evaluations: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,7 +133,7 @@ def _request(parsed: ParsedArgs, config: SimulationConfig, base: Path, now: int,
     return CliRequest(
         config=config,
         outputs=output_options(parsed, base, now),
-        runtime=RuntimeOptions(parsed.dtype, parsed.device, parsed.chunk_pixels),
+        runtime=RuntimeOptions(parsed.dtype, parsed.device, parsed.chunk_evaluations),
         hkl_path=hkl_path,
         dump_path=base / parsed.dumpfile,
         mask=mask,

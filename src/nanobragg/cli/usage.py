@@ -30,4 +30,5 @@ Output
   -seed s   (files default to floatimage.bin intimage.img image.pgm noiseimage.img, as the C)
 nanobragg only
   -dtype float32|float64 (default float64)  -device cpu|cuda|auto  -trace_pixel slow fast
+  -chunk N (evaluations per kernel call, bounds memory)
 """
