@@ -20,8 +20,8 @@ Differences from the C program, on purpose:
   C's lenient ``atof``/``atoi`` reading;
 * extra options: ``-dtype float32|float64`` (default ``float64``, the precision of the
   C program, for parity runs), ``-device cpu|cuda|auto`` (default ``auto``),
-  ``-trace_pixel S F`` (repeatable), ``-chunk N`` (evaluations, i.e. pixels x sub-steps, per kernel call) and
-  ``-h``/``-help``/``--help``.
+  ``-trace_pixel S F`` (repeatable), ``-chunk N`` (evaluations, i.e. pixels x sub-steps,
+  per kernel call) and ``-h``/``-help``/``--help``.
 """
 
 from __future__ import annotations
