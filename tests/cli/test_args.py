@@ -328,7 +328,7 @@ def test_unknown_option():
         (["-detector_abs", "lots"], "-detector_abs: 'lots' is not a number or 'inf'"),
         (["-dtype", "float16"], "-dtype: 'float16' is not one of float32, float64"),
         (["-device", "tpu"], "-device: 'tpu' is not one of cpu, cuda, auto"),
-        (["-chunk", "0"], "-chunk: must be a positive number of pixels"),
+        (["-chunk", "0"], "-chunk: must be a positive number of evaluations"),
         (["-trace_pixel", "1"], "-trace_pixel: needs 2 values after it"),
     ],
 )
