@@ -355,12 +355,11 @@ class PoissonSampler:
                 return em
 
 
-def mosaic_rotation_umat(mosaicity: float, rng: Ran1) -> np.ndarray:
-    """Random rotation on a spherical cap, exactly as the reference builds it.
+def mosaic_axis_angle(mosaicity: float, rng: Ran1) -> tuple[tuple[float, float, float], float]:
+    """Random rotation axis and angle on a spherical cap, as the reference draws them.
 
-    Draws three uniforms: a random axis (uniform on the sphere) and a rotation
-    angle ``mosaicity * (1 - r3**2)**(1/3)``; the angle is formed in float32,
-    everything else in double.
+    Draws three uniforms: an axis uniform on the sphere and the angle
+    ``mosaicity * (1 - r3**2)**(1/3)``, formed in float32 like the reference.
 
     Args:
         mosaicity: Cap size in radians (rounded to float32 like the reference's
@@ -368,8 +367,7 @@ def mosaic_rotation_umat(mosaicity: float, rng: Ran1) -> np.ndarray:
         rng: Uniform generator; three deviates are consumed.
 
     Returns:
-        (3, 3) float64 rotation matrix, row-major like the reference's
-        ``umat[0..8]`` (``[0, 1]`` is ``uxy``).
+        The unit axis ``(v1, v2, v3)`` and the angle (rad).
     """
     r1 = 2.0 * rng.next() - 1.0
     r2 = 2.0 * rng.next() - 1.0
@@ -377,9 +375,12 @@ def mosaic_rotation_umat(mosaicity: float, rng: Ran1) -> np.ndarray:
     xyrad = math.sqrt(1.0 - r2 * r2)
     power = f32(math.pow(f32(1.0 - r3 * r3), _ONE_THIRD_F32))
     rot = f32(f32(mosaicity) * power)
-    v1 = xyrad * math.sin(math.pi * r1)
-    v2 = xyrad * math.cos(math.pi * r1)
-    v3 = r2
+    return (xyrad * math.sin(math.pi * r1), xyrad * math.cos(math.pi * r1), r2), rot
+
+
+def axis_angle_matrix(axis: Sequence[float], rot: float) -> np.ndarray:
+    """Rotation matrix about a unit axis, in the reference's operation order, (3, 3)."""
+    v1, v2, v3 = axis
     c = math.cos(rot)
     s = math.sin(rot)
     omc = 1.0 - c
@@ -397,13 +398,46 @@ def mosaic_rotation_umat(mosaicity: float, rng: Ran1) -> np.ndarray:
     )
 
 
+def mosaic_rotation_umat(mosaicity: float, rng: Ran1) -> np.ndarray:
+    """Random rotation on a spherical cap, exactly as the reference builds it.
+
+    Args:
+        mosaicity: Cap size in radians.
+        rng: Uniform generator; three deviates are consumed.
+
+    Returns:
+        (3, 3) float64 rotation matrix, row-major like the reference's
+        ``umat[0..8]`` (``[0, 1]`` is ``uxy``).
+    """
+    return axis_angle_matrix(*mosaic_axis_angle(mosaicity, rng))
+
+
+def mosaic_domain_axes(
+    spread_rad: float, domains: int, seed: int, table: ShuffleTable | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Axes (domains, 3) and angles (domains,) of all mosaic domains; domain 0 has angle 0.
+
+    Domain 0 is the unrotated crystal in the reference, but its three deviates are
+    still consumed.
+
+    Args:
+        spread_rad: Mosaic spread in radians.
+        domains: Number of domains (>= 1).
+        seed: The reference's ``mosaic_seed`` idum (default ``-12345678``).
+        table: Shared shuffle table (see module docstring); fresh if omitted.
+    """
+    rng = Ran1(seed, table)
+    draws = [mosaic_axis_angle(spread_rad, rng) for _ in range(domains)]
+    axes = np.array([axis for axis, _ in draws], dtype=np.float64)
+    angles = np.array([rot for _, rot in draws], dtype=np.float64)
+    angles[0] = 0.0
+    return axes, angles
+
+
 def mosaic_umats(
     spread_rad: float, domains: int, seed: int, table: ShuffleTable | None = None
 ) -> np.ndarray:
     """Orientation matrices of all mosaic domains, as the reference makes them.
-
-    One :func:`mosaic_rotation_umat` per domain from one generator; domain 0
-    is then replaced by the identity (its three deviates are still consumed).
 
     Args:
         spread_rad: Mosaic spread in radians.
@@ -412,12 +446,10 @@ def mosaic_umats(
         table: Shared shuffle table (see module docstring); fresh if omitted.
 
     Returns:
-        (domains, 3, 3) float64 matrices.
+        (domains, 3, 3) float64 matrices; domain 0 is the identity.
     """
-    rng = Ran1(seed, table)
-    umats = np.stack([mosaic_rotation_umat(spread_rad, rng) for _ in range(domains)])
-    umats[0] = np.eye(3)
-    return umats
+    axes, angles = mosaic_domain_axes(spread_rad, domains, seed, table)
+    return np.stack([axis_angle_matrix(a, r) for a, r in zip(axes, angles)])
 
 
 def _dot3(a: Sequence[float], b: Sequence[float]) -> float:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from ..config import CrystalConfig
-from ..rng import mosaic_umats, random_misset
+from ..rng import mosaic_domain_axes, random_misset
 from ..vectors import dot, norm, value_of
 from .rotations import axis_rotation_matrix, rotate_xyz
 
@@ -80,7 +80,8 @@ def build_crystal(
     N = crystal_cells(cfg, base, dtype, device)
     phi = phi_angles(cfg, dtype, device)
     spread, domains = mosaic_settings(cfg)
-    umats = mosaic_matrices(spread, domains, cfg.mosaic_seed, dtype, device)
+    umats = mosaic_matrices(cfg.mosaic_spread if spread > 0 else 0.0, domains,
+                            cfg.mosaic_seed, dtype, device)
     rot = axis_rotation_matrix(spindle, phi)  # (P, 3, 3)
     real_rows = base @ rot.transpose(-1, -2)  # rows rotated by phi: (P, 3, 3)
     real_rows = real_rows[:, None] @ umats.transpose(-1, -2)[None]  # (P, M, 3, 3)
@@ -194,8 +195,14 @@ def phi_sampling(cfg: CrystalConfig) -> tuple[int, float, float]:
 
 
 def phi_angles(cfg: CrystalConfig, dtype, device) -> torch.Tensor:
-    """Spindle angles phi0 + i*phistep (rad), shape (P,)."""
-    steps, step, _ = phi_sampling(cfg)
+    """Spindle angles phi0 + i*phistep (rad), shape (P,).
+
+    phi0, and the oscillation range when the step is derived from it, keep their
+    gradients when given as tensors.
+    """
+    steps, step, osc = phi_sampling(cfg)
+    if isinstance(cfg.osc, torch.Tensor) and cfg.phistep is None and osc != 0:
+        step = cfg.osc.to(dtype) * (step / osc)
     index = torch.arange(steps, dtype=dtype, device=device)
     return torch.as_tensor(cfg.phi0, dtype=dtype, device=device) + index * step
 
@@ -211,12 +218,35 @@ def mosaic_settings(cfg: CrystalConfig) -> tuple[float, int]:
     return spread, domains if domains > 0 else 10
 
 
-def mosaic_matrices(spread: float, domains: int, seed: int, dtype, device) -> torch.Tensor:
-    """Domain rotation matrices from the C generator, shape (M, 3, 3); identity if no spread."""
-    if spread <= 0:
+def mosaic_matrices(spread, domains: int, seed: int, dtype, device) -> torch.Tensor:
+    """Domain rotation matrices from the C generator, shape (M, 3, 3); identity if no spread.
+
+    The axes and angles are the C's (the angle rounded in float32 as the C does); the
+    angles scale with ``spread``, so a spread given as a tensor gets its gradient.
+    """
+    spread_value = value_of(spread)
+    if spread_value <= 0:
         return torch.eye(3, dtype=dtype, device=device)[None]
-    mats = mosaic_umats(spread, domains, -int(seed))
-    return torch.as_tensor(mats, dtype=dtype, device=device)
+    axes, angles = mosaic_domain_axes(spread_value, domains, -int(seed))
+    axes = torch.as_tensor(axes, dtype=dtype, device=device)
+    angles = torch.as_tensor(angles, dtype=dtype, device=device)
+    if isinstance(spread, torch.Tensor) and spread.requires_grad:
+        angles = spread.to(dtype) * (angles / spread_value)
+    return _axis_angle_matrices(axes, angles)
+
+
+def _axis_angle_matrices(axes: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+    """Rotations about unit axes (M, 3) by angles (M,), in the C's operation order."""
+    v1, v2, v3 = axes.unbind(-1)
+    c, s = angles.cos(), angles.sin()
+    omc = 1.0 - c
+    omc_v1v2, omc_v1v3, omc_v2v3 = omc * v1 * v2, omc * v1 * v3, omc * v2 * v3
+    rows = [
+        [c + omc * (v1 * v1), omc_v1v2 - s * v3, omc_v1v3 + s * v2],
+        [omc_v1v2 + s * v3, c + omc * (v2 * v2), omc_v2v3 - s * v1],
+        [omc_v1v3 - s * v2, omc_v2v3 + s * v1, c + omc * (v3 * v3)],
+    ]
+    return torch.stack([torch.stack(row, -1) for row in rows], -2)
 
 
 def _report(real_A: torch.Tensor, base: torch.Tensor, recip: torch.Tensor,
