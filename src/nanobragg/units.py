@@ -1,7 +1,5 @@
 """Physical constants and unit factors, in one place."""
 
-import math
-
 #: Square of the classical electron radius (m^2), the C program's value.
 R_E_SQR = 7.94079248018965e-30
 #: Avogadro's number (1/mol), the C program's value.
@@ -11,8 +9,5 @@ HC_EV_ANGSTROM = 12398.42
 #: Forward structure factor of water (electrons) and its molecular weight (g/mol).
 WATER_F = 2.57
 WATER_MW = 18.0
-
+#: One Angstrom in metres.
 ANGSTROM = 1e-10
-MM = 1e-3
-MICRON = 1e-6
-DEG = math.pi / 180.0

@@ -36,6 +36,7 @@ from typing import Any
 from nanobragg.config import DEFAULT_FLUENCE
 from nanobragg.errors import InputError
 from nanobragg.io._cnum import atof, strtod_prefix
+from nanobragg.units import HC_EV_ANGSTROM
 
 #: Degrees per radian exactly as the C computes it (``180.0*M_1_PI``).
 RTD = 180.0 * 0.31830988618379067154
@@ -398,7 +399,7 @@ def _detector_abs(state: ParsedArgs, values: list[Any]) -> None:
 def _energy(state: ParsedArgs, values: list[Any]) -> None:
     energy = values[0]
     # like C double division, 0 eV gives an infinite wavelength (rejected unless overridden)
-    inverse = 12398.42 / energy if energy else math.copysign(math.inf, energy)
+    inverse = HC_EV_ANGSTROM / energy if energy else math.copysign(math.inf, energy)
     state.wavelength = inverse / 1.0e10
 
 

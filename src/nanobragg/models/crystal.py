@@ -9,10 +9,9 @@ import torch
 
 from ..config import CrystalConfig
 from ..rng import mosaic_domain_axes, random_misset
+from ..units import ANGSTROM
 from ..vectors import dot, norm, value_of
 from .rotations import axis_rotation_matrix, rotate_xyz
-
-ANGSTROM = 1e-10
 
 
 @dataclass(frozen=True)

@@ -79,10 +79,5 @@ def axis_rotation_matrix(axis: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
     return columns.transpose(-1, -2)
 
 
-def apply_matrix(m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Return ``m @ v`` for matrices (..., 3, 3) and vectors (..., 3)."""
-    return (m @ v.unsqueeze(-1)).squeeze(-1)
-
-
 def _matrix(*entries: torch.Tensor) -> torch.Tensor:
     return torch.stack(entries, -1).reshape(entries[0].shape + (3, 3))
