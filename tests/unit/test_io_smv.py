@@ -51,9 +51,12 @@ def test_format_header_layout():
     assert header == text.encode().ljust(512, b" ")
 
 
-def test_format_header_too_long():
-    with pytest.raises(ValueError, match="512"):
-        format_smv_header({f"KEY{i}": 1.0 for i in range(100)})
+def test_format_header_too_long_is_written_whole_like_the_c():
+    fields = {f"KEY{i}": 1.0 for i in range(100)}
+    header = format_smv_header(fields)
+    assert len(header) > 512
+    assert header.endswith(b"}\f")
+    assert header.count(b"=1;") == 100
 
 
 def test_write_read_round_trip(tmp_path):

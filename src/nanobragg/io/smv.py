@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -14,6 +15,8 @@ from nanobragg.io._atomic import atomic_write
 from nanobragg.io._cnum import atof
 
 HEADER_SIZE = 512
+
+log = logging.getLogger(__name__)
 _MAGIC = b"{\nHEADER_BYT"  # the C program compares only the first 12 characters
 _MAX_HEADER_BYTES = 1 << 24
 
@@ -148,20 +151,22 @@ def _format_value(value: object) -> str:
 
 
 def format_smv_header(fields: Mapping[str, object]) -> bytes:
-    """Build a 512-byte SMV header exactly as the C program writes it.
+    """Build an SMV header exactly as the C program writes it.
 
     ``"{\\n"``, one ``KEY=value;\\n`` line per item in order (floats ``%g``, ints ``%d``,
     strings as-is; a tuple is written comma-separated with ``%g`` and no ``;``, like
-    ``DIALS_ORIGIN``), ``"}\\f"``, then spaces up to 512 bytes.
+    ``DIALS_ORIGIN``), ``"}\\f"``, then spaces up to 512 bytes. Like the C, a header whose
+    values need more than 512 bytes is written whole, without padding (the pixels then
+    start after it even though HEADER_BYTES says 512).
 
     Args:
         fields: Ordered header items.
 
     Returns:
-        Exactly 512 ASCII bytes.
+        ASCII bytes, 512 of them unless the text is longer.
 
     Raises:
-        ValueError: If a key is malformed or the header does not fit in 512 bytes.
+        ValueError: If a key is malformed.
     """
     lines = ["{\n"]
     for key, value in fields.items():
@@ -174,7 +179,8 @@ def format_smv_header(fields: Mapping[str, object]) -> bytes:
     lines.append("}\f")
     text = "".join(lines).encode("ascii")
     if len(text) > HEADER_SIZE:
-        raise ValueError(f"SMV header needs {len(text)} bytes, more than {HEADER_SIZE}")
+        log.warning("SMV header needs %d bytes, more than %d; written whole as the C does",
+                    len(text), HEADER_SIZE)
     return text.ljust(HEADER_SIZE, b" ")
 
 
