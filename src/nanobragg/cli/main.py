@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..diagnostics.trace import print_traces
 from ..errors import InputError
 from ..io.hkl import HKLGrid, read_fdump, read_hkl, write_fdump
 from ..io.pgm import write_pgm
@@ -49,7 +50,7 @@ def run(argv: list[str] | None = None, out=None) -> int:
         if request.show_help:
             print(USAGE, file=out)
             return 0
-        _simulate_and_write(request, argv, out)
+        _simulate_and_write(request, out)
     except InputError as err:
         print(f"nanoBragg: error: {err}", file=sys.stderr)
         return 2
@@ -84,7 +85,7 @@ def load_table(request: CliRequest, out) -> FTable | None:
                   (grid.h_min, grid.k_min, grid.l_min), default_F, loaded=grid.count > 0)
 
 
-def _simulate_and_write(request: CliRequest, argv: list[str], out) -> None:
+def _simulate_and_write(request: CliRequest, out) -> None:
     for note in request.notes:
         print(note, file=out)
     _check_output_folders(request)
@@ -98,8 +99,6 @@ def _simulate_and_write(request: CliRequest, argv: list[str], out) -> None:
     print(f"  rendered in {time.perf_counter() - started:.3f} s on "
           f"{result.image.device} ({request.runtime.dtype})", file=out)
     if request.trace_pixels:
-        from ..diagnostics.trace import print_traces
-
         print_traces(request, result.setup, table, out)
     _write_outputs(request, result, out)
 
