@@ -23,9 +23,9 @@ from .vectors import value_of
 log = logging.getLogger(__name__)
 
 #: Evaluations (pixels x sub-steps) per chunk; bounds the kernel's memory.
-EVALUATIONS_PER_CHUNK = 1 << 21
+EVALUATIONS_PER_CHUNK = 1 << 16
 #: Tricubic interpolation gathers 64 neighbours per evaluation, so chunks are smaller.
-INTERPOLATION_EVALUATIONS_PER_CHUNK = 1 << 16
+INTERPOLATION_EVALUATIONS_PER_CHUNK = 1 << 13
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         idx = flat_index[start:start + chunk]
         chunk_inputs = _without_interpolation(inp) if stopped else inp
         out = render_pixels(chunk_inputs, idx // fpixels, idx % fpixels)
-        image = image.index_put((idx,), out.intensity)
+        image.index_put_((idx,), out.intensity)
         if out.interpolation_failed is not None and bool(out.interpolation_failed):
             stopped = True
     return SimulationResult(image.reshape(rendered.shape), rendered, setup, stopped)
