@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 EVALUATIONS_PER_CHUNK = 1 << 16
 #: Tricubic interpolation gathers 64 neighbours per evaluation, so chunks are smaller.
 INTERPOLATION_EVALUATIONS_PER_CHUNK = 1 << 13
+#: Default budgets are multiplied by this on a GPU.
+GPU_CHUNK_FACTOR = 64
 
 
 @dataclass(frozen=True)
@@ -184,9 +186,15 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
 
 
 def pixels_per_chunk(inp: KernelInputs, evaluations_per_chunk: int | None) -> int:
-    """Pixels per kernel call so that pixels x evaluations stays under the budget."""
+    """Pixels per kernel call so that pixels x evaluations stays under the budget.
+
+    The default budget is sized for a CPU cache; on a GPU, where each call has a launch
+    cost and memory is plentiful, it is 64 times larger.
+    """
     budget = evaluations_per_chunk or (
         INTERPOLATION_EVALUATIONS_PER_CHUNK if inp.interpolate else EVALUATIONS_PER_CHUNK)
+    if evaluations_per_chunk is None and inp.pix0.is_cuda:
+        budget *= GPU_CHUNK_FACTOR
     return max(1, budget // inp.evaluations_per_pixel)
 
 
