@@ -59,6 +59,7 @@ BAD = [
     (["-default_F", "1", "-floatfile", "no/such/folder/f.bin"], "-floatfile"),
     (["-default_F", "1", "-device", "tpu"], "-device"),
     ([], "structure factors"),
+    (["-default_F", "1", "-osc", "0", "-phistep", "0.5"], "-osc/-phistep"),
 ]
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from ..config import CrystalConfig
+from ..errors import InputError
 from ..rng import mosaic_domain_axes, random_misset
 from ..units import ANGSTROM
 from ..vectors import dot, norm, value_of
@@ -198,8 +199,15 @@ def phi_angles(cfg: CrystalConfig, dtype, device) -> torch.Tensor:
 
     phi0, and the oscillation range when the step is derived from it, keep their
     gradients when given as tensors.
+
+    Raises:
+        InputError: the rules give no step at all (a zero range with a step given); the C
+            then renders an image of NaNs.
     """
     steps, step, osc = phi_sampling(cfg)
+    if steps <= 0:
+        raise InputError(f"-osc/-phistep: an oscillation of {math.degrees(osc):g} deg in steps "
+                         f"of {math.degrees(value_of(step)):g} deg gives no phi steps")
     if isinstance(cfg.osc, torch.Tensor) and cfg.phistep is None and osc != 0:
         step = cfg.osc.to(dtype) * (step / osc)
     index = torch.arange(steps, dtype=dtype, device=device)
