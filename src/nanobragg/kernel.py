@@ -105,7 +105,8 @@ class KernelOutput:
 
     Attributes:
         intensity: photons per pixel, shape (P,).
-        interpolation_failed: whether any evaluation left the F grid (tricubic only).
+        interpolation_failed: per pixel (P,), whether one of its evaluations left the F
+            grid (tricubic interpolation only, else None).
         taps: named intermediates (only when asked for).
     """
 
@@ -287,8 +288,8 @@ def cell_factor(inp: KernelInputs, hkl: tuple, hkl0: tuple | None):
         hkl0: nearest integers, same layout.
 
     Returns:
-        F_cell in the working dtype (a scalar tensor when no table is loaded), and a bool
-        tensor (or None) telling whether interpolation left the grid.
+        F_cell in the working dtype (a scalar tensor when no table is loaded), and per pixel
+        (P,) whether interpolation left the grid (None without interpolation).
     """
     if not inp.table.loaded:
         return torch.tensor(inp.table.default_F, dtype=inp.dtype, device=hkl[0].device), None
@@ -300,7 +301,8 @@ def cell_factor(inp: KernelInputs, hkl: tuple, hkl0: tuple | None):
     still_on = torch.cumsum(in_c_order.reshape(-1).to(torch.int32), 0) == 0
     still_on = still_on.reshape(in_c_order.shape).movedim(0, -1)
     interpolated = tricubic_F(inp.table, hkl).to(inp.dtype)
-    return torch.where(still_on, interpolated, nearest), outside.any()
+    failed_pixels = outside.reshape(-1, outside.shape[-1]).any(0)
+    return torch.where(still_on, interpolated, nearest), failed_pixels
 
 
 def accumulate(inp: KernelInputs, terms, skip_eval, F_latt, geo, polar) -> torch.Tensor:

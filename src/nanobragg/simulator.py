@@ -51,13 +51,14 @@ class SimulationResult:
         image: photons per pixel, shape (spixels, fpixels), in the working dtype.
         rendered: pixels the C would visit (inside ROI and not masked), bool, same shape.
         setup: the models used.
-        interpolation_stopped: tricubic interpolation left the grid and was switched off.
+        interpolation_stop: flat index (slow*fpixels + fast) of the pixel where tricubic
+            interpolation left the grid and was switched off for the rest, else None.
     """
 
     image: torch.Tensor
     rendered: torch.Tensor
     setup: Setup
-    interpolation_stopped: bool = False
+    interpolation_stop: int | None = None
 
 
 def resolve_device(name: str | torch.device | None) -> torch.device:
@@ -174,15 +175,16 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
     image = torch.zeros(rendered.numel(), dtype=dtype, device=dev)
     chunk = pixels_per_chunk(inp, evaluations_per_chunk)
     fpixels = config.detector.fpixels
-    stopped = False
+    stop = None
     for start in range(0, flat_index.numel(), chunk):
         idx = flat_index[start:start + chunk]
-        chunk_inputs = _without_interpolation(inp) if stopped else inp
+        chunk_inputs = _without_interpolation(inp) if stop is not None else inp
         out = render_pixels(chunk_inputs, idx // fpixels, idx % fpixels)
         image.index_put_((idx,), out.intensity)
-        if out.interpolation_failed is not None and bool(out.interpolation_failed):
-            stopped = True
-    return SimulationResult(image.reshape(rendered.shape), rendered, setup, stopped)
+        failed = out.interpolation_failed
+        if failed is not None and bool(failed.any()):
+            stop = int(idx[int(torch.argmax(failed.to(torch.int8)))])
+    return SimulationResult(image.reshape(rendered.shape), rendered, setup, stop)
 
 
 def pixels_per_chunk(inp: KernelInputs, evaluations_per_chunk: int | None) -> int:

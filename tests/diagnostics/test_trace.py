@@ -145,3 +145,31 @@ def test_phi_lines_follow_phi_zero_block():
     assert lines[first + 3].startswith("TRACE_PY_PHI phi_tic=1 ")
     assert lines[first + 4].startswith("TRACE_PY_PHI phi_tic=2 ")
 
+
+
+def test_trace_follows_the_render_when_interpolation_switches_off(tmp_path):
+    """A pixel traced after the one where tricubic interpolation left the grid uses nearest
+    structure factors, as the full render (and the C) did there."""
+    import io
+
+    from nanobragg.cli.main import load_table
+    from nanobragg.cli.to_config import build_request
+    from nanobragg.diagnostics.pixels import render_taps
+    from nanobragg.simulator import simulate
+
+    lines = [f"{h} {k} {l} {10 + h * h + 2 * k + 3 * l * l}"
+             for h in range(-4, 5) for k in range(-4, 5) for l in range(-4, 5)]
+    (tmp_path / "small.hkl").write_text("\n".join(lines) + "\n")
+    argv = ("-hkl small.hkl -cell 60 60 60 90 90 90 -N 2 -lambda 1 -distance 100 "
+            "-detpixels 48 -pixel 0.5 -misset 10 20 30 -roi 22 47 22 47").split()
+    request = build_request(argv, cwd=tmp_path)
+    (tmp_path / "Fdump.bin").unlink(missing_ok=True)
+    table = load_table(request, io.StringIO())
+    result = simulate(request.config, table)
+    stop = result.interpolation_stop
+    assert stop is not None and 22 * 48 < stop < 47 * 48
+    pixels = [(22, 23), divmod(stop, 48), (30, 30), (47, 47)]
+    traced = render_taps(result.setup, pixels, stop)
+    image = result.image
+    for p, (s, f) in enumerate(pixels):
+        assert float(traced.intensity[p]) == float(image[s, f])

@@ -99,7 +99,7 @@ def _simulate_and_write(request: CliRequest, out) -> None:
     print(f"  rendered in {time.perf_counter() - started:.3f} s on "
           f"{result.image.device} ({request.runtime.dtype})", file=out)
     if request.trace_pixels:
-        print_traces(request, result.setup, table, out)
+        print_traces(request, result.setup, table, out, result.interpolation_stop)
     _write_outputs(request, result, out)
 
 
@@ -128,7 +128,7 @@ def _print_setup(result: SimulationResult, out) -> None:
     print(f"  Fclose={rep['fclose']:g} Sclose={rep['sclose']:g}", file=out)
     print(f"  pivoting detector around {'sample' if det.pivot == 'SAMPLE' else 'direct beam'}",
           file=out)
-    if result.interpolation_stopped:
+    if result.interpolation_stop is not None:
         print("WARNING: out of range for three point interpolation: "
               "switched to nearest-neighbour structure factors", file=out)
 

@@ -8,6 +8,7 @@ dtype's exact values.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,12 +41,17 @@ class PixelTaps:
     intensity: torch.Tensor
 
 
-def render_taps(setup: Setup, pixels) -> PixelTaps:
-    """Run the kernel once on the given pixels with all intermediates.
+def render_taps(setup: Setup, pixels, interpolation_stop: int | None = None) -> PixelTaps:
+    """Run the kernel on the given pixels, one at a time, with all intermediates.
+
+    Each pixel is rendered alone so that tricubic interpolation is in the state the full
+    render had there: on up to the pixel where it left the grid (``interpolation_stop``,
+    a flat index), off after it.
 
     Args:
         setup: models and kernel inputs from :func:`nanobragg.simulator.prepare`.
         pixels: (slow, fast) pairs.
+        interpolation_stop: flat pixel index where the render switched interpolation off.
 
     Raises:
         InputError: a pixel outside the detector.
@@ -57,14 +63,21 @@ def render_taps(setup: Setup, pixels) -> PixelTaps:
             raise InputError(f"traced pixel (slow={s}, fast={f}) is outside the "
                              f"{det.spixels}x{det.fpixels} detector")
     device = setup.inputs.pix0.device
-    spixel = torch.tensor([p[0] for p in pixels], dtype=torch.long, device=device)
-    fpixel = torch.tensor([p[1] for p in pixels], dtype=torch.long, device=device)
-    with torch.no_grad():
-        out = render_pixels(setup.inputs, spixel, fpixel, want_taps=True)
-    taps = {name: _to_numpy(value) for name, value in out.taps.items() if value is not None}
+    outs = []
+    for s, f in pixels:
+        inputs = setup.inputs
+        if interpolation_stop is not None and s * det.fpixels + f > interpolation_stop:
+            inputs = dataclasses.replace(inputs, interpolate=False)
+        one = torch.tensor([s], dtype=torch.long, device=device)
+        with torch.no_grad():
+            outs.append(render_pixels(inputs, one, torch.tensor([f], device=device),
+                                      want_taps=True))
+    taps = {name: np.concatenate([_to_numpy(o.taps[name]) for o in outs])
+            for name, value in outs[0].taps.items() if value is not None}
     if "dmin_skipped" not in taps:  # the kernel leaves it out when there is no cut
         taps["dmin_skipped"] = np.zeros(taps["stol"].shape, dtype=bool)
-    return PixelTaps(pixels, taps, out.intensity.detach())
+    intensity = torch.cat([o.intensity.detach() for o in outs])
+    return PixelTaps(pixels, taps, intensity)
 
 
 def _to_numpy(value: torch.Tensor) -> np.ndarray:

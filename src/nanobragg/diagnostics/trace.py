@@ -33,7 +33,7 @@ PREFIX = "TRACE_PY"
 _RTD = 180.0 * 0.31830988618379067154
 
 
-def print_traces(request, setup: Setup, table, out) -> None:
+def print_traces(request, setup: Setup, table, out, interpolation_stop=None) -> None:
     """Print the trace of every ``-trace_pixel`` of a CLI request.
 
     Args:
@@ -41,13 +41,17 @@ def print_traces(request, setup: Setup, table, out) -> None:
         setup: the setup the image was rendered with.
         table: structure factors (already part of ``setup.inputs``; kept for the CLI hook).
         out: text stream.
+        interpolation_stop: flat pixel index where the render switched tricubic
+            interpolation off (``SimulationResult.interpolation_stop``), or None.
     """
     del table
-    for line in trace_log(setup, request.config, request.trace_pixels, request.mask):
+    for line in trace_log(setup, request.config, request.trace_pixels, request.mask,
+                          interpolation_stop=interpolation_stop):
         print(line, file=out)
 
 
-def trace_log(setup: Setup, config, pixels, mask=None, prefix: str = PREFIX) -> list[str]:
+def trace_log(setup: Setup, config, pixels, mask=None, prefix: str = PREFIX,
+              interpolation_stop: int | None = None) -> list[str]:
     """Trace lines of several pixels; each pixel gets a complete log (geometry included).
 
     Args:
@@ -56,6 +60,7 @@ def trace_log(setup: Setup, config, pixels, mask=None, prefix: str = PREFIX) -> 
         pixels: (slow, fast) pairs.
         mask: optional (slow, fast) mask; 0 = not rendered.
         prefix: line prefix (``TRACE_PY``).
+        interpolation_stop: see :func:`print_traces`.
 
     Returns:
         Lines without newline characters.
@@ -63,7 +68,7 @@ def trace_log(setup: Setup, config, pixels, mask=None, prefix: str = PREFIX) -> 
     pixels = tuple(pixels)
     if not pixels:
         return []
-    traced = render_taps(setup, pixels)
+    traced = render_taps(setup, pixels, interpolation_stop)
     rendered = rendered_flags(config, mask, pixels, setup.inputs.pix0.device)
     header = detector_lines(setup.detector, config.detector.convention, prefix)
     lines: list[str] = []
