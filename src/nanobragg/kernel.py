@@ -331,7 +331,11 @@ def accumulate(inp: KernelInputs, terms, skip_eval, F_latt, geo, polar) -> torch
         passed_over = passed_over | skip_eval
     factor = torch.where(passed_over, 1.0, factor).reshape(-1, n_pix)
     suffix = torch.flip(torch.cumprod(torch.flip(factor, [0]), 0), [0])
-    return inp.background * suffix[0] + torch.cumsum(flat * suffix, 0)[-1]
+    # a zero term stays zero even where the product overflowed (the C adds 0 before
+    # multiplying, so it reaches inf, never 0 * inf = NaN)
+    weighted = torch.where(flat == 0, 0.0, flat * suffix)
+    start = torch.where(inp.background == 0, 0.0, inp.background * suffix[0])
+    return start + torch.cumsum(weighted, 0)[-1]
 
 
 def final_factors(inp: KernelInputs, geo, polar, skipped) -> torch.Tensor:

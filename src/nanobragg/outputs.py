@@ -42,6 +42,11 @@ def image_stats(image: np.ndarray, rendered: np.ndarray, roi: np.ndarray) -> Ima
         rendered: pixels the C visited (bool, same shape).
         roi: pixels inside the ROI (bool, same shape); masked pixels count for rmsd.
     """
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _stats(image, rendered, roi)
+
+
+def _stats(image: np.ndarray, rendered: np.ndarray, roi: np.ndarray) -> ImageStats:
     values = image[rendered].astype(np.float64)
     count = values.size
     max_i = float(values.max()) if count else 0.0
@@ -55,10 +60,14 @@ def image_stats(image: np.ndarray, rendered: np.ndarray, roi: np.ndarray) -> Ima
 
 
 def int_image(image: np.ndarray, roi: np.ndarray, scale: float, adc: float) -> np.ndarray:
-    """The C's noiseless SMV pixels: ``floorf(clip(float*scale + adc) + 0.5)``; 0 outside ROI."""
-    value = np.clip(image.astype(np.float64) * scale + adc, 0.0, MAX_COUNT)
-    rounded = np.floor((value + 0.5).astype(np.float32))
-    return np.where(roi, rounded, 0).astype(np.uint16)
+    """The C's noiseless SMV pixels: ``floorf(clip(float*scale + adc) + 0.5)``; 0 outside ROI.
+
+    Non-finite pixels (an overflowed image) have no defined value in the C; they become 0.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        value = np.clip(image.astype(np.float64) * scale + adc, 0.0, MAX_COUNT)
+        rounded = np.floor((value + 0.5).astype(np.float32))
+        return np.where(roi & np.isfinite(rounded), rounded, 0).astype(np.uint16)
 
 
 def auto_int_scale(max_I: float) -> float:
@@ -68,8 +77,9 @@ def auto_int_scale(max_I: float) -> float:
 
 def pgm_pixels(image: np.ndarray, roi: np.ndarray, scale: float) -> np.ndarray:
     """8-bit PGM pixels ``min(float*scale, 255)`` truncated; 0 outside the ROI."""
-    value = np.minimum(image.astype(np.float64) * scale, 255.0)
-    return np.where(roi, value, 0).astype(np.uint8)
+    with np.errstate(invalid="ignore", over="ignore"):
+        value = np.minimum(image.astype(np.float64) * scale, 255.0)
+        return np.where(roi & np.isfinite(value), value, 0).astype(np.uint8)
 
 
 def auto_pgm_scale(stats: ImageStats, int_scale: float) -> float:

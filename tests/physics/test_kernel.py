@@ -129,3 +129,19 @@ def test_float32_agrees_with_float64():
     single = simulate(cfg, dtype=torch.float32).image
     assert single.dtype == torch.float32
     assert float((single.double() - double).abs().max()) <= 1e-4 * float(double.max())
+
+
+def test_overflowing_running_product_gives_inf_like_the_c_not_nan():
+    # -point_pixel makes omega = 1/R^2 ~ 100 per step; with -oversample_omega the C
+    # multiplies the running sum by it 3888 times and reaches inf (never 0 * inf)
+    cfg = SimulationConfig(
+        detector=DetectorConfig(fpixels=3, spixels=2, pixel_size=5e-4, distance=0.1,
+                                oversample=9, point_pixel=True, oversample_omega=True,
+                                thickness=486e-6, mu=1 / 258e-6, thicksteps=4),
+        crystal=CrystalConfig(cell=(53e-10, 50e-10, 63e-10, 1.5708, 1.5708, 1.5708),
+                              N=(8, 3, 8), default_F=0.0, phi0=0.1, osc=0.02, phisteps=3),
+        beam=BeamConfig(wavelength=0.945e-10, dispersion=0.01, dispsteps=4, nopolar=True,
+                        water_size=28e-6),
+    )
+    image = simulate(cfg, dtype=F64).image
+    assert torch.isinf(image).all()
