@@ -1,4 +1,8 @@
-"""Atomic file writing: write a temporary file next to the target, then rename it."""
+"""Whole-file access for the readers and writers.
+
+Reading raises InputError naming the file; writing is atomic (a temporary file next to
+the target, then a rename).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from nanobragg.errors import InputError
+
+
+def read_bytes(path: str | os.PathLike[str], what: str) -> bytes:
+    """The whole file, or InputError ``"<what> '<path>': cannot read: <reason>"``."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise InputError(f"{what} '{path}': cannot read: {exc.strerror or exc}") from exc
 
 
 @functools.lru_cache(maxsize=1)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nanobragg.errors import InputError
-from nanobragg.io._atomic import atomic_write
+from nanobragg.io._atomic import atomic_write, read_bytes
 from nanobragg.io._cnum import C_WHITESPACE, line_number, scan_float, scan_int
 
 logger = logging.getLogger(__name__)
@@ -62,14 +62,6 @@ class HKLGrid:
         """Largest l index on the grid."""
         return self.l_min + self.F.shape[2] - 1
 
-
-def _read_text(path: str | os.PathLike[str], what: str) -> str:
-    """Read a whole text file (bytes decoded 1:1 as latin-1) or raise InputError."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("latin-1")
-    except OSError as exc:
-        raise InputError(f"{what} '{path}': cannot read: {exc.strerror or exc}") from exc
 
 
 def _scan_groups(text: str, int_indices: bool) -> tuple[list[tuple[float, ...]], int]:
@@ -141,7 +133,7 @@ def read_hkl(path: str | os.PathLike[str], default_F: float) -> HKLGrid:
     Raises:
         InputError: Unreadable file, no readable entry, or absurd indices.
     """
-    text = _read_text(path, "hkl file")
+    text = read_bytes(path, "hkl file").decode("latin-1")
     groups, stop = _scan_groups(text, int_indices=False)
     if not groups:
         raise InputError(f"hkl file '{path}': no reflections: line {line_number(text, stop)} "
@@ -211,11 +203,7 @@ def read_fdump(path: str | os.PathLike[str]) -> HKLGrid:
     Raises:
         InputError: Unreadable file, malformed header or wrong data size.
     """
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise InputError(f"Fdump file '{path}': cannot read: {exc.strerror or exc}") from exc
+    raw = read_bytes(path, "Fdump file")
     limits, offset = _parse_fdump_header(raw, path)
     shape = tuple(limits[2 * i + 1] - limits[2 * i] + 1 for i in range(3))
     padded_shape = tuple(n + 1 for n in shape)

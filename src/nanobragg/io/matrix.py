@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from nanobragg.errors import InputError
+from nanobragg.io._atomic import read_bytes
 from nanobragg.io._cnum import line_number, scan_float
 
 
@@ -27,11 +28,7 @@ def read_mosflm_matrix(path: str | os.PathLike[str]) -> np.ndarray:
     Raises:
         InputError: Unreadable file or fewer than 9 leading numbers.
     """
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("latin-1")
-    except OSError as exc:
-        raise InputError(f"matrix file '{path}': cannot read: {exc.strerror or exc}") from exc
+    text = read_bytes(path, "matrix file").decode("latin-1")
     values: list[float] = []
     pos = 0
     while len(values) < 9:

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from nanobragg.errors import InputError
-from nanobragg.io._atomic import atomic_write
+from nanobragg.io._atomic import atomic_write, read_bytes
 
 
 def write_float_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
@@ -37,11 +37,7 @@ def read_float_image(path: str | os.PathLike[str], width: int, height: int) -> n
     Raises:
         InputError: Unreadable file or size other than 4*width*height bytes.
     """
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise InputError(f"float image '{path}': cannot read: {exc.strerror or exc}") from exc
+    raw = read_bytes(path, "float image")
     expected = 4 * width * height
     if len(raw) != expected:
         raise InputError(f"float image '{path}': size is {len(raw)} bytes, expected {expected} "

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nanobragg.errors import InputError
-from nanobragg.io._atomic import atomic_write
+from nanobragg.io._atomic import atomic_write, read_bytes
 from nanobragg.io._cnum import atof
 
 HEADER_SIZE = 512
@@ -122,11 +122,7 @@ def read_smv(path: str | os.PathLike[str]) -> SMVImage:
     Raises:
         InputError: Unreadable file, not an SMV image, bad sizes or too few pixels.
     """
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise InputError(f"SMV file '{path}': cannot read: {exc.strerror or exc}") from exc
+    raw = read_bytes(path, "SMV file")
     header, offset = _read_header(raw, path)
     width, height = _image_size(header, path)
     nbytes = 2 * width * height

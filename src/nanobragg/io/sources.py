@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from nanobragg.errors import InputError
+from nanobragg.io._atomic import read_bytes
 from nanobragg.io._cnum import atof
 
 N_COLUMNS = 5
@@ -80,11 +81,7 @@ def read_source_file(path: str | os.PathLike[str]) -> np.ndarray:
     Raises:
         InputError: Unreadable file or no non-blank line.
     """
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("latin-1")
-    except OSError as exc:
-        raise InputError(f"source file '{path}': cannot read: {exc.strerror or exc}") from exc
+    text = read_bytes(path, "source file").decode("latin-1")
     rows = []
     for line in _fgets_lines(text):
         values = _parse_line(line)
