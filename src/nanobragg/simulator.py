@@ -130,7 +130,7 @@ def choose_oversample(requested: int | None, crystal: Crystal, detector: Detecto
     """The user's oversample, or the C's ``ceil(3*max crystal size / (lambda*d/pixel))``."""
     if requested is not None and requested > 0:
         return int(requested)
-    size = max(crystal.report["xtal_size_m"])
+    size = max(crystal.xtal_size)
     pixel = value_of(detector.pixel_size)
     reciprocal_pixel = value_of(wavelength) * detector.report["distance"] / pixel
     return max(1, math.ceil(3.0 * size / reciprocal_pixel))

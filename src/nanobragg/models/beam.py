@@ -23,24 +23,20 @@ class Beam:
     Attributes:
         incident: unit vectors along the incident rays (towards the sample), shape (S, 3).
         wavelength: per-source wavelength (m), shape (S,).
-        source_positions: source positions as listed before normalisation (m), shape (S, 3).
         polar_vector: unit E-vector reference axis, shape (3,).
         kahn: Kahn polarization factor (scalar tensor).
         nopolar: polarization correction off.
         fluence: photons/m^2 (scalar tensor).
         water_size: water thickness (m) (scalar tensor).
-        divsteps: number of divergence directions (for reports).
     """
 
     incident: torch.Tensor
     wavelength: torch.Tensor
-    source_positions: torch.Tensor
     polar_vector: torch.Tensor
     kahn: torch.Tensor
     nopolar: bool
     fluence: torch.Tensor
     water_size: torch.Tensor
-    divsteps: int
 
     @property
     def sources(self) -> int:
@@ -70,9 +66,8 @@ def build_beam(
     wavelength0 = torch.as_tensor(cfg.wavelength, dtype=like.dtype, device=like.device)
     if cfg.sources:
         positions, wavelengths = _listed_sources(cfg, beam_vector, wavelength0)
-        divsteps = 0
     else:
-        positions, wavelengths, divsteps = _generated_sources(
+        positions, wavelengths = _generated_sources(
             cfg, beam_vector, polar_vector, wavelength0)
     directions = unit(positions)
 
@@ -80,9 +75,9 @@ def build_beam(
         return torch.as_tensor(value, dtype=like.dtype, device=like.device)
 
     return Beam(
-        incident=-directions, wavelength=wavelengths, source_positions=positions,
+        incident=-directions, wavelength=wavelengths,
         polar_vector=polar_vector, kahn=scalar(cfg.polarization), nopolar=bool(cfg.nopolar),
-        fluence=scalar(cfg.fluence), water_size=scalar(cfg.water_size), divsteps=divsteps,
+        fluence=scalar(cfg.fluence), water_size=scalar(cfg.water_size),
     )
 
 
@@ -103,7 +98,7 @@ def _generated_sources(cfg, beam_vector, polar_vector, wavelength0):
     vert = torch.linalg.cross(beam_vector, polar_vector)
     vert = unit(vert)
     start = -SOURCE_DISTANCE * beam_vector
-    positions, wavelengths, divsteps = [], [], 0
+    positions, wavelengths = [], []
     for ih in range(hsteps):
         for iv in range(vsteps):
             hdiv = hstep * ih - hrange / 2.0
@@ -111,12 +106,11 @@ def _generated_sources(cfg, beam_vector, polar_vector, wavelength0):
             if cfg.round_div and _outside_ellipse(hdiv, hstep, hsteps, hrange,
                                                   vdiv, vstep, vsteps, vrange):
                 continue
-            divsteps += 1
             direction = rotate_axis(rotate_axis(start, polar_vector, vdiv), vert, hdiv)
             for idisp in range(dsteps):
                 positions.append(direction)
                 wavelengths.append(wavelength0 * (1.0 + dstep * idisp - drange / 2.0))
-    return torch.stack(positions), torch.stack(wavelengths), divsteps
+    return torch.stack(positions), torch.stack(wavelengths)
 
 
 def _outside_ellipse(h, hstep, hsteps, hrange, v, vstep, vsteps, vrange) -> bool:

@@ -21,28 +21,20 @@ class Crystal:
 
     Attributes:
         real_rows: rows a, b, c (m) for every phi step and mosaic domain, shape (P, M, 3, 3).
-        base_rows: rows a, b, c (m) at phi = 0 without mosaic, shape (3, 3).
         recip_rows: rows a*, b*, c* (1/Angstrom) at phi = 0 without mosaic, shape (3, 3).
         N: unit cells along a, b, c, shape (3,).
         shape: lattice transform name; fudge: its scale factor.
         phi: spindle angles (rad), shape (P,).
-        umats: mosaic domain rotations, shape (M, 3, 3).
-        mosaic_spread: spread (rad) after the C's defaults.
-        misset: misset angles used (rad) or None.
-        report: cell and size values the C prints (floats).
+        xtal_size: crystal size along a, b, c (m) as the C computes it (|a| times Na), floats.
     """
 
     real_rows: torch.Tensor
-    base_rows: torch.Tensor
     recip_rows: torch.Tensor
     N: torch.Tensor
     shape: str
     fudge: torch.Tensor
     phi: torch.Tensor
-    umats: torch.Tensor
-    mosaic_spread: float
-    misset: tuple | None
-    report: dict
+    xtal_size: tuple[float, float, float]
 
     @property
     def phisteps(self) -> int:
@@ -52,7 +44,7 @@ class Crystal:
     @property
     def domains(self) -> int:
         """Number of mosaic domains."""
-        return int(self.umats.shape[0])
+        return int(self.real_rows.shape[1])
 
 
 def build_crystal(
@@ -85,10 +77,10 @@ def build_crystal(
     rot = axis_rotation_matrix(spindle, phi)  # (P, 3, 3)
     real_rows = base @ rot.transpose(-1, -2)  # rows rotated by phi: (P, 3, 3)
     real_rows = real_rows[:, None] @ umats.transpose(-1, -2)[None]  # (P, M, 3, 3)
+    xtal_size = tuple(value_of(x) * value_of(n) for n, x in zip(N, norm(base)))
     return Crystal(
-        real_rows=real_rows, base_rows=base, recip_rows=recip, N=N, shape=cfg.shape,
-        fudge=scalar(cfg.fudge), phi=phi, umats=umats, mosaic_spread=spread,
-        misset=misset, report=_report(real_A, base, recip, N),
+        real_rows=real_rows, recip_rows=recip, N=N, shape=cfg.shape,
+        fudge=scalar(cfg.fudge), phi=phi, xtal_size=xtal_size,
     )
 
 
@@ -254,16 +246,3 @@ def _axis_angle_matrices(axes: torch.Tensor, angles: torch.Tensor) -> torch.Tens
         [omc_v1v3 - s * v2, omc_v2v3 + s * v1, c + omc * (v3 * v3)],
     ]
     return torch.stack([torch.stack(row, -1) for row in rows], -2)
-
-
-def _report(real_A: torch.Tensor, base: torch.Tensor, recip: torch.Tensor,
-            N: torch.Tensor) -> dict:
-    """Cell values the C prints; crystal sizes as the C computes them (|a| in m times Na)."""
-    return {
-        "cell_A": [value_of(x) for x in norm(real_A)],
-        "volume_A3": value_of(torch.linalg.det(real_A.detach()).abs()),
-        "real_A": real_A.tolist(),
-        "reciprocal_per_A": recip.tolist(),
-        "N": [value_of(n) for n in N],
-        "xtal_size_m": [value_of(x) * value_of(n) for n, x in zip(N, norm(base))],
-    }
