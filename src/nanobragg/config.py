@@ -242,10 +242,6 @@ class SimulationConfig:
         self.crystal.validate()
         self.beam.validate()
 
-    def replace(self, **changes: Any) -> SimulationConfig:
-        """Return a copy with some top-level fields replaced."""
-        return dataclasses.replace(self, **changes)
-
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict of the configuration (tensors become floats)."""
         return _plain(dataclasses.asdict(self))

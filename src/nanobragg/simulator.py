@@ -39,7 +39,6 @@ class Setup:
     beam: Beam
     oversample: int
     steps: int
-    interpolate: bool
     inputs: KernelInputs
 
 
@@ -122,7 +121,7 @@ def prepare(config: SimulationConfig, table: FTable | None = None,
         background=beam.background_intensity().to(dtype),
         scale=(R_E_SQR * beam.fluence / steps).to(dtype), dtype=dtype,
     )
-    return Setup(detector, crystal, beam, oversample, steps, interpolate, inputs)
+    return Setup(detector, crystal, beam, oversample, steps, inputs)
 
 
 def choose_oversample(requested: int | None, crystal: Crystal, detector: Detector,

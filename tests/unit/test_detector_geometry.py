@@ -153,3 +153,12 @@ def test_custom_twotheta_axis_is_used_unnormalised_like_the_c():
 
     cfg = DetectorConfig(convention="CUSTOM", twotheta_axis=(0.0, 0.0, 0.9))
     assert frame_vectors(cfg, BeamConfig(), F64, CPU)["twotheta_axis"].tolist() == [0, 0, 0.9]
+
+
+def test_config_to_dict_gives_plain_numbers():
+    from nanobragg.config import SimulationConfig
+
+    cfg = SimulationConfig(detector=DetectorConfig(distance=torch.tensor(0.2, requires_grad=True)))
+    plain = cfg.to_dict()
+    assert plain["detector"]["distance"] == pytest.approx(0.2)
+    assert plain["detector"]["beam_center"] == [None, None]
