@@ -15,6 +15,7 @@ already along +z) it is the identity.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,7 +65,7 @@ class ImageGeometry:
         wavelength: central wavelength (m).
         total_flux: photons per second in the beam.
         exposure: exposure time of one frame (s).
-        distance: the detector distance the C reports (m).
+        distance: sample to the direct-beam point on panel 0 along the beam (m).
         beam_center: direct-beam point on panel 0 as (fast, slow) pixel coordinates,
             with (0, 0) the outer corner of the first pixel (so 0.5 is its centre).
         spindle: unit spindle (phi) axis in the lab frame; the crystal turns right-handed.
@@ -163,22 +164,45 @@ def geometry_from_setup(setup, config, exposure: float = 1.0, frames: int = 1,
         Plain-number geometry for the writers.
     """
     det = setup.detector
-    rep = det.report
+    panel = detector_panel(det)
     _, _, osc = phi_sampling(config.crystal)
     spindle = frame_vectors(config.detector, config.beam, det.fdet.dtype, det.fdet.device,
                             config.crystal.spindle_axis)["spindle"]
     beamsize = value_of(config.beam.beamsize)
     fluence = value_of(config.beam.fluence)
-    pixel = rep["pixel_size"]
+    distance, centre = beam_hit(panel, _vec(det.beam))
     return ImageGeometry(
-        panels=(detector_panel(det),), beam=_vec(det.beam),
+        panels=(panel,), beam=_vec(det.beam),
         wavelength=value_of(config.beam.wavelength),
         total_flux=fluence * beamsize * beamsize / exposure if exposure > 0 else 0.0,
-        exposure=exposure / frames, distance=rep["distance"],
-        beam_center=(rep["fbeam"] / pixel, rep["sbeam"] / pixel), spindle=_vec(spindle),
+        exposure=exposure / frames, distance=distance, beam_center=centre,
+        spindle=_vec(spindle),
         phi_start=value_of(config.crystal.phi0),
         phi_increment=osc / frames if phi_increment is None else phi_increment,
         frames=frames, sensor_thickness=float(det.thickness))
+
+
+def beam_hit(panel: PanelGeometry, beam: Vector) -> tuple[float, tuple[float, float]]:
+    """Where the beam from the sample meets the panel's plane.
+
+    This is the geometric direct-beam point, which the C's reported Fbeam/Sbeam and
+    distance equal only without two-theta (the C computes those without the swing).
+
+    Returns:
+        (distance from the sample along the beam (m), (fast, slow) pixel coordinates
+        with (0, 0) at the outer corner of pixel (0, 0)); infinite if the beam runs
+        parallel to the panel.
+    """
+    origin = np.asarray(panel.origin)
+    b = np.asarray(beam, dtype=np.float64) / np.linalg.norm(beam)
+    normal = panel.normal
+    along = float(np.dot(b, normal))
+    if along == 0.0:
+        return math.inf, (math.inf, math.inf)
+    distance = float(np.dot(origin, normal)) / along
+    hit = distance * b - origin
+    return distance, (float(np.dot(hit, panel.fast)) / panel.pixel_size[0],
+                      float(np.dot(hit, panel.slow)) / panel.pixel_size[1])
 
 
 def _vec(t) -> Vector:
