@@ -7,7 +7,8 @@ import pytest
 
 from nanobragg.io.geometry import resolution_map
 from nanobragg.io.png import (
-    ASINH_BETA,
+    BETA_RANGE,
+    KNEE_PERCENTILE,
     asinh_stretch,
     auto_rings,
     preview_pixels,
@@ -33,11 +34,22 @@ def test_asinh_stretch_is_dark_on_white_and_monotone():
     grey = asinh_stretch(image)
     assert grey.flat[0] == 255 and grey.flat[-1] == 0
     assert (np.diff(grey.reshape(-1).astype(int)) <= 0).all()
-    # asinh lifts faint signal: 10% of the range shows at asinh(1)/asinh(10) = 29% darkness
-    lo, hi = np.percentile(image, [1.0, 99.9])
-    tenth = np.argmin(np.abs(image.reshape(-1) - (lo + 0.1 * (hi - lo))))
-    expected = 255.0 * (1.0 - np.arcsinh(1.0) / np.arcsinh(ASINH_BETA))
-    assert abs(int(grey.flat[tenth]) - expected) <= 1.5 and expected < 0.9 * 255
+    assert (asinh_stretch(np.full((3, 3), 5.0)) == 255).all()
+
+
+def test_asinh_knee_lifts_faint_signal_of_a_sparse_image():
+    image = np.full((100, 100), 2.0)  # background 2 photons, 2% of pixels are spots
+    image.flat[::50] = np.linspace(10.0, 1e4, 200)
+    grey = asinh_stretch(image)
+    lo, knee, hi = np.percentile(image, [1.0, KNEE_PERCENTILE, 99.9])
+    assert lo == knee == 2.0  # the background is the knee: beta takes its upper bound
+    beta = BETA_RANGE[1]
+    spot = int(np.argmin(np.abs(image.reshape(-1) - 100.0)))
+    t = (image.flat[spot] - lo) / (hi - lo)
+    expected = 255.0 * (1.0 - np.arcsinh(beta * t) / np.arcsinh(beta))
+    assert abs(int(grey.flat[spot]) - expected) <= 1.0
+    assert grey.flat[spot] < 255 * (1 - 3 * t)  # far darker than a linear stretch
+    assert grey.flat[1] == 255
     assert (asinh_stretch(np.full((3, 3), 5.0)) == 255).all()
 
 

@@ -1,10 +1,11 @@
 """PNG pictures with no extra dependency: a zlib writer, grey-scale stretches, rings.
 
 One PNG path for the project: nb-compare's previews and the ``-pngfile`` preview both
-use :func:`write_png`. The preview stretch is asinh on the range between two
-percentiles of the rendered pixels, drawn dark on white like crystallographers'
-viewers; resolution rings are one-pixel contours of constant d-spacing computed from the
-panel geometry."""
+use :func:`write_png`. The preview stretch is asinh between two percentiles of the
+rendered pixels (its knee at the 90th percentile), drawn dark on white like
+crystallographers' viewers; resolution rings are one-pixel contours of constant
+d-spacing computed from the panel geometry.
+"""
 
 from __future__ import annotations
 
@@ -83,8 +84,10 @@ def diverging(diff: np.ndarray, limit: float | None = None) -> np.ndarray:
     return rgb
 
 
-#: asinh softening: how many times the stretch's knee fits into the displayed range.
-ASINH_BETA = 10.0
+#: Percentile of the valid pixels where the asinh stretch turns from linear to logarithmic.
+KNEE_PERCENTILE = 90.0
+#: Bounds of the stretch's beta (range / knee): 1 is nearly linear, 1e4 nearly logarithmic.
+BETA_RANGE = (1.0, 1.0e4)
 #: d-spacings (Angstrom) that automatic rings are chosen from.
 NICE_D = (20.0, 15.0, 10.0, 8.0, 6.0, 5.0, 4.0, 3.5, 3.0, 2.5, 2.0, 1.8, 1.6, 1.5, 1.4,
           1.3, 1.2, 1.1, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
@@ -95,9 +98,11 @@ def asinh_stretch(image: np.ndarray, valid: np.ndarray | None = None,
                   percentiles: tuple[float, float] = (1.0, 99.9)) -> np.ndarray:
     """Grey levels (uint8, 255 = no signal, 0 = strongest) of a photon image.
 
-    ``t = clip((x - lo) / (hi - lo), 0, 1)``, shown as ``asinh(beta t) / asinh(beta)``
-    with beta = ``ASINH_BETA``; lo and hi are percentiles of the valid pixels (a
-    constant image is white).
+    ``t = clip((x - lo) / (hi - lo), 0, 1)`` is shown as ``asinh(beta t) / asinh(beta)``,
+    where lo and hi are the given percentiles of the valid pixels and ``beta = (hi - lo) /
+    (knee - lo)`` with knee the ``KNEE_PERCENTILE`` (clipped to ``BETA_RANGE``): linear
+    below the typical background, logarithmic above it, so faint spots and strong ones
+    both show. A constant image is white.
 
     Args:
         image: (slow, fast) photons.
@@ -109,12 +114,13 @@ def asinh_stretch(image: np.ndarray, valid: np.ndarray | None = None,
     values = image[keep]
     if values.size == 0:
         return np.full(image.shape, 255, np.uint8)
-    lo, hi = np.percentile(values, percentiles)
+    lo, knee, hi = np.percentile(values, (percentiles[0], KNEE_PERCENTILE, percentiles[1]))
     if hi <= lo:
         hi = float(values.max())
     span = hi - lo if hi > lo else 1.0
+    beta = float(np.clip(span / (knee - lo), *BETA_RANGE)) if knee > lo else BETA_RANGE[1]
     t = np.clip((np.nan_to_num(image, nan=lo) - lo) / span, 0.0, 1.0)
-    shown = np.arcsinh(ASINH_BETA * t) / np.arcsinh(ASINH_BETA)
+    shown = np.arcsinh(beta * t) / np.arcsinh(beta)
     return np.round(255.0 * (1.0 - shown)).astype(np.uint8)
 
 
