@@ -42,3 +42,11 @@ def tilted_render():
 def make_config():
     """The :func:`small_config` builder."""
     return small_config
+
+
+@pytest.fixture(scope="module")
+def xds_render():
+    """(config, result) of the XDS convention (beam along +z, sample pivot), rotated."""
+    cfg = small_config(convention="XDS", beam_center=(None, None), org=(17.5, 12.25),
+                       distance=None, close_distance=0.07, roty=0.1)
+    return cfg, simulate(cfg)

@@ -9,7 +9,8 @@ import re
 import numpy as np
 import pytest
 
-from nanobragg.io.cbf import byte_offset_compress, write_cbf
+from nanobragg.io.cbf import byte_offset_compress, format_cbf, is_pilatus_size, write_cbf
+from nanobragg.io.geometry import ImageGeometry, PanelGeometry
 from nanobragg.io.product import ImageProduct, image_product
 
 fabio = pytest.importorskip("fabio")
@@ -35,7 +36,7 @@ def test_fabio_reads_data_and_pilatus_header(mosflm_render, tmp_path):
     write_cbf(tmp_path / "image.cbf", product)
     image = fabio.open(str(tmp_path / "image.cbf"))
     np.testing.assert_array_equal(image.data, product.counts[0])
-    assert image.header["_array_data.header_convention"] == "PILATUS_1.2"
+    assert image.header["_array_data.header_convention"] == "GENERIC_MINI"  # 40x32
     values = _header_values(image.header["_array_data.header_contents"])
     rep = result.setup.detector.report
     pixel = [float(v) for v in re.findall(r"[-+0-9.e]+(?= m)", values["Pixel_size"])]
@@ -49,7 +50,30 @@ def test_fabio_reads_data_and_pilatus_header(mosflm_render, tmp_path):
     assert float(values["Exposure_time"].split()[0]) == pytest.approx(0.5)
     assert float(values["Start_angle"].split()[0]) == pytest.approx(0.0)
     assert float(values["Angle_increment"].split()[0]) == pytest.approx(1.0)
-    assert "PILATUS" in values["Detector"].upper()  # what DIALS's Pilatus formats look for
+    assert "PILATUS" not in values["Detector"].upper()
+
+
+def test_pilatus_sizes_get_the_pilatus_convention():
+    assert is_pilatus_size(2463, 2527) and is_pilatus_size(1475, 1679)
+    assert is_pilatus_size(487, 195) and is_pilatus_size(487, 619)
+    assert not is_pilatus_size(2463, 2526) and not is_pilatus_size(1024, 1024)
+    counts = np.zeros((1, 619, 487), dtype=np.int32)
+    geometry = dataclasses.replace(
+        _tiny_geometry(), panels=(dataclasses.replace(_tiny_geometry().panels[0],
+                                                      size=(487, 619)),))
+    product = ImageProduct(np.zeros((619, 487), np.float32), counts,
+                           np.ones((619, 487), bool), geometry)
+    text = format_cbf(product)[:2000].decode("ascii", "replace")
+    assert '_array_data.header_convention "PILATUS_1.2"' in text
+    assert "# Detector: PILATUS" in text
+
+
+def _tiny_geometry():
+    panel = PanelGeometry(origin=(0.1, 0.0, 0.0), fast=(0.0, 0.0, 1.0), slow=(0.0, -1.0, 0.0),
+                          pixel_size=(172e-6, 172e-6), size=(2, 2))
+    return ImageGeometry(panels=(panel,), beam=(1.0, 0.0, 0.0), wavelength=1e-10,
+                         total_flux=1e12, exposure=0.1, distance=0.1, beam_center=(1.0, 1.0),
+                         spindle=(0.0, 0.0, 1.0))
 
 
 def test_byte_offset_widths_round_trip_through_fabio(mosflm_render, tmp_path):

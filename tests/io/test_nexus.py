@@ -57,7 +57,7 @@ def _our_beam_hit(rep):
             distance)
 
 
-@pytest.mark.parametrize("case", ["mosflm_render", "tilted_render"])
+@pytest.mark.parametrize("case", ["mosflm_render", "tilted_render", "xds_render"])
 def test_nxmx_reads_our_geometry(case, request, tmp_path):
     cfg, result = request.getfixturevalue(case)
     product = image_product(result, cfg, exposure=2.5)
@@ -104,6 +104,12 @@ def test_mosflm_frame_is_the_c_dials_origin_turned_to_mcstas(mosflm_render, tmp_
     np.testing.assert_allclose(origin, [-dials[0], dials[1], -dials[2]], atol=TOL)
     np.testing.assert_allclose(fast, [-1.0, 0.0, 0.0], atol=TOL)  # fdet = +z nanobragg
     np.testing.assert_allclose(slow, [0.0, -1.0, 0.0], atol=TOL)  # sdet = -y nanobragg
+
+
+def test_xds_frame_is_the_identity(xds_render):
+    _, result = xds_render
+    np.testing.assert_allclose(mcstas_rotation(result.setup.detector.report["beam"]),
+                               np.eye(3), atol=1e-15)
 
 
 def test_data_mask_beam_sample_source(tilted_render, tmp_path):

@@ -5,6 +5,12 @@ readers take from a miniCBF: pixel size, sensor, exposure, wavelength, detector
 distance, direct-beam position (fast, slow pixels), start angle and increment. Those
 readers assume an untilted detector facing the beam; a rotated detector is only
 described fully by the NeXus output.
+
+The header convention follows the image size: ``PILATUS_1.2`` (and "PILATUS" on the
+``# Detector`` line) only for the array sizes of real Pilatus detectors, whose module
+gaps DIALS's Pilatus format masks (it rejects other sizes); any other size is written
+as ``GENERIC_MINI``, the convention DIALS's generic miniCBF format reads for simulated
+detectors of any size.
 """
 
 from __future__ import annotations
@@ -21,6 +27,15 @@ from .product import ImageProduct
 
 _BINARY_START = b"\x0c\x1a\x04\xd5"
 _PADDING = 4095
+#: Pilatus module (fast, slow) pixels, the gaps between modules, and modules across.
+_PILATUS_MODULE, _PILATUS_GAP, _PILATUS_ACROSS = (487, 195), (7, 17), (1, 3, 5)
+
+
+def is_pilatus_size(fast: int, slow: int) -> bool:
+    """True for the array size of a real Pilatus (m modules across, n down, with gaps)."""
+    widths = {m * _PILATUS_MODULE[0] + (m - 1) * _PILATUS_GAP[0] for m in _PILATUS_ACROSS}
+    rows, rest = divmod(slow + _PILATUS_GAP[1], _PILATUS_MODULE[1] + _PILATUS_GAP[1])
+    return fast in widths and rows >= 1 and rest == 0
 
 
 def byte_offset_compress(pixels: np.ndarray) -> bytes:
@@ -62,8 +77,10 @@ def cbf_header_lines(product: ImageProduct, frame: int = 0) -> list[str]:
     g = product.geometry
     panel = g.panels[0]
     start = math.degrees(g.phi_values[frame])
+    model = "PILATUS (nanoBragg simulation)" if is_pilatus_size(*panel.size) else (
+        "nanoBragg simulation")
     return [
-        "# Detector: nanoBragg simulated PILATUS-style detector, S/N 000",
+        f"# Detector: {model}, S/N 000",
         f"# {product.start_time.strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3]}",
         f"# Pixel_size {panel.pixel_size[0]:.6e} m x {panel.pixel_size[1]:.6e} m",
         f"# Silicon sensor, thickness {g.sensor_thickness:.6f} m",
@@ -86,12 +103,13 @@ def format_cbf(product: ImageProduct, frame: int = 0) -> bytes:
     """A complete miniCBF file (header, MIME section, compressed data) for one frame."""
     counts = np.ascontiguousarray(product.counts[frame], dtype=np.int32)
     slow, fast = counts.shape
+    convention = "PILATUS_1.2" if is_pilatus_size(fast, slow) else "GENERIC_MINI"
     binary = byte_offset_compress(counts)
     md5 = base64.b64encode(hashlib.md5(binary).digest()).decode("ascii")
     text = "\r\n".join([
         "###CBF: VERSION 1.5, nanobragg miniCBF writer", "",
         "data_nanobragg", "",
-        '_array_data.header_convention "PILATUS_1.2"',
+        f'_array_data.header_convention "{convention}"',
         "_array_data.header_contents", ";", *cbf_header_lines(product, frame), ";", "",
         "_array_data.data", ";",
         "--CIF-BINARY-FORMAT-SECTION--",
