@@ -6,8 +6,11 @@ The formats come from the table :data:`nanobragg.io.formats.FORMATS`.
 from __future__ import annotations
 
 import datetime
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..errors import InputError
@@ -59,30 +62,49 @@ def _check_distinct(request: CliRequest) -> None:
 def write_formats(request: CliRequest, result: SimulationResult, table,
                   started: datetime.datetime, out) -> None:
     """Write every requested image format of one render (after the C's own outputs)."""
+    for _path, write in format_writes(request, result, table, started, out):
+        write()
+
+
+def format_writes(request: CliRequest, result: SimulationResult, table,
+                  started: datetime.datetime, out) -> list[tuple[Path, Callable[[], None]]]:
+    """(path, write) for every requested image format; ``write()`` reports and writes.
+
+    A rotation series (``-nexus_stack``) is rendered here, before anything is written.
+    """
     opts = request.outputs
     if not opts.formats:
-        return
+        return []
     ended = datetime.datetime.now(datetime.timezone.utc)
-    frames = None
+    package = functools.partial(image_product, result, request.config, scale=opts.intfile_scale,
+                                adc=opts.adc, exposure=opts.exposure, start_time=started,
+                                end_time=ended)
+    still = package()
+    series = None
     if opts.phi_frames and "nexus" in opts.formats:
-        runtime = request.runtime
-        frames = phi_frames(request.config, table, request.mask,
-                            dtype=getattr(torch, runtime.dtype), device=runtime.device,
-                            evaluations_per_chunk=runtime.chunk_evaluations)
-        print(f"rendered {frames.shape[0]} phi-step frames for the NeXus series", file=out)
-        frames = frames.detach().to("cpu", torch.float32).numpy()
-    still = image_product(result, request.config, scale=opts.intfile_scale, adc=opts.adc,
-                          exposure=opts.exposure, start_time=started, end_time=ended)
+        series = package(frames=_phi_frames(request, table, out))
+    writes = []
     for name, path in opts.formats.items():
-        product = still
-        if name == "nexus" and frames is not None:
-            product = image_product(result, request.config, scale=opts.intfile_scale,
-                                    adc=opts.adc, exposure=opts.exposure, frames=frames,
-                                    start_time=started, end_time=ended)
-        fmt = FORMATS[name]
-        print(f"writing {path} as {fmt.description}", file=out)
-        if name == "png" and opts.format_options.get("rings"):
-            spacings = ring_spacings(product, opts.format_options["rings"])
-            print(f"  resolution rings at {' '.join(f'{d * 1e10:g}' for d in spacings)} A",
-                  file=out)
-        fmt.write(path, product, **opts.format_options)
+        product = series if name == "nexus" and series is not None else still
+        writes.append((Path(path), functools.partial(_write_one, name, path, product,
+                                                     opts.format_options, out)))
+    return writes
+
+
+def _phi_frames(request: CliRequest, table, out) -> np.ndarray:
+    runtime = request.runtime
+    frames = phi_frames(request.config, table, request.mask,
+                        dtype=getattr(torch, runtime.dtype), device=runtime.device,
+                        evaluations_per_chunk=runtime.chunk_evaluations)
+    print(f"rendered {frames.shape[0]} phi-step frames for the NeXus series", file=out)
+    return frames.detach().to("cpu", torch.float32).numpy()
+
+
+def _write_one(name: str, path: Path, product, options: dict, out) -> None:
+    fmt = FORMATS[name]
+    print(f"writing {path} as {fmt.description}", file=out)
+    if name == "png" and options.get("rings"):
+        spacings = ring_spacings(product, options["rings"])
+        print(f"  resolution rings at {' '.join(f'{d * 1e10:g}' for d in spacings)} A",
+              file=out)
+    fmt.write(path, product, **options)

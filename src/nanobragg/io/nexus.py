@@ -58,6 +58,10 @@ def write_nexus(path: str | os.PathLike[str], product: ImageProduct,
     filters = _filters(compression)
     with atomic_path(path, "NeXus file") as tmp, h5py.File(tmp, "w") as f:
         f.attrs["default"] = "entry"
+        f.attrs["NX_class"] = "NXroot"
+        f.attrs["creator"] = "nanobragg"
+        f.attrs["file_name"] = os.path.basename(os.fspath(path))
+        f.attrs["HDF5_Version"] = h5py.version.hdf5_version
         entry = _group(f, "entry", "NXentry")
         entry.attrs["default"] = "data"
         entry["definition"] = "NXmx"
