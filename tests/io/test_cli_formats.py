@@ -102,3 +102,21 @@ def test_missing_h5py_names_the_extra_before_rendering(tmp_path, monkeypatch, ca
     assert len(err) == 1 and "-nexusfile" in err[0] and "nanobragg[io]" in err[0]
     assert "rendered in" not in captured.out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cbf_and_png_need_no_optional_package(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("h5py", "hdf5plugin", "fabio", "PIL"):
+        monkeypatch.setitem(sys.modules, name, None)
+    assert run(BASE + ["-cbffile", "a.cbf", "-pngfile", "a.png", "-nonoise"]) == 0
+    assert (tmp_path / "a.cbf").read_bytes().startswith(b"###CBF")
+    assert (tmp_path / "a.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_bitshuffle_without_hdf5plugin_names_the_extra(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "hdf5plugin", None)
+    assert run(BASE + ["-nexusfile", "x.h5", "-nexus_compression", "bitshuffle"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "hdf5plugin" in err[0] and "nanobragg[io]" in err[0]
+    assert list(tmp_path.iterdir()) == []
