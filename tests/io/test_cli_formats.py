@@ -39,13 +39,16 @@ def test_fabio_opens_every_smv_and_cbf_we_write(tmp_path, monkeypatch):
 def test_nexus_from_the_command_equals_the_int_image(tmp_path, monkeypatch):
     h5py = pytest.importorskip("h5py")
     monkeypatch.chdir(tmp_path)
-    assert run(BASE + ["-nexusfile", "image.h5", "-nonoise", "-roi", "3", "30", "2", "28"]) == 0
+    assert run(BASE + ["-nexusfile", "image.h5", "-nonoise", "-roi", "3", "30", "2", "28",
+                       "-flux", "1e12", "-exposure", "2", "-beamsize", "0.1"]) == 0
     smv = read_smv(tmp_path / "intimage.img")
     with h5py.File(tmp_path / "image.h5", "r") as f:
         np.testing.assert_array_equal(f["/entry/data/data"][0], smv.data)
         mm = f["/entry/instrument/detector/distance"][()]
         assert mm == pytest.approx(header_value(smv.header, "DISTANCE"), rel=1e-12)
         assert (f["/entry/instrument/detector/pixel_mask"][()] != 0).sum() == 40 * 32 - 28 * 27
+        assert f["/entry/instrument/beam/total_flux"][()] == pytest.approx(1e12, rel=1e-12)
+        assert f["/entry/instrument/detector/count_time"][()] == 2.0
 
 
 def test_nexus_stack_writes_one_frame_per_phi_step(tmp_path, monkeypatch, capsys):

@@ -134,7 +134,6 @@ def resolution_map(panel: PanelGeometry, beam: Vector, wavelength: float) -> np.
         return wavelength / (2.0 * np.sin(two_theta_map(panel, beam) / 2.0))
 
 
-
 def detector_panel(detector) -> PanelGeometry:
     """The single rectangular panel of a detector model (``models.detector.Detector``).
 
