@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,10 @@ class OutputOptions:
         intfile_scale, pgm_scale: None = automatic (the C treats values <= 0 so).
         adc: offset added to int and noise images.
         seed: C ``idum`` of the noise generator (``-atoi(-seed)``, else ``-time()``).
+        exposure: ``-exposure`` (s), recorded by the image formats.
+        formats: image format name (``nanobragg.io.formats.FORMATS``) -> file.
+        format_options: writer options (``rings``, ``compression``).
+        phi_frames: write one NeXus frame per phi step (``-nexus_stack``).
     """
 
     floatfile: Path
@@ -49,6 +53,10 @@ class OutputOptions:
     pgm_scale: float | None
     adc: float
     seed: int
+    exposure: float = 1.0
+    formats: dict[str, Path] = field(default_factory=dict)
+    format_options: dict[str, object] = field(default_factory=dict)
+    phi_frames: bool = False
 
 
 @dataclass(frozen=True)
@@ -460,4 +468,9 @@ def output_options(p: ParsedArgs, base: Path, now: int) -> OutputOptions:
         pgm_scale=_positive(p.pgm_scale),
         adc=p.adc,
         seed=p.seed if p.seed is not None else -now,
+        exposure=p.exposure,
+        formats={name: base / path for name, path in p.format_files.items()},
+        format_options={"rings": "auto" if p.png_rings else None,
+                        "compression": p.nexus_compression},
+        phi_frames=p.nexus_stack,
     )

@@ -31,4 +31,6 @@ Output
 nanobragg only
   -dtype float32|float64 (default float64)  -device cpu|cuda|auto  -trace_pixel slow fast
   -chunk N (evaluations per kernel call, bounds memory)
+  -nexusfile F.h5 (NeXus NXmx; -nexus_stack: one frame per phi step; -nexus_compression
+  gzip|bitshuffle|none)  -cbffile F.cbf (miniCBF)  -pngfile F.png (preview; -pngrings)
 """
