@@ -112,6 +112,7 @@ class ParsedArgs:
     phistep: float | None = None
     phisteps: int | None = None
     default_F: float = 0.0
+    default_F_given: bool = False
     # detector
     convention: str = "MOSFLM"
     pivot: str = "BEAM"
@@ -201,6 +202,7 @@ class ParsedArgs:
     device: str = "auto"
     trace_pixels: list[tuple[int, int]] = field(default_factory=list)  # (slow, fast)
     chunk_evaluations: int | None = None
+    no_cost_limit: bool = False
     show_help: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -546,7 +548,7 @@ RULES: tuple[Rule, ...] = (
     _rule("-dmin", "f", _store("dmin", unit=_dmin_from_angstrom)),
     _rule("-mat", "s", _store("matfile")),
     _rule("-hkl", "s", _store("hklfile")),
-    _rule("-default_F", "f", _store("default_F")),
+    _rule("-default_F", "f", _store("default_F", default_F_given=True)),
     _rule("-dump", "s", _store("dumpfile")),
     _rule("-img", "s", _store("imgfile")),
     _rule("-stolout", "s", _store("stoloutfile")),
@@ -583,6 +585,7 @@ RULES: tuple[Rule, ...] = (
     _rule("=-device", "s", _choice("device", ("cpu", "cuda", "auto"))),
     _rule("=-trace_pixel", "ii", _trace_pixel),
     _rule("=-chunk", "i", _chunk),
+    _rule("=-nocostlimit", "", _constants({"no_cost_limit": True})),
     _rule("=-h =-help =--help", "", _constants({"show_help": True})),
 )
 

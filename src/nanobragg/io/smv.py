@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -13,6 +14,7 @@ import numpy as np
 from nanobragg.errors import InputError
 from nanobragg.io._atomic import atomic_write, read_bytes
 from nanobragg.io._cnum import atof
+from nanobragg.io.streaming import array_chunks
 
 HEADER_SIZE = 512
 
@@ -199,6 +201,5 @@ def write_smv(path: str | os.PathLike[str], data: np.ndarray,
     for key, size in (("SIZE1", data.shape[1]), ("SIZE2", data.shape[0])):
         if key in fields and fields[key] != size:
             raise ValueError(f"write_smv: {key}={fields[key]} but the data have {size}")
-    header = format_smv_header(fields)
-    pixels = np.ascontiguousarray(data, dtype="<u2").tobytes()
-    atomic_write(path, [header, pixels], "SMV file")
+    chunks = itertools.chain([format_smv_header(fields)], array_chunks(data, "<u2"))
+    atomic_write(path, chunks, "SMV file")
