@@ -28,6 +28,8 @@ from .models.detector import sensor_layers
 MAX_AUTO_OVERSAMPLE = 32
 #: Most evaluations accepted without the explicit override.
 MAX_EVALUATIONS = 10**13
+#: Most sources, mosaic domains or phi steps: the models build each one separately.
+MAX_COUNT = 10**6
 #: Most detector pixels (flat pixel indices stay below 2**31).
 MAX_PIXELS = 2**31 - 1
 #: Bytes per detector pixel a run holds at its peak (float64 image, float32 copy,
@@ -98,12 +100,9 @@ def roi_pixels(config: SimulationConfig) -> int:
     return width * height
 
 
-def config_cost(config: SimulationConfig) -> RenderCost:
-    """The cost as far as the configuration alone says (oversample 1 unless given).
-
-    The source count is that of the full divergence grid (before a ``-round_div`` cut),
-    so this never needs the models, whose construction itself grows with the counts.
-    """
+def _counts(config: SimulationConfig) -> dict[str, int]:
+    """Sources (the full divergence grid, before a ``-round_div`` cut), mosaic domains and
+    phi steps, keyed by the flags that set them."""
     beam = config.beam
     if beam.sources is not None:
         sources = len(beam.sources)
@@ -112,8 +111,25 @@ def config_cost(config: SimulationConfig) -> RenderCost:
             (beam.hdivrange, beam.hdivstep, beam.hdivsteps),
             (beam.vdivrange, beam.vdivstep, beam.vdivsteps),
             (beam.dispersion, beam.dispstep, beam.dispsteps)))
-    domains = mosaic_settings(config.crystal)[1]
-    phisteps = max(1, phi_sampling(config.crystal)[0])
+    return {"-divsteps/-dispsteps (sources)": sources,
+            "-mosaic_domains": mosaic_settings(config.crystal)[1],
+            "-phisteps": max(1, phi_sampling(config.crystal)[0])}
+
+
+def check_counts(config: SimulationConfig, override: bool = False) -> None:
+    """Raise InputError when a source, domain or phi-step count exceeds ``MAX_COUNT``."""
+    if override:
+        return
+    for flag, count in _counts(config).items():
+        if count > MAX_COUNT:
+            raise InputError(f"{flag}: {count:.3g} is more than {MAX_COUNT:.0e}; reduce it "
+                             f"or give -nocostlimit to render anyway")
+
+
+def config_cost(config: SimulationConfig) -> RenderCost:
+    """The cost as far as the configuration alone says (oversample 1 unless given),
+    without the models, whose construction itself grows with the counts."""
+    sources, domains, phisteps = _counts(config).values()
     oversample = config.detector.oversample or 1
     return RenderCost(pixels=roi_pixels(config), steps=sources * domains * phisteps
                       * oversample**2, layers=sensor_layers(config.detector)[0],

@@ -21,7 +21,10 @@ Differences from the C program, on purpose:
 * extra options: ``-dtype float32|float64`` (default ``float64``, the precision of the
   C program, for parity runs), ``-device cpu|cuda|auto`` (default ``auto``),
   ``-trace_pixel S F`` (repeatable), ``-chunk N`` (evaluations, i.e. pixels x sub-steps,
-  per kernel call) and ``-h``/``-help``/``--help``.
+  per kernel call), ``-nocostlimit`` (render even when :mod:`nanobragg.budget` calls
+  the cost absurd) and ``-h``/``-help``/``--help``;
+* values are checked: floats must be finite, integers whole numbers, pixel counts
+  positive, and ``-cell`` needs all six numbers (checked in ``to_config``).
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class ParsedArgs:
     N: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
     user_cell: bool = False
     cell: list[float] = field(default_factory=lambda: [0.0] * 6)  # a, b, c (m), angles (rad)
+    cell_count: int = 0
     misset: str | tuple[float, float, float] | None = None  # None, "random" or angles (rad)
     sample_size: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # x, y, z (m)
     density: float = 1.0e6
@@ -294,10 +298,22 @@ def _is_absorption(token: str) -> bool:
     return "inf" in token or is_number(token)
 
 
+def is_finite_number(token: str) -> bool:
+    """A number that is neither NaN nor infinite (also after overflow, e.g. ``1e400``)."""
+    return is_number(token) and math.isfinite(atof(token))
+
+
+def is_integer(token: str) -> bool:
+    """A whole number written as one (C ``atoi`` would silently cut ``3.5`` or ``1e3``)."""
+    return _WHOLE.fullmatch(token) is not None
+
+
+_WHOLE = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+")
+
 #: kind -> (strict check, conversion, problem message when the check fails)
 _KINDS: dict[str, tuple[Callable[[str], bool], Callable[[str], Any], str]] = {
-    "f": (is_number, atof, "is not a number"),
-    "i": (is_number, c_atoi, "is not a number"),
+    "f": (is_finite_number, atof, "is not a finite number"),
+    "i": (is_integer, c_atoi, "is not a whole number"),
     "s": (lambda _token: True, str, ""),
     "p": (_is_pivot, str, "is not 'beam' or 'sample'"),
     "a": (_is_absorption, str, "is not a number or 'inf'"),
@@ -370,6 +386,7 @@ def _sample(*axes: int) -> Action:
 
 def _cell(state: ParsedArgs, values: list[Any]) -> None:
     state.user_cell = True
+    state.cell_count = len(values)
     units = (_cell_length,) * 3 + (from_deg,) * 3
     for index, value in enumerate(values):
         state.cell[index] = units[index](value)
@@ -396,6 +413,19 @@ def _detector_abs(state: ParsedArgs, values: list[Any]) -> None:
         state.detector_mu = 0.0
     else:
         state.detector_mu = 1.0 / (atof(values[0]) * 1e-6)
+
+
+def _pixels(*names: str) -> Action:
+    """Action storing a detector pixel count, which must be positive."""
+
+    def action(state: ParsedArgs, values: list[Any]) -> None:
+        if values[0] <= 0:
+            raise InputError(f"-detpixels: the detector needs at least one pixel per side "
+                             f"(got {values[0]})")
+        for name in names:
+            setattr(state, name, values[0])
+
+    return action
 
 
 def _energy(state: ParsedArgs, values: list[Any]) -> None:
@@ -507,9 +537,9 @@ RULES: tuple[Rule, ...] = (
     _rule("=-detsize", "f", _store("detsize_f", "detsize_s", unit=from_mm)),
     _rule("-detsize_f", "f", _store("detsize_f", unit=from_mm)),
     _rule("-detsize_s", "f", _store("detsize_s", unit=from_mm)),
-    _rule("=-detpixels", "i", _store("fpixels", "spixels")),
-    _rule("-detpixels_f -detpixels_x", "i", _store("fpixels")),
-    _rule("-detpixels_s -detpixels_y", "i", _store("spixels")),
+    _rule("=-detpixels", "i", _pixels("fpixels", "spixels")),
+    _rule("-detpixels_f -detpixels_x", "i", _pixels("fpixels")),
+    _rule("-detpixels_s -detpixels_y", "i", _pixels("spixels")),
     _rule("-curved_det", "", _constants({"curved_det": True}), needs=1),
     _rule("-pixel", "f", _store("pixel_size", unit=from_mm)),
     _rule("-point_pixel", "", _constants({"point_pixel": True})),

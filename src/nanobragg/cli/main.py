@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..budget import check_allocation, check_render_cost, config_cost, render_cost
+from ..budget import (
+    check_allocation,
+    check_counts,
+    check_render_cost,
+    config_cost,
+    render_cost,
+)
 from ..diagnostics.trace import print_traces
 from ..errors import InputError
 from ..io._atomic import write_chunks
@@ -128,6 +134,7 @@ def _check_cost(request: CliRequest, dtype: torch.dtype) -> None:
     """Refuse an absurd render before it starts (see nanobragg.budget)."""
     override = request.parsed.no_cost_limit
     check_allocation(request.config)
+    check_counts(request.config, override)
     check_render_cost(config_cost(request.config), override)
     setup = prepare(request.config, None, dtype, "cpu")
     check_render_cost(render_cost(request.config, setup), override)

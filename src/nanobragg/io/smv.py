@@ -92,6 +92,17 @@ def _read_header(raw: bytes, path: object) -> tuple[str, int]:
     return raw[:size].decode("latin-1").split("\0", 1)[0], size
 
 
+def _check_type(header: str, path: object) -> None:
+    """The C reads every image as 16-bit unsigned pixels: refuse any other ``TYPE``."""
+    pos = header.rfind("TYPE=")
+    if pos < 0:
+        return
+    value = header[pos + len("TYPE="):].split(";", 1)[0].strip()
+    if value != "unsigned_short":
+        raise InputError(f"SMV file '{path}': TYPE={value} is not supported "
+                         f"(only unsigned_short pixels)")
+
+
 def _is_big_endian(header: str) -> bool:
     """True if the value after the last ``BYTE_ORDER=`` starts with ``big_endian``."""
     pos = header.rfind("BYTE_ORDER=")
@@ -122,15 +133,21 @@ def read_smv(path: str | os.PathLike[str]) -> SMVImage:
         big-endian files are byte-swapped).
 
     Raises:
-        InputError: Unreadable file, not an SMV image, bad sizes or too few pixels.
+        InputError: Unreadable file, not an SMV image, a TYPE other than unsigned_short,
+            bad sizes or too few pixels (bytes after the pixels are ignored with a
+            warning, as the C ignores them).
     """
     raw = read_bytes(path, "SMV file")
     header, offset = _read_header(raw, path)
+    _check_type(header, path)
     width, height = _image_size(header, path)
     nbytes = 2 * width * height
     if len(raw) < offset + nbytes:
         raise InputError(f"SMV file '{path}': file too short for {width}x{height} pixels "
                          f"({len(raw) - offset} of {nbytes} data bytes)")
+    if len(raw) > offset + nbytes:
+        log.warning("SMV file '%s': ignoring %d bytes after the %dx%d pixels of its header",
+                    path, len(raw) - offset - nbytes, width, height)
     dtype = ">u2" if _is_big_endian(header) else "<u2"
     pixels = np.frombuffer(raw, dtype=dtype, count=width * height, offset=offset)
     data = pixels.astype(np.uint16).reshape(height, width)
