@@ -116,10 +116,11 @@ def _cached_table(request: CliRequest, out) -> HKLGrid | None:
               f"because -default_F was given; use -hkl to load structure factors",
               file=sys.stderr)
         return None
+    grid = read_fdump(path)
     print(f"WARNING: no -hkl: reading structure factors from '{path}', the cache of an "
           f"earlier run (give -hkl or -default_F to avoid it)", file=sys.stderr)
     print(f"reading Fs from {path}", file=out)
-    return read_fdump(path)
+    return grid
 
 
 def output_paths(request: CliRequest) -> list[tuple[str, Path]]:
