@@ -31,4 +31,5 @@ Output
 nanobragg only
   -dtype float32|float64 (default float64)  -device cpu|cuda|auto  -trace_pixel slow fast
   -chunk N (evaluations per kernel call, bounds memory)
+  -nocostlimit (render even above 1e13 evaluations or 1e6 sources/domains/phi steps)
 """
