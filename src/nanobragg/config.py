@@ -106,6 +106,17 @@ class DetectorConfig:
             raise InputError(f"-oversample: must not be negative (got {self.oversample})")
         if value_of(self.thickness) < 0:
             raise InputError(f"-detector_thick: must not be negative (got {self.thickness})")
+        _check_finite((
+            ("-distance", self.distance), ("-close_distance", self.close_distance),
+            ("-Xbeam/-Ybeam", self.beam_center), ("-Xclose/-Yclose", self.close_center),
+            ("-ORGX/-ORGY", self.org), ("-detector_rotx", self.rotx),
+            ("-detector_roty", self.roty), ("-detector_rotz", self.rotz),
+            ("-twotheta", self.twotheta), ("-detector_thick", self.thickness),
+            ("-detector_abs", self.mu), ("-detsize_f", self.detsize_f),
+            ("-detsize_s", self.detsize_s)))
+        _check_directions((
+            ("-twotheta_axis", self.twotheta_axis), ("-fdet_vector", self.fdet_vector),
+            ("-sdet_vector", self.sdet_vector), ("-odet_vector", self.odet_vector)))
 
 
 @dataclass(frozen=True)
@@ -162,10 +173,19 @@ class CrystalConfig:
         if self.cell is not None:
             if len(self.cell) != 6:
                 raise InputError(f"-cell: expected 6 numbers, got {len(self.cell)}")
-            for name, value in zip("abc", self.cell[:3]):
-                if value_of(value) <= 0:
-                    raise InputError(f"-cell: length {name} must be positive "
-                                     f"(got {value_of(value) * 1e10:g} A)")
+            _check_cell(self.cell)
+        _check_finite((
+            ("-misset", self.misset), ("-N", self.N), ("-xtalsize", self.sample_size),
+            ("-fudge", self.fudge), ("-default_F", self.default_F),
+            ("-mosaic", self.mosaic_spread), ("-phi", self.phi0), ("-osc", self.osc),
+            ("-phistep", self.phistep)))
+        for name, value in zip("abc", self.N):
+            if value_of(value) < 1:
+                raise InputError(f"-N{name}: the crystal needs at least 1 unit cell along "
+                                 f"{name} (got {value_of(value):g})")
+        _check_directions((("-spindle_axis", self.spindle_axis),))
+        if self.reciprocal_matrix is not None:
+            _check_matrix(self.reciprocal_matrix)
         _check_choice("shape", self.shape, SHAPES)
         if self.mosaic_domains is not None and self.mosaic_domains < 0:
             raise InputError(f"-mosaic_domains: must not be negative ({self.mosaic_domains})")
@@ -217,9 +237,18 @@ class BeamConfig:
         """Raise InputError for values the simulation cannot use."""
         wl = value_of(self.wavelength)
         if not math.isfinite(wl) or wl <= 0:
-            raise InputError(f"-lambda: wavelength must be positive (got {wl * 1e10:g} A)")
+            raise InputError(f"-lambda/-energy: wavelength must be positive "
+                             f"(got {wl * 1e10:g} A)")
         if value_of(self.fluence) < 0:
             raise InputError(f"-fluence: must not be negative (got {self.fluence})")
+        _check_finite((
+            ("-fluence", self.fluence), ("-polar", self.polarization),
+            ("-dispersion", self.dispersion), ("-hdivrange", self.hdivrange),
+            ("-vdivrange", self.vdivrange), ("-hdivstep", self.hdivstep),
+            ("-vdivstep", self.vdivstep), ("-water", self.water_size),
+            ("-beamsize", self.beamsize)))
+        _check_directions((("-beam_vector", self.beam_vector),
+                           ("-polar_vector", self.polar_vector)))
 
 
 @dataclass(frozen=True)
@@ -241,6 +270,7 @@ class SimulationConfig:
         self.detector.validate()
         self.crystal.validate()
         self.beam.validate()
+        _check_finite((("-dmin", self.dmin),))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict of the configuration (tensors become floats)."""
@@ -267,3 +297,54 @@ def _check_positive(flag: str, value: Any, scale: float, unit: str) -> None:
     number = value_of(value)
     if not math.isfinite(number) or number <= 0:
         raise InputError(f"{flag}: must be a positive number (got {number * scale:g} {unit})")
+
+
+def _check_finite(items) -> None:
+    """Raise InputError for the first NaN or infinite number among ``(flag, value)`` pairs.
+
+    A value may be None (not given), a number, a scalar tensor or a tuple of those.
+    """
+    for flag, value in items:
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        for number in values:
+            if number is not None and not math.isfinite(value_of(number)):
+                raise InputError(f"{flag}: must be a finite number (got {value_of(number):g})")
+
+
+def _check_directions(items) -> None:
+    """Raise InputError for a direction vector that is not finite or has zero length."""
+    for flag, vector in items:
+        if vector is None:
+            continue
+        values = [value_of(v) for v in vector]
+        if not all(math.isfinite(v) for v in values) or not any(values):
+            raise InputError(f"{flag}: needs a finite, non-zero direction (got "
+                             f"{' '.join(f'{v:g}' for v in values)})")
+
+
+def _check_cell(cell) -> None:
+    """Raise InputError unless the six cell values describe a real unit cell."""
+    values = [value_of(v) for v in cell]
+    _check_finite((("-cell", tuple(values)),))
+    for name, length in zip("abc", values[:3]):
+        if length <= 0:
+            raise InputError(f"-cell: length {name} must be positive (got {length * 1e10:g} A)")
+    angles = values[3:]
+    cosines = [math.cos(angle) for angle in angles]
+    closure = (1.0 - sum(c * c for c in cosines) + 2.0 * math.prod(cosines))
+    if not all(0 < angle < math.pi for angle in angles) or not closure > 1e-12:
+        degrees = " ".join(f"{math.degrees(angle):g}" for angle in angles)
+        raise InputError(f"-cell: the angles {degrees} deg cannot close a unit cell")
+
+
+def _check_matrix(matrix) -> None:
+    """Raise InputError for a -mat matrix with non-finite entries or no inverse."""
+    rows = [[value_of(v) for v in row] for row in matrix]
+    if not all(math.isfinite(v) for row in rows for v in row):
+        raise InputError("-mat: the orientation matrix has non-finite entries")
+    (a, b, c), (d, e, f), (g, h, i) = rows
+    det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+    scale = max(abs(v) for row in rows for v in row) ** 3
+    if scale == 0 or not abs(det) > 1e-12 * scale:
+        raise InputError(f"-mat: the orientation matrix is singular (determinant {det:g}); "
+                         "its columns must be three independent reciprocal axes")

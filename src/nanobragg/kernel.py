@@ -139,11 +139,12 @@ def render_pixels(inp: KernelInputs, spixel: torch.Tensor, fpixel: torch.Tensor,
     need_rounded = want_taps or inp.table.loaded or inp.shape != "square"
     hkl0 = tuple(torch.ceil(h - 0.5) for h in hkl64) if need_rounded else None
     F_latt, axes = lattice_factor(inp, tuple(h.to(inp.dtype) for h in hkl64), hkl0)
-    F_cell, failed = cell_factor(inp, hkl64, hkl0)
-    terms = (F_cell * F_cell) * (F_latt * F_latt)
     skip_eval = None
     if skipped is not None:
-        skip_eval = skipped[:, :, :, None, None, :].expand(terms.shape)
+        skip_eval = skipped[:, :, :, None, None, :].expand(hkl64[0].shape)
+    F_cell, failed = cell_factor(inp, hkl64, hkl0, _reached(inp, F_latt, skip_eval))
+    terms = (F_cell * F_cell) * (F_latt * F_latt)
+    if skip_eval is not None:
         terms = torch.where(skip_eval, 0.0, terms)
     accumulated = accumulate(inp, terms, skip_eval, F_latt, geo, polar)
     intensity = inp.scale * accumulated * final_factors(inp, geo, polar, skipped)
@@ -275,17 +276,32 @@ def lattice_factor(inp: KernelInputs, hkl: tuple, hkl0: tuple | None):
     return shape_fn(rad, inp.N, inp.fudge), None
 
 
-def cell_factor(inp: KernelInputs, hkl: tuple, hkl0: tuple | None):
+def _reached(inp: KernelInputs, F_latt: torch.Tensor,
+             skip_eval: torch.Tensor | None) -> torch.Tensor | None:
+    """Evaluations that get as far as the C's F_cell look-up (None: all of them).
+
+    The C passes over an evaluation beyond ``dmin`` and one with ``F_latt == 0`` (no
+    water) before it looks at F_cell, so those never test the interpolation range.
+    """
+    if not inp.interpolate:
+        return None
+    reached = (F_latt != 0) if not inp.water else torch.ones_like(F_latt, dtype=torch.bool)
+    return reached if skip_eval is None else reached & ~skip_eval
+
+
+def cell_factor(inp: KernelInputs, hkl: tuple, hkl0: tuple | None,
+                reached: torch.Tensor | None = None):
     """F_cell for every evaluation and whether tricubic interpolation had to stop.
 
     Interpolation follows the C: the first evaluation (in the C's pixel-major loop
     order) whose neighbourhood leaves the grid, and every later one, uses the nearest
-    reflection instead.
+    reflection instead. Only evaluations in ``reached`` take part in that test.
 
     Args:
         inp: kernel inputs.
         hkl: fractional indices (float64) ``(h, k, l)``, each (T, O, S, F, M, P).
         hkl0: nearest integers, same layout.
+        reached: evaluations the C gets to F_cell for (bool, same layout), None = all.
 
     Returns:
         F_cell in the working dtype (a scalar tensor when no table is loaded), and per pixel
@@ -297,6 +313,8 @@ def cell_factor(inp: KernelInputs, hkl: tuple, hkl0: tuple | None):
     if not inp.interpolate:
         return nearest, None
     outside = interpolation_out_of_range(inp.table, hkl)
+    if reached is not None:
+        outside = outside & reached
     in_c_order = outside.movedim(-1, 0)
     still_on = torch.cumsum(in_c_order.reshape(-1).to(torch.int32), 0) == 0
     still_on = still_on.reshape(in_c_order.shape).movedim(0, -1)

@@ -76,18 +76,19 @@ def poisson_noise_image(
         raise ValueError(f"image must be 2-D (slow, fast), got shape {values.shape}")
     rows, cols = _roi_slices(values.shape, roi)
     poidev = PoissonSampler(Ran1(seed, table)).poidev
-    counts = []
-    push = counts.append
+    noise = np.zeros(values.shape, dtype=np.uint16)
+    inside = noise[rows, cols]
     photons = 0.0
     overloads = 0
-    for mean in values[rows, cols].ravel().tolist():
-        deviate = poidev(mean)
-        photons += deviate
-        value = deviate + adc
-        if value > _MAX_COUNT:
-            value = _MAX_COUNT
-            overloads += 1
-        push(_to_ushort(value))
-    noise = np.zeros(values.shape, dtype=np.uint16)
-    noise[rows, cols] = np.asarray(counts, dtype=np.uint16).reshape(noise[rows, cols].shape)
+    for index, row in enumerate(values[rows, cols]):
+        counts = []
+        for mean in row.tolist():
+            deviate = poidev(mean)
+            photons += deviate
+            value = deviate + adc
+            if value > _MAX_COUNT:
+                value = _MAX_COUNT
+                overloads += 1
+            counts.append(_to_ushort(value))
+        inside[index] = counts
     return noise, photons, overloads

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .io.streaming import row_blocks
+
 #: Largest value of an unsigned 16-bit pixel.
 MAX_COUNT = 65535.0
 
@@ -47,16 +49,36 @@ def image_stats(image: np.ndarray, rendered: np.ndarray, roi: np.ndarray) -> Ima
 
 
 def _stats(image: np.ndarray, rendered: np.ndarray, roi: np.ndarray) -> ImageStats:
-    values = image[rendered].astype(np.float64)
-    count = values.size
-    max_i = float(values.max()) if count else 0.0
-    flat = np.flatnonzero(rendered.reshape(-1))
-    where = int(flat[int(values.argmax())]) if count and max_i > 0 else 0
-    mean = float(values.sum()) / max(count, 1)
-    rms = math.sqrt(float((values * values).sum()) / (max(count, 2) - 1))
-    inside = image[roi].astype(np.float64)
-    rmsd = math.sqrt(float(((inside - mean) ** 2).sum()) / (max(inside.size, 2) - 1))
+    """Two passes over blocks of rows, so no float64 copy of the whole image is made."""
+    count, total, squares, maxima = 0, 0.0, 0.0, []
+    blocks = list(row_blocks(image.shape[0], image.shape[1], 8))
+    for rows in blocks:
+        values = image[rows][rendered[rows]].astype(np.float64)
+        count += values.size
+        total += float(values.sum())
+        squares += float((values * values).sum())
+        maxima.append(float(values.max()) if values.size else -math.inf)
+    max_i = float(np.max(maxima)) if count else 0.0
+    where = _first_max(image, rendered, blocks, maxima, max_i) if count and max_i > 0 else 0
+    mean = total / max(count, 1)
+    rms = math.sqrt(squares / (max(count, 2) - 1))
+    deviation, inside = 0.0, 0
+    for rows in blocks:
+        values = image[rows][roi[rows]].astype(np.float64)
+        inside += values.size
+        deviation += float(((values - mean) ** 2).sum())
+    rmsd = math.sqrt(deviation / (max(inside, 2) - 1))
     return ImageStats(max_i, divmod(where, image.shape[1]), mean, rms, rmsd, count)
+
+
+def _first_max(image, rendered, blocks, maxima, max_i) -> int:
+    """Flat index of the first rendered pixel equal to ``max_i``."""
+    for rows, block_max in zip(blocks, maxima):
+        if block_max == max_i:
+            flat = np.flatnonzero(rendered[rows].reshape(-1))
+            values = image[rows][rendered[rows]]
+            return rows.start * image.shape[1] + int(flat[int(values.argmax())])
+    return 0
 
 
 def int_image(image: np.ndarray, roi: np.ndarray, scale: float, adc: float) -> np.ndarray:

@@ -179,10 +179,19 @@ def test_N_sets_all_axes_and_Na_one():
     assert parsed.N == [4.0, 2.0, 4.0]
 
 
-def test_integer_options_read_like_atoi():
-    assert parse_argv(["-N", "5.7"]).N == [5.0, 5.0, 5.0]
-    assert parse_argv(["-detpixels", "1e3"]).fpixels == 1
+def test_integer_options_need_whole_numbers():
+    # the C's atoi would read 5.7 as 5 and 1e3 as 1
+    for argv in (["-N", "5.7"], ["-detpixels", "1e3"], ["-N", "inf"]):
+        with pytest.raises(InputError, match=f"{argv[0]}: '{argv[1]}' is not a whole number"):
+            parse_argv(argv)
+    assert parse_argv(["-N", "+5"]).N == [5.0, 5.0, 5.0]
     assert c_atoi("-12abc") == -12 and c_atoi("x") == 0
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400"])
+def test_float_options_need_finite_numbers(value):
+    with pytest.raises(InputError, match=f"-distance: '{value}' is not a finite number"):
+        parse_argv(["-distance", value])
 
 
 def test_cell_reads_up_to_six_values_and_stops_at_an_option():
@@ -320,10 +329,10 @@ def test_unknown_option():
         (["-misset", "1", "2"], "-misset: needs 3 values after it"),
         (["-cell"], "-cell: needs 1 to 6 numbers after it"),
         (["-cell", "-default_F", "1"], "-cell: needs 1 to 6 numbers"),
-        (["-distance", "abc"], "-distance: 'abc' is not a number"),
-        (["-distance", "-nonoise"], "-distance: '-nonoise' is not a number"),
-        (["-detpixels", "many"], "-detpixels: 'many' is not a number"),
-        (["-cell", "100", "x"], "-cell: 'x' is not a number"),
+        (["-distance", "abc"], "-distance: 'abc' is not a finite number"),
+        (["-distance", "-nonoise"], "-distance: '-nonoise' is not a finite number"),
+        (["-detpixels", "many"], "-detpixels: 'many' is not a whole number"),
+        (["-cell", "100", "x"], "-cell: 'x' is not a finite number"),
         (["-pivot", "middle"], "-pivot: 'middle' is not 'beam' or 'sample'"),
         (["-detector_abs", "lots"], "-detector_abs: 'lots' is not a number or 'inf'"),
         (["-dtype", "float16"], "-dtype: 'float16' is not one of float32, float64"),

@@ -104,8 +104,10 @@ def test_detpixels_overrides_detsize():
     assert det.detsize_f == pytest.approx(0.01)
 
 
-def test_detpixels_zero_means_not_given():
-    assert request("-detpixels", "0").config.detector.fpixels == 1024
+def test_detpixels_zero_is_an_error():
+    # the C treats 0 as "not given" and renders the default 1024x1024 detector
+    with pytest.raises(InputError, match="-detpixels: .* at least one pixel"):
+        request("-detpixels", "0")
 
 
 def test_bad_detector_sizes_are_rejected():
@@ -171,8 +173,15 @@ def test_sensor_and_sampling_values():
 
 
 def test_cell_defaults():
-    crystal = build_request(["-cell", "50", "-default_F", "1"]).config.crystal
+    argv = ["-cell", "50", "0", "0", "0", "0", "0", "-default_F", "1"]
+    crystal = build_request(argv).config.crystal
     assert crystal.cell == pytest.approx((50e-10, 50e-10, 50e-10) + (math.pi / 2,) * 3)
+
+
+def test_short_cell_is_an_error():
+    # the C silently keeps its defaults for the missing numbers
+    with pytest.raises(InputError, match="-cell: needs 6 numbers .* got 2"):
+        build_request(["-cell", "50", "60", "-default_F", "1"])
 
 
 def test_no_cell_is_an_error():
@@ -221,10 +230,11 @@ def test_sample_is_clipped_by_the_beam():
 
 
 def test_mat_is_divided_by_the_wavelength(tmp_path):
-    (tmp_path / "A.mat").write_text("0.01 0.02 0.03\n0.04 0.05 0.06\n0.07 0.08 0.09\n0 0 0\n")
+    (tmp_path / "A.mat").write_text("0.01 0.02 0.03\n0.04 0.05 0.06\n0.07 0.08 0.10\n0 0 0\n")
     req = build_request(["-mat", "A.mat", "-lambda", "2", "-default_F", "1"], cwd=tmp_path)
     matrix = np.array(req.config.crystal.reciprocal_matrix)
-    assert matrix == pytest.approx(np.arange(1, 10).reshape(3, 3) * 0.01 / 2)
+    assert matrix == pytest.approx(np.array([1, 2, 3, 4, 5, 6, 7, 8, 10.0]).reshape(3, 3)
+                                   * 0.01 / 2)
     assert req.config.crystal.cell is None
 
 
@@ -298,7 +308,7 @@ def test_missing_input_files_name_the_flag(tmp_path, flag):
 
 
 def test_structure_factors_needed(tmp_path):
-    argv = ["-cell", "100", "-nonoise"]
+    argv = ["-cell", "100", "100", "100", "90", "90", "90", "-nonoise"]
     with pytest.raises(InputError, match="no structure factors"):
         build_request(argv, cwd=tmp_path)
     (tmp_path / "Fdump.bin").write_bytes(b"")
@@ -308,7 +318,8 @@ def test_structure_factors_needed(tmp_path):
 
 def test_hkl_file(tmp_path):
     (tmp_path / "P1.hkl").write_text("0 0 0 1\n")
-    req = build_request(["-cell", "100", "-hkl", "P1.hkl", "-dump", "D.bin"], cwd=tmp_path)
+    req = build_request(["-cell", "100", "100", "100", "90", "90", "90", "-hkl", "P1.hkl",
+                         "-dump", "D.bin"], cwd=tmp_path)
     assert req.hkl_path == tmp_path / "P1.hkl"
     assert req.dump_path == tmp_path / "D.bin"
 

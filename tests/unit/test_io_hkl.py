@@ -52,29 +52,24 @@ def test_empty_file_is_error(tmp_path):
         read_hkl(_write(tmp_path, "\n  \n"), default_F=1.0)
 
 
-def test_extra_columns_are_read_as_next_entry(tmp_path):
-    # tokens are consumed 4 at a time: "99 0 0 0" is an entry, then "5 1 1 1" ...
-    path = _write(tmp_path, "1 2 3 10 99\n0 0 0 5\n1 1 1 4\n")
-    grid = read_hkl(path, default_F=0.0)
-    assert grid.count == 3
-    assert grid.h_max == 99
-    assert (grid.h_min, grid.k_min, grid.l_min) == (1, 0, 0)
-    assert grid.F[99 - 1, 0, 0] == 0.0
-    assert grid.F[5 - 1, 1, 1] == 1.0
+@pytest.mark.parametrize("text,problem", [
+    ("1 2 3 10 99\n0 0 0 5\n", "line 1: expected 4 numbers 'h k l F', found 5"),
+    ("1 2 3\n0 0 0 5\n", "line 1: expected 4 numbers 'h k l F', found 3"),
+    ("0 0 0 5\n1.0 2 3 10\n", "line 2: index h = 1.0 is not written as a whole number"),
+    ("2.7 1 1 10\n", "line 1: index h = 2.7"),
+    ("1 2 3 nan\n", "line 1: F = nan is not a finite number"),
+    ("1 2 3 10\n\n1 2 3 11\n", "line 3: reflection 1 2 3 is listed again .first on line 1"),
+])
+def test_tables_the_c_would_misread_are_errors(tmp_path, text, problem):
+    with pytest.raises(InputError, match=f"hkl file '.*test.hkl': {problem}"):
+        read_hkl(_write(tmp_path, text), default_F=1.0)
 
 
-def test_decimal_indices_end_the_second_pass(tmp_path):
-    # C re-reads with "%d": "1.0" reads as 1 and the next "%d" fails at ".0"
-    grid = read_hkl(_write(tmp_path, "1.0 2.0 3.0 10\n0 0 0 5\n"), default_F=7.0)
-    assert grid.count == 2
-    assert np.all(grid.F == 7.0)
-
-
-def test_non_integer_index_bounds_truncate(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING):
-        grid = read_hkl(_write(tmp_path, "2.7 1 1 10\n-2.7 0 0 5\n"), default_F=1.0)
-    assert (grid.h_min, grid.h_max) == (-2, 2)
-    assert "non-integer value for h" in caplog.text
+def test_huge_index_range_is_refused_before_allocating(tmp_path):
+    lines = "".join(f"{600 * a} {600 * b} {600 * c} 1\n" for a, b, c in
+                    ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)))
+    with pytest.raises(InputError, match=r"h=-600..600 k=-600..600 l=-600..600 make a grid"):
+        read_hkl(_write(tmp_path, lines), default_F=1.0)
 
 
 def test_missing_file_is_error(tmp_path):

@@ -166,3 +166,10 @@ def test_golden_mask():
     assert header_value(image.header, "PIXEL_SIZE") == 0.1
     assert header_value(image.header, "DISTANCE") is None
     assert set(np.unique(image.data)) <= {0, 1} and (image.data == 0).any()
+
+
+def test_other_pixel_types_are_refused(tmp_path):
+    header = "{\nHEADER_BYTES=512;\nTYPE=float;\nSIZE1=2;\nSIZE2=2;\n}\f"
+    (tmp_path / "f.img").write_bytes(_smv_bytes(header, bytes(8)))
+    with pytest.raises(InputError, match="TYPE=float is not supported"):
+        read_smv(tmp_path / "f.img")

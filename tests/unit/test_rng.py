@@ -382,3 +382,15 @@ def test_random_misset_reported_angles_of_c_program():
 def test_umat2misset_matches_c(umat, expected):
     assert umat2misset(umat) == pytest.approx(expected, rel=1e-15, abs=0)
     assert umat2misset(np.reshape(umat, (3, 3))) == umat2misset(umat)
+
+
+def test_powf_is_a_float32_power_within_one_ulp():
+    from nanobragg.rng import f32, powf
+
+    rng = np.random.default_rng(3)
+    third = f32(1.0 / 3.0)
+    for x in rng.random(2000).astype(np.float32).tolist():
+        value = powf(x, third)
+        assert value == f32(value)
+        exact = np.float32(math.pow(x, third))
+        assert abs(np.float32(value) - exact) <= np.spacing(exact)

@@ -23,7 +23,10 @@ Differences from the C program, on purpose:
   ``-trace_pixel S F`` (repeatable), ``-chunk N`` (evaluations, i.e. pixels x sub-steps,
   per kernel call), the image formats of :mod:`nanobragg.io.formats` (``-nexusfile``,
   ``-cbffile``, ``-pngfile`` with ``-pngrings``, ``-nexus_compression``,
-  ``-nexus_stack``) and ``-h``/``-help``/``--help``.
+  ``-nexus_stack``), ``-nocostlimit`` (render even when :mod:`nanobragg.budget` calls
+  the cost absurd) and ``-h``/``-help``/``--help``;
+* values are checked: floats must be finite, integers whole numbers, pixel counts
+  positive, and ``-cell`` needs all six numbers (checked in ``to_config``).
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ class ParsedArgs:
     N: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
     user_cell: bool = False
     cell: list[float] = field(default_factory=lambda: [0.0] * 6)  # a, b, c (m), angles (rad)
+    cell_count: int = 0
     misset: str | tuple[float, float, float] | None = None  # None, "random" or angles (rad)
     sample_size: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # x, y, z (m)
     density: float = 1.0e6
@@ -116,6 +120,7 @@ class ParsedArgs:
     phistep: float | None = None
     phisteps: int | None = None
     default_F: float = 0.0
+    default_F_given: bool = False
     # detector
     convention: str = "MOSFLM"
     pivot: str = "BEAM"
@@ -209,6 +214,7 @@ class ParsedArgs:
     png_rings: bool = False
     nexus_compression: str = "gzip"
     nexus_stack: bool = False
+    no_cost_limit: bool = False
     show_help: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -300,10 +306,22 @@ def _is_absorption(token: str) -> bool:
     return "inf" in token or is_number(token)
 
 
+def is_finite_number(token: str) -> bool:
+    """A number that is neither NaN nor infinite (also after overflow, e.g. ``1e400``)."""
+    return is_number(token) and math.isfinite(atof(token))
+
+
+def is_integer(token: str) -> bool:
+    """A whole number written as one (C ``atoi`` would silently cut ``3.5`` or ``1e3``)."""
+    return _WHOLE.fullmatch(token) is not None
+
+
+_WHOLE = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+")
+
 #: kind -> (strict check, conversion, problem message when the check fails)
 _KINDS: dict[str, tuple[Callable[[str], bool], Callable[[str], Any], str]] = {
-    "f": (is_number, atof, "is not a number"),
-    "i": (is_number, c_atoi, "is not a number"),
+    "f": (is_finite_number, atof, "is not a finite number"),
+    "i": (is_integer, c_atoi, "is not a whole number"),
     "s": (lambda _token: True, str, ""),
     "p": (_is_pivot, str, "is not 'beam' or 'sample'"),
     "a": (_is_absorption, str, "is not a number or 'inf'"),
@@ -376,6 +394,7 @@ def _sample(*axes: int) -> Action:
 
 def _cell(state: ParsedArgs, values: list[Any]) -> None:
     state.user_cell = True
+    state.cell_count = len(values)
     units = (_cell_length,) * 3 + (from_deg,) * 3
     for index, value in enumerate(values):
         state.cell[index] = units[index](value)
@@ -402,6 +421,19 @@ def _detector_abs(state: ParsedArgs, values: list[Any]) -> None:
         state.detector_mu = 0.0
     else:
         state.detector_mu = 1.0 / (atof(values[0]) * 1e-6)
+
+
+def _pixels(*names: str) -> Action:
+    """Action storing a detector pixel count, which must be positive."""
+
+    def action(state: ParsedArgs, values: list[Any]) -> None:
+        if values[0] <= 0:
+            raise InputError(f"-detpixels: the detector needs at least one pixel per side "
+                             f"(got {values[0]})")
+        for name in names:
+            setattr(state, name, values[0])
+
+    return action
 
 
 def _energy(state: ParsedArgs, values: list[Any]) -> None:
@@ -522,9 +554,9 @@ RULES: tuple[Rule, ...] = (
     _rule("=-detsize", "f", _store("detsize_f", "detsize_s", unit=from_mm)),
     _rule("-detsize_f", "f", _store("detsize_f", unit=from_mm)),
     _rule("-detsize_s", "f", _store("detsize_s", unit=from_mm)),
-    _rule("=-detpixels", "i", _store("fpixels", "spixels")),
-    _rule("-detpixels_f -detpixels_x", "i", _store("fpixels")),
-    _rule("-detpixels_s -detpixels_y", "i", _store("spixels")),
+    _rule("=-detpixels", "i", _pixels("fpixels", "spixels")),
+    _rule("-detpixels_f -detpixels_x", "i", _pixels("fpixels")),
+    _rule("-detpixels_s -detpixels_y", "i", _pixels("spixels")),
     _rule("-curved_det", "", _constants({"curved_det": True}), needs=1),
     _rule("-pixel", "f", _store("pixel_size", unit=from_mm)),
     _rule("-point_pixel", "", _constants({"point_pixel": True})),
@@ -563,7 +595,7 @@ RULES: tuple[Rule, ...] = (
     _rule("-dmin", "f", _store("dmin", unit=_dmin_from_angstrom)),
     _rule("-mat", "s", _store("matfile")),
     _rule("-hkl", "s", _store("hklfile")),
-    _rule("-default_F", "f", _store("default_F")),
+    _rule("-default_F", "f", _store("default_F", default_F_given=True)),
     _rule("-dump", "s", _store("dumpfile")),
     _rule("-img", "s", _store("imgfile")),
     _rule("-stolout", "s", _store("stoloutfile")),
@@ -604,6 +636,7 @@ RULES: tuple[Rule, ...] = (
     _rule("=-pngrings", "", _constants({"png_rings": True})),
     _rule("=-nexus_compression", "s", _choice("nexus_compression", COMPRESSIONS)),
     _rule("=-nexus_stack", "", _constants({"nexus_stack": True})),
+    _rule("=-nocostlimit", "", _constants({"no_cost_limit": True})),
     _rule("=-h =-help =--help", "", _constants({"show_help": True})),
 )
 

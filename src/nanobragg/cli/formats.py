@@ -23,7 +23,10 @@ from .to_config import CliRequest
 
 
 def check_formats(request: CliRequest) -> None:
-    """Fail before the render: conflicting options, missing packages, missing folders.
+    """Fail before the render: conflicting options and missing packages.
+
+    Output paths themselves (folders, clashes between outputs) are checked when the
+    command reserves them.
 
     Raises:
         InputError: one line naming the flag.
@@ -38,37 +41,16 @@ def check_formats(request: CliRequest) -> None:
                              "give -nexusfile NAME")
         if parsed.nexus_compression != "gzip":
             raise InputError("-nexus_compression: applies to -nexusfile; give -nexusfile NAME")
-    _check_distinct(request)
-    for name, path in opts.formats.items():
-        fmt = FORMATS[name]
-        if not Path(path).resolve().parent.is_dir():
-            raise InputError(f"{fmt.flag}: folder of '{path}' does not exist")
-        fmt.check_available(opts.format_options)
-
-
-def _check_distinct(request: CliRequest) -> None:
-    """No two outputs may name the same file."""
-    opts = request.outputs
-    taken = {Path(p).resolve(): flag for flag, p in (
-        ("-floatfile", opts.floatfile), ("-intfile", opts.intfile),
-        ("-pgmfile", opts.pgmfile), ("-noisefile", opts.noisefile)) if p}
-    for name, path in opts.formats.items():
-        flag, resolved = FORMATS[name].flag, Path(path).resolve()
-        if resolved in taken:
-            raise InputError(f"{flag}: '{path}' is also the {taken[resolved]} output")
-        taken[resolved] = flag
-
-
-def write_formats(request: CliRequest, result: SimulationResult, table,
-                  started: datetime.datetime, out) -> None:
-    """Write every requested image format of one render (after the C's own outputs)."""
-    for _path, write in format_writes(request, result, table, started, out):
-        write()
+    for name in opts.formats:
+        FORMATS[name].check_available(opts.format_options)
 
 
 def format_writes(request: CliRequest, result: SimulationResult, table,
-                  started: datetime.datetime, out) -> list[tuple[Path, Callable[[], None]]]:
-    """(path, write) for every requested image format; ``write()`` reports and writes.
+                  started: datetime.datetime, out) -> list[tuple[str, Callable[[Path], None]]]:
+    """(flag, writer) for every requested image format; ``writer(temp)`` reports and writes.
+
+    The writer puts the whole file at the (temporary) path it is given; the command
+    renames it over the requested path with the run's other outputs.
 
     A rotation series (``-nexus_stack``) is rendered here, before anything is written.
     """
@@ -86,8 +68,8 @@ def format_writes(request: CliRequest, result: SimulationResult, table,
     writes = []
     for name, path in opts.formats.items():
         product = series if name == "nexus" and series is not None else still
-        writes.append((Path(path), functools.partial(_write_one, name, path, product,
-                                                     opts.format_options, out)))
+        writes.append((FORMATS[name].flag, functools.partial(
+            _write_one, name, path, product, opts.format_options, out)))
     return writes
 
 
@@ -100,11 +82,11 @@ def _phi_frames(request: CliRequest, table, out) -> np.ndarray:
     return frames.detach().to("cpu", torch.float32).numpy()
 
 
-def _write_one(name: str, path: Path, product, options: dict, out) -> None:
+def _write_one(name: str, path: str, product, options: dict, out, temp: Path) -> None:
     fmt = FORMATS[name]
     print(f"writing {path} as {fmt.description}", file=out)
     if name == "png" and options.get("rings"):
         spacings = ring_spacings(product, options["rings"])
         print(f"  resolution rings at {' '.join(f'{d * 1e10:g}' for d in spacings)} A",
               file=out)
-    fmt.write(path, product, **options)
+    fmt.write(temp, product, **options)

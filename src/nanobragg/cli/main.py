@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -10,12 +11,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..budget import (
+    check_allocation,
+    check_counts,
+    check_render_cost,
+    config_cost,
+    render_cost,
+)
 from ..diagnostics.trace import print_traces
 from ..errors import InputError
+from ..io._atomic import write_chunks
+from ..io.formats import FORMATS
 from ..io.hkl import HKLGrid, read_fdump, read_hkl, write_fdump
-from ..io.pgm import write_pgm
-from ..io.rawfloat import write_float_image
-from ..io.smv import write_smv
+from ..io.output_set import OutputSet
+from ..io.pgm import pgm_header
+from ..io.rawfloat import float_image_chunks
+from ..io.smv import format_smv_header
+from ..io.streaming import array_chunks, image_chunks
 from ..models.crystal import phi_sampling
 from ..noise import poisson_noise_image
 from ..outputs import (
@@ -27,8 +39,8 @@ from ..outputs import (
     smv_fields,
 )
 from ..physics.structure_factors import FTable
-from ..simulator import SimulationResult, rendered_mask, simulate
-from .formats import check_formats, write_formats
+from ..simulator import SimulationResult, prepare, rendered_mask, simulate
+from .formats import check_formats, format_writes
 from .to_config import CliRequest, build_request
 from .usage import USAGE
 
@@ -43,7 +55,8 @@ def run(argv: list[str] | None = None, out=None) -> int:
         out: stream for the report (default stdout).
 
     Returns:
-        Exit status: 0 on success, 2 for a user error.
+        Exit status: 0 on success, 2 for a user error, 1 when memory ran out, 130 when
+        interrupted (Ctrl-C); no output file of the run is written unless it succeeds.
     """
     out = out or sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -56,7 +69,19 @@ def run(argv: list[str] | None = None, out=None) -> int:
     except InputError as err:
         print(f"nanoBragg: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("nanoBragg: interrupted; no output written", file=sys.stderr)
+        return 130
+    except (MemoryError, torch.OutOfMemoryError) as err:
+        print(f"nanoBragg: error: out of memory ({_first_line(err)}); no output written",
+              file=sys.stderr)
+        return 1
     return 0
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def console_entry() -> None:
@@ -79,43 +104,80 @@ def load_table(request: CliRequest, out) -> FTable | None:
         except InputError as err:
             print(f"WARNING: {err}", file=out)
     elif request.dump_path is not None and Path(request.dump_path).is_file():
-        print(f"reading Fs from {request.dump_path}", file=out)
-        grid = read_fdump(request.dump_path)
+        grid = _cached_table(request, out)
     if grid is None:
         return None
     return FTable(torch.from_numpy(np.ascontiguousarray(grid.F)),
                   (grid.h_min, grid.k_min, grid.l_min), default_F, loaded=grid.count > 0)
 
 
+def _cached_table(request: CliRequest, out) -> HKLGrid | None:
+    """The Fdump cache without ``-hkl``: used as the C does unless -default_F was given."""
+    path = request.dump_path
+    if request.parsed.default_F_given:
+        print(f"WARNING: ignoring '{path}' (a structure-factor cache from an earlier run) "
+              f"because -default_F was given; use -hkl to load structure factors",
+              file=sys.stderr)
+        return None
+    grid = read_fdump(path)
+    print(f"WARNING: no -hkl: reading structure factors from '{path}', the cache of an "
+          f"earlier run (give -hkl or -default_F to avoid it)", file=sys.stderr)
+    print(f"reading Fs from {path}", file=out)
+    return grid
+
+
+def output_paths(request: CliRequest) -> list[tuple[str, Path]]:
+    """(flag, path) of every file the run writes, in writing order."""
+    opts = request.outputs
+    paths = [("-floatfile", opts.floatfile), ("-intfile", opts.intfile),
+             ("-pgmfile", opts.pgmfile), ("-noisefile", opts.noisefile)]
+    paths += [(FORMATS[name].flag, path) for name, path in opts.formats.items()]
+    return [(flag, Path(path)) for flag, path in paths if path]
+
+
+def _check_cost(request: CliRequest, dtype: torch.dtype) -> None:
+    """Refuse an absurd render before it starts (see nanobragg.budget)."""
+    override = request.parsed.no_cost_limit
+    check_allocation(request.config)
+    check_counts(request.config, override)
+    check_render_cost(config_cost(request.config), override)
+    setup = prepare(request.config, None, dtype, "cpu")
+    check_render_cost(render_cost(request.config, setup), override)
+
+
 def _simulate_and_write(request: CliRequest, out) -> None:
     for note in request.notes:
         print(note, file=out)
-    _check_output_folders(request)
-    check_formats(request)
-    table = load_table(request, out)
     dtype = DTYPES[request.runtime.dtype]
-    started_at = datetime.datetime.now(datetime.timezone.utc)
-    started = time.perf_counter()
-    result = simulate(request.config, table, request.mask, dtype=dtype,
-                      device=request.runtime.device,
-                      evaluations_per_chunk=request.runtime.chunk_evaluations)
-    _print_setup(result, out)
-    print(f"  rendered in {time.perf_counter() - started:.3f} s on "
-          f"{result.image.device} ({request.runtime.dtype})", file=out)
-    if request.trace_pixels:
-        print_traces(request, result.setup, table, out, result.interpolation_stop)
-    _write_outputs(request, result, out)
-    write_formats(request, result, table, started_at, out)
+    with OutputSet() as files:
+        for flag, path in output_paths(request):
+            files.reserve(flag, path)
+        check_formats(request)
+        _check_cost(request, dtype)
+        table = load_table(request, out)
+        started_at = datetime.datetime.now(datetime.timezone.utc)
+        started = time.perf_counter()
+        result = simulate(request.config, table, request.mask, dtype=dtype,
+                          device=request.runtime.device,
+                          evaluations_per_chunk=request.runtime.chunk_evaluations)
+        _print_setup(result, out)
+        print(f"  rendered in {time.perf_counter() - started:.3f} s on "
+              f"{result.image.device} ({request.runtime.dtype})", file=out)
+        if request.trace_pixels:
+            print_traces(request, result.setup, table, out, result.interpolation_stop)
+        _write_outputs(request, result, out, files)
+        for flag, writer in format_writes(request, result, table, started_at, out):
+            files.write(flag, writer)
+        files.commit()
 
 
-def _check_output_folders(request: CliRequest) -> None:
-    """Fail before the render, not after it, when an output folder does not exist."""
-    opts = request.outputs
-    flags = {"-floatfile": opts.floatfile, "-intfile": opts.intfile,
-             "-pgmfile": opts.pgmfile, "-noisefile": opts.noisefile}
-    for flag, path in flags.items():
-        if path and not Path(path).resolve().parent.is_dir():
-            raise InputError(f"{flag}: folder of '{path}' does not exist")
+def _report_non_finite(image: np.ndarray) -> None:
+    """Say on stderr how many pixels of the final float image are NaN or infinite."""
+    nan = int(np.count_nonzero(np.isnan(image)))
+    inf = int(np.count_nonzero(np.isinf(image)))
+    if nan or inf:
+        print(f"WARNING: the float image has {nan} NaN and {inf} infinite pixels "
+              f"(of {image.size})", file=sys.stderr)
 
 
 def _print_setup(result: SimulationResult, out) -> None:
@@ -138,9 +200,11 @@ def _print_setup(result: SimulationResult, out) -> None:
               "switched to nearest-neighbour structure factors", file=out)
 
 
-def _write_outputs(request: CliRequest, result: SimulationResult, out) -> None:
+def _write_outputs(request: CliRequest, result: SimulationResult, out,
+                   files: OutputSet) -> None:
     cfg, opts = request.config, request.outputs
     image = result.image.detach().to("cpu", torch.float32).numpy()
+    _report_non_finite(image)
     rendered = result.rendered.cpu().numpy()
     roi = rendered_mask(cfg, None, torch.device("cpu")).numpy()
     stats = image_stats(image, rendered, roi)
@@ -152,23 +216,29 @@ def _write_outputs(request: CliRequest, result: SimulationResult, out) -> None:
     print(f"mean= {stats.mean:g} rms= {stats.rms:g} rmsd= {stats.rmsd:g}", file=out)
     if opts.floatfile:
         print(f"writing {opts.floatfile} as {image.size} 4-byte floats", file=out)
-        write_float_image(opts.floatfile, image)
+        files.write("-floatfile", lambda p: write_chunks(p, float_image_chunks(image)))
     scale = opts.intfile_scale if opts.intfile_scale else auto_int_scale(stats.max_I)
     print(f"intfile_scale = {scale:g}", file=out)
-    fields = _header_fields(request, result)
+    header = format_smv_header(_header_fields(request, result))
     if opts.intfile:
         print(f"writing {opts.intfile} as 2-byte integers", file=out)
-        write_smv(opts.intfile, int_image(image, roi, scale, opts.adc), fields)
+        pixels = image_chunks(image.shape, "<u2",
+                              lambda r: int_image(image[r], roi[r], scale, opts.adc))
+        files.write("-intfile", lambda p: write_chunks(p, itertools.chain([header], pixels)))
     if opts.pgmfile:
         pgm_scale = opts.pgm_scale if opts.pgm_scale else auto_pgm_scale(stats, scale)
         print(f"pgm_scale = {pgm_scale:g}", file=out)
-        write_pgm(opts.pgmfile, pgm_pixels(image, roi, pgm_scale), pgm_scale)
+        pixels = image_chunks(image.shape, "u1",
+                              lambda r: pgm_pixels(image[r], roi[r], pgm_scale))
+        top = pgm_header(image.shape[1], image.shape[0], pgm_scale)
+        files.write("-pgmfile", lambda p: write_chunks(p, itertools.chain([top], pixels)))
     if opts.noisefile:
-        roi_bounds = cfg.detector.roi
-        noise, photons, overloads = poisson_noise_image(image, opts.seed, opts.adc, roi_bounds)
+        noise, photons, overloads = poisson_noise_image(image, opts.seed, opts.adc,
+                                                        cfg.detector.roi)
         print(f"{photons:.0f} photons on noise image ({overloads} overloads)", file=out)
         print(f"writing {opts.noisefile} as 2-byte integers", file=out)
-        write_smv(opts.noisefile, noise, fields)
+        chunks = itertools.chain([header], array_chunks(noise, "<u2"))
+        files.write("-noisefile", lambda p: write_chunks(p, chunks))
 
 
 def _header_fields(request: CliRequest, result: SimulationResult) -> dict:

@@ -297,8 +297,13 @@ def _roi(roi: tuple[int, int, int, int] | None, fpixels: int,
     if roi is None:
         return None
     xmin, xmax, ymin, ymax = roi
-    return (max(xmin, 0), xmax if xmax >= 0 else fpixels,
-            max(ymin, 0), ymax if ymax >= 0 else spixels)
+    bounds = (max(xmin, 0), xmax if xmax >= 0 else fpixels,
+              max(ymin, 0), ymax if ymax >= 0 else spixels)
+    if bounds[0] > bounds[1] or bounds[2] > bounds[3] or bounds[0] >= fpixels \
+            or bounds[2] >= spixels:
+        raise InputError(f"-roi: {' '.join(map(str, roi))} selects no pixel of the "
+                         f"{fpixels}x{spixels} detector")
+    return bounds
 
 
 def _count(value: int | None) -> int | None:
@@ -340,7 +345,14 @@ def crystal_config(p: ParsedArgs, base: Path, now: int, notes: list[str]) -> Cry
 
 
 def unit_cell(p: ParsedArgs) -> tuple[float, ...]:
-    """``-cell`` values with the C defaults: b, c default to a; angles to 90 degrees."""
+    """``-cell`` values with the C defaults: b, c default to a; angles to 90 degrees.
+
+    Raises:
+        InputError: fewer than six numbers were given (the C silently keeps defaults).
+    """
+    if 0 < p.cell_count < 6:
+        raise InputError(f"-cell: needs 6 numbers (a b c alpha beta gamma), got "
+                         f"{p.cell_count}")
     a, b, c, alpha, beta, gamma = p.cell
     lengths = (a, b if b > 0 else a, c if c > 0 else a)
     angles = tuple(angle if angle > 0 else math.pi / 2 for angle in (alpha, beta, gamma))

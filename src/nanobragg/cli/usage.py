@@ -33,4 +33,5 @@ nanobragg only
   -chunk N (evaluations per kernel call, bounds memory)
   -nexusfile F.h5 (NeXus NXmx; -nexus_stack: one frame per phi step; -nexus_compression
   gzip|bitshuffle|none)  -cbffile F.cbf (miniCBF)  -pngfile F.png (preview; -pngrings)
+  -nocostlimit (render even above 1e13 evaluations or 1e6 sources/domains/phi steps)
 """

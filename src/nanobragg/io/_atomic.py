@@ -1,7 +1,12 @@
 """Whole-file access for the readers and writers.
 
-Reading raises InputError naming the file; writing is atomic (a temporary file next to
-the target, then a rename).
+Reading raises InputError naming the file. Writing never leaves a partial regular file:
+the data go to a temporary file next to the target, renamed over it at the end. Special
+files (a FIFO, a device such as ``/dev/null``) and the targets of symlinks are written in
+place of the data, never replaced: a FIFO stays a FIFO, a symlink stays a symlink.
+
+Temporary files are named ``.<target name>.<pid>.nbtmp``; a later write of the same
+target removes those whose process no longer runs (left by a killed run).
 """
 
 from __future__ import annotations
@@ -9,11 +14,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
+import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from nanobragg.errors import InputError
+
+TEMP_SUFFIX = ".nbtmp"
 
 
 def read_bytes(path: str | os.PathLike[str], what: str) -> bytes:
@@ -33,12 +43,111 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: str | os.PathLike[str], chunks: Iterable[bytes], what: str) -> None:
-    """Write ``chunks`` to ``path`` so that a failure never leaves a partial file.
+def resolve_target(path: str | os.PathLike[str]) -> tuple[Path, bool]:
+    """Where writing ``path`` puts the data, and whether that is a special file.
 
-    The data go to a temporary file in the same folder, which is renamed over ``path``
-    with ``os.replace`` only after every chunk was written. On any error the temporary
-    file is removed and ``path`` is left as it was.
+    A symlink is followed to its final target (the link itself stays). A special file
+    is anything that exists and is neither a regular file nor a directory.
+
+    Returns:
+        ``(target, special)``.
+    """
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return target, False
+    return target, not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _is_stale(name: str, prefix: str) -> bool:
+    """A temporary file of ``prefix`` whose process has ended."""
+    match = re.fullmatch(re.escape(prefix) + r"(\d+)" + re.escape(TEMP_SUFFIX), name)
+    if match is None:
+        return False
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def remove_stale_temps(target: Path) -> None:
+    """Delete temporary files of ``target`` left by runs that no longer exist."""
+    folder = target.parent
+    prefix = f".{target.name}."
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if _is_stale(name, prefix):
+            try:
+                os.unlink(folder / name)
+            except OSError:
+                pass
+
+
+def create_temp(target: Path, what: str, path: object) -> Path:
+    """Create (empty) the temporary file of ``target`` in its folder; InputError if impossible.
+
+    Args:
+        target: Regular-file destination (after resolving symlinks).
+        what: Kind of file for error messages.
+        path: Name the user gave, for error messages.
+    """
+    remove_stale_temps(target)
+    temp = target.parent / f".{target.name}.{os.getpid()}{TEMP_SUFFIX}"
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise InputError(f"{what} '{path}': written twice in one run") from None
+    except OSError as exc:
+        raise InputError(f"{what} '{path}': cannot write: {exc.strerror or exc}") from exc
+    os.close(fd)
+    return temp
+
+
+def write_chunks(path: str | os.PathLike[str], chunks: Iterable[bytes]) -> None:
+    """Write ``chunks`` to ``path`` in order, in place (no temporary file, no rename)."""
+    with open(path, "wb") as handle:
+        for chunk in chunks:
+            handle.write(chunk)
+
+
+def copy_into(source: Path, target: Path) -> None:
+    """Stream the bytes of ``source`` into the existing (special) file ``target``."""
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def finish_temp(temp: Path, target: Path) -> None:
+    """Give a finished temporary file the umask's mode and rename it over ``target``."""
+    os.chmod(temp, 0o666 & ~_umask())
+    os.replace(temp, target)
+
+
+def unlink_quietly(path: Path | None) -> None:
+    """Remove ``path`` if it exists; errors are ignored."""
+    if path is None:
+        return
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def atomic_write(path: str | os.PathLike[str], chunks: Iterable[bytes], what: str) -> None:
+    """Write ``chunks`` to ``path`` so that a failure never leaves a partial regular file.
+
+    A regular (or new) file is written through a temporary file renamed over it only
+    after every chunk was written; on any error the temporary file is removed and the
+    old file is left as it was. A special file or symlink target is written in place.
 
     Args:
         path: Destination file.
@@ -48,23 +157,19 @@ def atomic_write(path: str | os.PathLike[str], chunks: Iterable[bytes], what: st
     Raises:
         InputError: If the file cannot be created or written (message names the file).
     """
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise InputError(f"{what} '{path}': cannot write: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-        os.chmod(tmp_name, 0o666 & ~_umask())
-        os.replace(tmp_name, target)
-    except BaseException as exc:
+    target, special = resolve_target(path)
+    if special:
         try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
+            write_chunks(target, chunks)
+        except OSError as exc:
+            raise InputError(f"{what} '{path}': cannot write: {exc.strerror or exc}") from exc
+        return
+    temp = create_temp(target, what, path)
+    try:
+        write_chunks(temp, chunks)
+        finish_temp(temp, target)
+    except BaseException as exc:
+        unlink_quietly(temp)
         if isinstance(exc, OSError):
             raise InputError(f"{what} '{path}': cannot write: {exc.strerror or exc}") from exc
         raise
@@ -72,30 +177,31 @@ def atomic_write(path: str | os.PathLike[str], chunks: Iterable[bytes], what: st
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], what: str) -> Iterator[str]:
-    """A temporary file name next to ``path`` that becomes ``path`` when the block succeeds.
+    """A temporary file name that becomes ``path`` when the block succeeds.
 
-    For writers that open the file themselves (HDF5). On any error the temporary file is
-    removed and ``path`` is left as it was.
+    For writers that open the file themselves (HDF5). A regular (or new) file is renamed
+    into place; a special file or symlink target receives the finished bytes in place. On
+    any error the temporary file is removed and ``path`` is left as it was.
 
     Raises:
-        InputError: If the file cannot be created or renamed (message names the file).
+        InputError: If the file cannot be created or written (message names the file).
     """
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    target, special = resolve_target(path)
+    if special:
+        fd, name = tempfile.mkstemp(suffix=TEMP_SUFFIX)
         os.close(fd)
-    except OSError as exc:
-        raise InputError(f"{what} '{path}': cannot write: {exc.strerror or exc}") from exc
+        temp = Path(name)
+    else:
+        temp = create_temp(target, what, path)
     try:
-        yield tmp_name
-        os.chmod(tmp_name, 0o666 & ~_umask())
-        os.replace(tmp_name, target)
+        yield str(temp)
+        if special:
+            copy_into(temp, target)
+        else:
+            finish_temp(temp, target)
     except BaseException as exc:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            pass
         if isinstance(exc, OSError):
             raise InputError(f"{what} '{path}': cannot write: {exc.strerror or exc}") from exc
         raise
+    finally:
+        unlink_quietly(temp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,8 +15,11 @@ from nanobragg.io._atomic import atomic_write, read_bytes
 from nanobragg.io._cnum import C_WHITESPACE, line_number, scan_float, scan_int
 
 logger = logging.getLogger(__name__)
+_WHOLE = re.compile(r"[+-]?[0-9]+")
 
-_MAX_GRID_CELLS = 2**31  # refuse index ranges that could never be allocated
+#: Most cells of a structure-factor grid (1 GiB of float64): wider index ranges are
+#: refused before anything is allocated.
+MAX_GRID_CELLS = 2**27
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,13 +107,49 @@ def _index_bounds(groups: list[tuple[float, ...]], path: object) -> list[tuple[i
     return bounds
 
 
-def _warn_non_integer(groups: list[tuple[float, ...]], path: object) -> None:
-    """Log, like the C program, indices that are not (close to) integers."""
-    for number, group in enumerate(groups):
-        for name, value in zip("hkl", group[:3], strict=True):
-            if value != math.ceil(value - 0.4):
-                logger.warning("hkl file '%s': non-integer value for %s (%g) at entry %d",
-                               path, name, value, number)
+def _check_grid_size(shape, bounds, what: str, path: object) -> None:
+    """InputError when a grid of ``shape`` would have more than ``MAX_GRID_CELLS`` cells."""
+    cells = math.prod(shape)
+    if cells > MAX_GRID_CELLS:
+        ranges = " ".join(f"{name}={low}..{high}" for name, (low, high) in zip("hkl", bounds))
+        raise InputError(f"{what} '{path}': indices {ranges} make a grid of {cells:.3g} "
+                         f"cells ({8 * cells / 2**30:.3g} GiB), more than the "
+                         f"{MAX_GRID_CELLS:.3g} allowed")
+
+
+def check_table_lines(text: str, path: object) -> None:
+    """Refuse a table the C would misread: every line up to the first that does not start
+    with a number must hold exactly ``h k l F`` with indices written as whole numbers
+    (the C's second, ``%d``, pass stops at ``1.0``) and a finite F, and no reflection may
+    be listed twice.
+
+    Raises:
+        InputError: naming the file, the line and the problem.
+    """
+    seen: dict[tuple[int, int, int], int] = {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        values = [scan_float(field, 0) for field in fields]
+        if values[0] is None or values[0][1] != len(fields[0]):
+            return
+        where = f"hkl file '{path}': line {number}"
+        if len(fields) != 4 or any(v is None or v[1] != len(f) for v, f in zip(values, fields)):
+            raise InputError(f"{where}: expected 4 numbers 'h k l F', found "
+                             f"{len(fields)} fields")
+        h, k, l_idx, amplitude = (v[0] for v in values)
+        for name, field in zip("hkl", fields[:3]):
+            if _WHOLE.fullmatch(field) is None:
+                raise InputError(f"{where}: index {name} = {field} is not written as a "
+                                 f"whole number")
+        if not math.isfinite(amplitude):
+            raise InputError(f"{where}: F = {fields[3]} is not a finite number")
+        key = (int(h), int(k), int(l_idx))
+        if key in seen:
+            raise InputError(f"{where}: reflection {key[0]} {key[1]} {key[2]} is listed "
+                             f"again (first on line {seen[key]})")
+        seen[key] = number
 
 
 def read_hkl(path: str | os.PathLike[str], default_F: float) -> HKLGrid:
@@ -134,6 +174,7 @@ def read_hkl(path: str | os.PathLike[str], default_F: float) -> HKLGrid:
         InputError: Unreadable file, no readable entry, or absurd indices.
     """
     text = read_bytes(path, "hkl file").decode("latin-1")
+    check_table_lines(text, path)
     groups, stop = _scan_groups(text, int_indices=False)
     if not groups:
         raise InputError(f"hkl file '{path}': no reflections: line {line_number(text, stop)} "
@@ -141,11 +182,9 @@ def read_hkl(path: str | os.PathLike[str], default_F: float) -> HKLGrid:
     if text[stop:].strip(C_WHITESPACE):
         logger.warning("hkl file '%s': stopped reading at line %d after %d entries", path,
                        line_number(text, stop), len(groups))
-    _warn_non_integer(groups, path)
     (h_min, h_max), (k_min, k_max), (l_min, l_max) = _index_bounds(groups, path)
     shape = (h_max - h_min + 1, k_max - k_min + 1, l_max - l_min + 1)
-    if math.prod(shape) > _MAX_GRID_CELLS:
-        raise InputError(f"hkl file '{path}': index range {shape} is too large")
+    _check_grid_size(shape, ((h_min, h_max), (k_min, k_max), (l_min, l_max)), "hkl file", path)
     grid = np.full(shape, float(default_F), dtype=np.float64)
     entries, _ = _scan_groups(text, int_indices=True)
     for h, k, l_idx, amplitude in entries:
@@ -206,6 +245,7 @@ def read_fdump(path: str | os.PathLike[str]) -> HKLGrid:
     raw = read_bytes(path, "Fdump file")
     limits, offset = _parse_fdump_header(raw, path)
     shape = tuple(limits[2 * i + 1] - limits[2 * i] + 1 for i in range(3))
+    _check_grid_size(shape, (limits[0:2], limits[2:4], limits[4:6]), "Fdump file", path)
     padded_shape = tuple(n + 1 for n in shape)
     expected = 8 * math.prod(padded_shape)
     if len(raw) - offset != expected:

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from nanobragg.io._atomic import atomic_write
+from nanobragg.io.streaming import array_chunks
 
 
 def pgm_header(width: int, height: int, scale: float) -> bytes:
@@ -28,7 +29,17 @@ def write_pgm(path: str | os.PathLike[str], pixels: np.ndarray, scale: float) ->
         pixels: uint8 pixel values, shape (slow, fast).
         scale: The scale used to make the pixels (only recorded in the header comment).
     """
+    atomic_write(path, pgm_chunks(pixels, scale), "PGM file")
+
+
+def pgm_chunks(pixels: np.ndarray, scale: float):
+    """The bytes of a PGM file: its header, then the pixels a block of rows at a time.
+
+    Args:
+        pixels: uint8 pixel values, shape (slow, fast).
+        scale: The scale used to make the pixels (only recorded in the header comment).
+    """
     if pixels.ndim != 2 or pixels.dtype != np.uint8:
         raise ValueError(f"write_pgm needs a 2-D uint8 array, got {pixels.dtype} {pixels.shape}")
-    header = pgm_header(pixels.shape[1], pixels.shape[0], scale)
-    atomic_write(path, [header, np.ascontiguousarray(pixels).tobytes()], "PGM file")
+    yield pgm_header(pixels.shape[1], pixels.shape[0], scale)
+    yield from array_chunks(pixels, "u1")

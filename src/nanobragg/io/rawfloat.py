@@ -8,6 +8,18 @@ import numpy as np
 
 from nanobragg.errors import InputError
 from nanobragg.io._atomic import atomic_write, read_bytes
+from nanobragg.io.streaming import array_chunks
+
+
+def float_image_chunks(image: np.ndarray):
+    """The bytes of a float image file, a block of rows at a time.
+
+    Args:
+        image: Real array, shape (slow, fast); converted to float32.
+    """
+    if image.ndim != 2:
+        raise ValueError(f"write_float_image needs a 2-D array, got shape {image.shape}")
+    return array_chunks(image, "<f4")
 
 
 def write_float_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
@@ -17,10 +29,7 @@ def write_float_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
         path: Destination file.
         image: Real array, shape (slow, fast); converted to float32.
     """
-    if image.ndim != 2:
-        raise ValueError(f"write_float_image needs a 2-D array, got shape {image.shape}")
-    data = np.ascontiguousarray(image, dtype="<f4").tobytes()
-    atomic_write(path, [data], "float image")
+    atomic_write(path, float_image_chunks(image), "float image")
 
 
 def read_float_image(path: str | os.PathLike[str], width: int, height: int) -> np.ndarray:

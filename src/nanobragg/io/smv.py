@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -13,6 +14,7 @@ import numpy as np
 from nanobragg.errors import InputError
 from nanobragg.io._atomic import atomic_write, read_bytes
 from nanobragg.io._cnum import atof
+from nanobragg.io.streaming import array_chunks
 
 HEADER_SIZE = 512
 
@@ -90,6 +92,17 @@ def _read_header(raw: bytes, path: object) -> tuple[str, int]:
     return raw[:size].decode("latin-1").split("\0", 1)[0], size
 
 
+def _check_type(header: str, path: object) -> None:
+    """The C reads every image as 16-bit unsigned pixels: refuse any other ``TYPE``."""
+    pos = header.rfind("TYPE=")
+    if pos < 0:
+        return
+    value = header[pos + len("TYPE="):].split(";", 1)[0].strip()
+    if value != "unsigned_short":
+        raise InputError(f"SMV file '{path}': TYPE={value} is not supported "
+                         f"(only unsigned_short pixels)")
+
+
 def _is_big_endian(header: str) -> bool:
     """True if the value after the last ``BYTE_ORDER=`` starts with ``big_endian``."""
     pos = header.rfind("BYTE_ORDER=")
@@ -120,15 +133,21 @@ def read_smv(path: str | os.PathLike[str]) -> SMVImage:
         big-endian files are byte-swapped).
 
     Raises:
-        InputError: Unreadable file, not an SMV image, bad sizes or too few pixels.
+        InputError: Unreadable file, not an SMV image, a TYPE other than unsigned_short,
+            bad sizes or too few pixels (bytes after the pixels are ignored with a
+            warning, as the C ignores them).
     """
     raw = read_bytes(path, "SMV file")
     header, offset = _read_header(raw, path)
+    _check_type(header, path)
     width, height = _image_size(header, path)
     nbytes = 2 * width * height
     if len(raw) < offset + nbytes:
         raise InputError(f"SMV file '{path}': file too short for {width}x{height} pixels "
                          f"({len(raw) - offset} of {nbytes} data bytes)")
+    if len(raw) > offset + nbytes:
+        log.warning("SMV file '%s': ignoring %d bytes after the %dx%d pixels of its header",
+                    path, len(raw) - offset - nbytes, width, height)
     dtype = ">u2" if _is_big_endian(header) else "<u2"
     pixels = np.frombuffer(raw, dtype=dtype, count=width * height, offset=offset)
     data = pixels.astype(np.uint16).reshape(height, width)
@@ -199,6 +218,5 @@ def write_smv(path: str | os.PathLike[str], data: np.ndarray,
     for key, size in (("SIZE1", data.shape[1]), ("SIZE2", data.shape[0])):
         if key in fields and fields[key] != size:
             raise ValueError(f"write_smv: {key}={fields[key]} but the data have {size}")
-    header = format_smv_header(fields)
-    pixels = np.ascontiguousarray(data, dtype="<u2").tobytes()
-    atomic_write(path, [header, pixels], "SMV file")
+    chunks = itertools.chain([format_smv_header(fields)], array_chunks(data, "<u2"))
+    atomic_write(path, chunks, "SMV file")
