@@ -138,7 +138,11 @@ def _vmapped(inputs: list[KernelInputs], config, device) -> list[np.ndarray]:
         inp = dataclasses.replace(base, **dict(zip(varying, values)))
         return render_pixels(inp, spixel, fpixel).intensity
 
-    batched = torch.func.vmap(one, in_dims=(None, None) + (0,) * len(stacks))
+    if varying:
+        batched = torch.func.vmap(one, in_dims=(None, None) + (0,) * len(stacks))
+    else:  # identical shots: render once
+        def batched(spixel, fpixel):
+            return one(spixel, fpixel)[None].expand(len(inputs), -1)
     rendered = rendered_mask(config, None, device)
     flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
     images = torch.zeros((len(inputs), rendered.numel()), dtype=base.dtype, device=device)
