@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..config import SimulationConfig
 from ..dataset.description import load_description
+from ..dataset.distributed import parse_cluster
 from ..errors import InputError
 from .to_config import build_request
 
@@ -54,6 +55,8 @@ def run(argv: list[str] | None = None) -> int:
     """Run the command; returns the exit status (0 done, 1 chunks failed, 2 user error)."""
     args = _parser().parse_args(argv)
     try:
+        if args.cluster is not None:
+            parse_cluster(args.cluster)
         desc = load_description(args.spec, flags_to_config)
         if args.shots is not None:
             desc = desc.with_shots(args.shots)
@@ -88,7 +91,7 @@ def _render(desc, args) -> tuple[dict, int]:
         if args.scheduler is None and args.cluster is None:
             from ..dataset.runner import run_local
             return run_local(desc, args.out, progress), todo
-        from ..dataset.distributed import connect, parse_cluster, run_distributed
+        from ..dataset.distributed import connect, run_distributed
         workers = None if args.cluster is None else parse_cluster(args.cluster)
         with connect(args.scheduler, workers) as client:
             return run_distributed(desc, args.out, client, max_in_flight=args.max_in_flight,
