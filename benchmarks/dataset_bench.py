@@ -1,0 +1,100 @@
+"""Data-set throughput: a many-shot 256x256 float32 data set rendered locally, and the
+speed-up of batched rendering (several shots per kernel call) over one shot at a time.
+
+    python benchmarks/dataset_bench.py [--shots 1000] [--pixels 256] [--batch 8]
+
+Prints shots per second of the whole local run (rendering, Poisson noise, compressed
+HDF5 files and manifest) and, for a sample of shots, the render time per shot with
+``batch=1`` and with ``--batch``, alternated over ``--repeats`` rounds (medians), for a
+fixed detector and for a detector whose distance and beam centre vary per shot. The
+load average is printed before and after: on a shared machine the figures are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from nanobragg.dataset.description import parse_description
+from nanobragg.dataset.render import render_shots
+from nanobragg.dataset.runner import run_local
+
+RIGHT = math.pi / 2
+
+
+def description(pixels: int, shots: int, batch: int, detector_jitter: bool):
+    """A serial-crystallography-like set: random orientations, cell, mosaic, wavelength
+    and fluence per shot, Poisson noise; optionally distance and beam-centre jitter."""
+    variation = {
+        "orientation": "random", "cell_length_sigma": 0.003,
+        "mosaic_spread_deg": {"uniform": [0.02, 0.1]}, "mosaic_domains": 2,
+        "wavelength_A": {"normal": [1.0, 0.002]}, "fluence": {"log_uniform": [1e29, 1e30]},
+        "noise": "poisson",
+    }
+    if detector_jitter:
+        variation.update(beam_center_sigma_mm=0.05, distance_sigma_mm=0.5)
+    return parse_description({
+        "seed": 1, "shots": shots, "shots_per_file": 50, "batch": batch, "dtype": "float32",
+        "experiment": {"config": {
+            "detector": {"fpixels": pixels, "spixels": pixels, "pixel_size": 1.72e-4 * 256
+                         / pixels, "distance": 0.1, "oversample": 1},
+            "crystal": {"cell": [79e-10, 79e-10, 38e-10, RIGHT, RIGHT, RIGHT],
+                        "N": [10, 10, 10], "default_F": 100},
+            "beam": {"wavelength": 1e-10},
+        }},
+        "variation": variation,
+    })
+
+
+def batch_speedup(desc, sample: int, batch: int, repeats: int) -> tuple[float, float]:
+    """Median seconds per shot with batch=1 and with ``batch`` (alternated)."""
+    indices = list(range(sample))
+    render_shots(desc, indices[:batch], batch)  # warm-up
+    single, batched = [], []
+    for _ in range(repeats):
+        for size, times in ((1, single), (batch, batched)):
+            start = time.perf_counter()
+            render_shots(dataclasses.replace(desc, batch=size), indices)
+            times.append((time.perf_counter() - start) / sample)
+    return statistics.median(single), statistics.median(batched)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shots", type=int, default=1000)
+    parser.add_argument("--pixels", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--sample", type=int, default=32, help="shots per speed-up round")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="output folder (default: a temporary one)")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    for jitter in (False, True):
+        desc = description(args.pixels, args.sample, args.batch, jitter)
+        one, many = batch_speedup(desc, args.sample, args.batch, args.repeats)
+        label = "distance/centre jitter" if jitter else "fixed detector"
+        print(f"batch speed-up ({label}): {one * 1e3:.1f} ms/shot one at a time, "
+              f"{many * 1e3:.1f} ms/shot in batches of {args.batch}: x{one / many:.2f}")
+    desc = description(args.pixels, args.shots, args.batch, False)
+    with tempfile.TemporaryDirectory() as scratch:
+        out = args.out or Path(scratch) / "set"
+        start = time.perf_counter()
+        manifest = run_local(desc, out)
+        elapsed = time.perf_counter() - start
+        size = sum(p.stat().st_size for p in Path(out).glob("*.h5"))
+    print(f"{manifest['done']} shots {args.pixels}x{args.pixels} float32 in {elapsed:.1f} s: "
+          f"{manifest['done'] / elapsed:.2f} shots/s ({size / 2**20:.0f} MiB of HDF5), "
+          f"load average {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
