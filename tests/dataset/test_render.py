@@ -72,3 +72,18 @@ def test_unvaried_shots_are_identical_and_batched():
     assert np.array_equal(shots.images[0], shots.images[2])
     desc2 = dataclasses.replace(desc, batch=1)
     assert np.array_equal(render_shots(desc2, [1]).images[0], shots.images[1])
+
+
+def test_thread_count_does_not_change_the_bits():
+    """Dask workers run single-threaded; the driver may not. Large enough tensors
+    (160x160 pixels x 2 domains) that torch splits them over threads."""
+    desc = parse_description(small_document(pixels=160, shots=3, **MIXED))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = render_shots(desc, [0, 1, 2])
+        torch.set_num_threads(2)
+        two = render_shots(desc, [0, 1, 2])
+    finally:
+        torch.set_num_threads(threads)
+    assert np.array_equal(one.images, two.images)
