@@ -5,8 +5,8 @@ speed-up of batched rendering (several shots per kernel call) over one shot at a
 
 Prints shots per second of the whole local run (rendering, Poisson noise, compressed
 HDF5 files and manifest) and, for a sample of shots, the render time per shot with
-``batch=1`` and with ``--batch``, alternated over ``--repeats`` rounds (medians), for a
-fixed detector and for a detector whose distance and beam centre vary per shot. The
+``batch=1`` and with ``--batch``, alternated over ``--repeats`` rounds (medians), for
+three amounts of per-shot variation (the less varies, the more a batch shares). The
 load average is printed before and after: on a shared machine the figures are noisy.
 """
 
@@ -30,16 +30,25 @@ from nanobragg.dataset.runner import run_local
 RIGHT = math.pi / 2
 
 
-def description(pixels: int, shots: int, batch: int, detector_jitter: bool):
-    """A serial-crystallography-like set: random orientations, cell, mosaic, wavelength
-    and fluence per shot, Poisson noise; optionally distance and beam-centre jitter."""
-    variation = {
-        "orientation": "random", "cell_length_sigma": 0.003,
-        "mosaic_spread_deg": {"uniform": [0.02, 0.1]}, "mosaic_domains": 2,
-        "wavelength_A": {"normal": [1.0, 0.002]}, "fluence": {"log_uniform": [1e29, 1e30]},
-        "noise": "poisson",
-    }
-    if detector_jitter:
+#: Variation of the speed-up scenarios, from most to least shared between shots.
+SCENARIOS = {
+    "orientation only": "orientation",
+    "+ cell, mosaic, wavelength, fluence": "full",
+    "+ distance and beam-centre jitter": "jitter",
+}
+
+
+def description(pixels: int, shots: int, batch: int, scenario: str = "full"):
+    """A serial-crystallography-like set: random orientations and, unless ``scenario`` is
+    ``"orientation"``, cell, mosaic, wavelength and fluence per shot and Poisson noise;
+    ``"jitter"`` adds distance and beam-centre jitter."""
+    variation = {"orientation": "random", "mosaic_spread_deg": 0.05, "mosaic_domains": 2}
+    if scenario != "orientation":
+        variation.update({
+            "cell_length_sigma": 0.003, "mosaic_spread_deg": {"uniform": [0.02, 0.1]},
+            "wavelength_A": {"normal": [1.0, 0.002]},
+            "fluence": {"log_uniform": [1e29, 1e30]}, "noise": "poisson"})
+    if scenario == "jitter":
         variation.update(beam_center_sigma_mm=0.05, distance_sigma_mm=0.5)
     return parse_description({
         "seed": 1, "shots": shots, "shots_per_file": 50, "batch": batch, "dtype": "float32",
@@ -78,13 +87,12 @@ def main() -> None:
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"load average {os.getloadavg()[0]:.2f}")
-    for jitter in (False, True):
-        desc = description(args.pixels, args.sample, args.batch, jitter)
+    for label, scenario in SCENARIOS.items():
+        desc = description(args.pixels, args.sample, args.batch, scenario)
         one, many = batch_speedup(desc, args.sample, args.batch, args.repeats)
-        label = "distance/centre jitter" if jitter else "fixed detector"
         print(f"batch speed-up ({label}): {one * 1e3:.1f} ms/shot one at a time, "
               f"{many * 1e3:.1f} ms/shot in batches of {args.batch}: x{one / many:.2f}")
-    desc = description(args.pixels, args.shots, args.batch, False)
+    desc = description(args.pixels, args.shots, args.batch)
     with tempfile.TemporaryDirectory() as scratch:
         out = args.out or Path(scratch) / "set"
         start = time.perf_counter()
