@@ -63,22 +63,24 @@ def description(pixels: int, shots: int, batch: int, scenario: str = "full"):
     })
 
 
-def batch_speedup(desc, sample: int, batch: int, repeats: int) -> tuple[float, float]:
-    """Median seconds per shot with batch=1 and with ``batch`` (alternated)."""
+def batch_speedup(desc, sample: int, batch: int, repeats: int) -> dict[str, float]:
+    """Median wall and CPU (process) seconds per shot with batch=1 and with ``batch``,
+    alternated; CPU time is the steadier figure on a shared machine."""
     indices = list(range(sample))
     render_shots(desc, indices[:batch], batch)  # warm-up
-    single, batched = [], []
+    times: dict[str, list[float]] = {"wall 1": [], "cpu 1": [], "wall n": [], "cpu n": []}
     for _ in range(repeats):
-        for size, times in ((1, single), (batch, batched)):
-            start = time.perf_counter()
+        for size, tag in ((1, "1"), (batch, "n")):
+            wall, cpu = time.perf_counter(), time.process_time()
             render_shots(dataclasses.replace(desc, batch=size), indices)
-            times.append((time.perf_counter() - start) / sample)
-    return statistics.median(single), statistics.median(batched)
+            times[f"wall {tag}"].append((time.perf_counter() - wall) / sample)
+            times[f"cpu {tag}"].append((time.process_time() - cpu) / sample)
+    return {key: statistics.median(values) for key, values in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shots", type=int, default=1000)
+    parser.add_argument("--shots", type=int, default=1000, help="0: only the speed-up")
     parser.add_argument("--pixels", type=int, default=256)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--sample", type=int, default=32, help="shots per speed-up round")
@@ -89,18 +91,26 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.2f}")
     for label, scenario in SCENARIOS.items():
         desc = description(args.pixels, args.sample, args.batch, scenario)
-        one, many = batch_speedup(desc, args.sample, args.batch, args.repeats)
-        print(f"batch speed-up ({label}): {one * 1e3:.1f} ms/shot one at a time, "
-              f"{many * 1e3:.1f} ms/shot in batches of {args.batch}: x{one / many:.2f}")
-    desc = description(args.pixels, args.shots, args.batch)
+        t = batch_speedup(desc, args.sample, args.batch, args.repeats)
+        print(f"batch speed-up ({label}), ms/shot one at a time -> in batches of "
+              f"{args.batch}: wall {t['wall 1'] * 1e3:.0f} -> {t['wall n'] * 1e3:.0f} "
+              f"(x{t['wall 1'] / t['wall n']:.2f}), cpu {t['cpu 1'] * 1e3:.0f} -> "
+              f"{t['cpu n'] * 1e3:.0f} (x{t['cpu 1'] / t['cpu n']:.2f})")
+    if args.shots > 0:
+        throughput(description(args.pixels, args.shots, args.batch), args.out, args.pixels)
+
+
+def throughput(desc, out: Path | None, pixels: int) -> None:
+    """Render the whole data set locally and print shots per second."""
     with tempfile.TemporaryDirectory() as scratch:
-        out = args.out or Path(scratch) / "set"
-        start = time.perf_counter()
+        out = out or Path(scratch) / "set"
+        start, cpu = time.perf_counter(), time.process_time()
         manifest = run_local(desc, out)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         size = sum(p.stat().st_size for p in Path(out).glob("*.h5"))
-    print(f"{manifest['done']} shots {args.pixels}x{args.pixels} float32 in {elapsed:.1f} s: "
-          f"{manifest['done'] / elapsed:.2f} shots/s ({size / 2**20:.0f} MiB of HDF5), "
+    done = manifest["done"]
+    print(f"{done} shots {pixels}x{pixels} float32 in {elapsed:.1f} s: {done / elapsed:.2f} "
+          f"shots/s ({cpu:.0f} CPU s, {size / 2**20:.0f} MiB of HDF5), "
           f"load average {os.getloadavg()[0]:.2f}")
 
 

@@ -41,8 +41,15 @@ def test_dask_equals_local_file_for_file(tmp_path, client):
 
     desc = parse_description(small_document(shots=6))
     local = run_local(desc, tmp_path / "local")
-    remote = run_distributed(desc, tmp_path / "dask", client, max_in_flight=2)
+    in_flight = []
+
+    def count(chunk, record):
+        in_flight.append(sum(len(keys) for keys in client.processing().values()))
+
+    remote = run_distributed(desc, tmp_path / "dask", client, max_in_flight=2,
+                             progress=count)
     assert remote == local
+    assert len(in_flight) == 3 and max(in_flight) <= 2  # back-pressure
     files = _same_files(tmp_path / "dask", tmp_path / "local")
     assert len([name for name in files if name.endswith(".h5")]) == 3
 
