@@ -2,7 +2,9 @@
 
 Item ``i`` is shot ``i`` of the data set: the same image and labels as in its HDF5 chunk
 file (the tests check it), whatever the worker, the order or the batch of the loader.
-Nothing random is drawn from global state, so ``DataLoader`` workers need no seeding.
+Nothing random is drawn from global state, so ``DataLoader`` workers need no seeding. With
+``device: cuda`` give the loader ``multiprocessing_context="spawn"`` (CUDA does not survive
+a fork).
 """
 
 from __future__ import annotations
