@@ -1,0 +1,165 @@
+"""Render shots, several per kernel call.
+
+Shots of a batch whose kernel inputs have the same shapes and sampling are rendered
+together: the kernel is vectorised over a leading shot axis with ``torch.func.vmap``.
+Inputs that are the same for every shot (for instance the whole detector when its
+distance and beam centre do not vary) stay unbatched, so the per-pixel geometry is
+computed once per chunk for all of them. A shot renders the same bits alone (through
+:func:`nanobragg.simulator.simulate`) and inside any batch; the tests check it.
+
+Shots with tricubic interpolation render one at a time: the C switches interpolation off
+for the rest of an image at the first pixel that leaves the grid, which is sequential.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..kernel import KernelInputs, render_pixels
+from ..physics.structure_factors import FTable
+from ..simulator import pixels_per_chunk, prepare, rendered_mask, resolve_device, simulate
+from .description import DatasetDescription
+from .sampling import ShotParameters, check_variation, sample_shot, shot_config, stream
+
+log = logging.getLogger(__name__)
+
+_COUNT_MAX = np.iinfo(np.uint32).max
+
+
+@dataclass
+class RenderedShots:
+    """Images of consecutive shots.
+
+    Attributes:
+        indices: shot numbers, (B,).
+        images: photons per pixel, (B, spixels, fpixels), in the working dtype.
+        counts: Poisson counts (uint32), same shape, or None without noise.
+        params: the parameters of every shot.
+    """
+
+    indices: list[int]
+    images: np.ndarray
+    counts: np.ndarray | None
+    params: list[ShotParameters]
+
+
+def render_shots(desc: DatasetDescription, indices: list[int],
+                 batch: int | None = None) -> RenderedShots:
+    """Render the given shots, ``batch`` (default ``desc.batch``) per kernel call."""
+    check_variation(desc)
+    batch = batch or desc.batch
+    params = [sample_shot(desc, i) for i in indices]
+    images = []
+    with torch.no_grad():
+        for start in range(0, len(params), batch):
+            images.extend(render_batch(desc, params[start:start + batch]))
+    stack = np.stack(images)
+    counts = None
+    if desc.variation.noise == "poisson":
+        counts = np.stack([poisson_counts(desc.seed, p.index, im)
+                           for p, im in zip(params, stack)])
+    return RenderedShots(list(indices), stack, counts, params)
+
+
+def poisson_counts(seed: int, index: int, image: np.ndarray) -> np.ndarray:
+    """Seeded Poisson counts of one image (uint32; negative or NaN means give 0)."""
+    means = np.nan_to_num(image.astype(np.float64), nan=0.0, posinf=0.0).clip(min=0.0)
+    counts = stream(seed, index, "noise").poisson(means)
+    return np.minimum(counts, _COUNT_MAX).astype(np.uint32)
+
+
+def render_batch(desc: DatasetDescription, params: list[ShotParameters]) -> list[np.ndarray]:
+    """Images (spixels, fpixels) of a few shots, grouped into as few kernel calls as
+    their inputs allow."""
+    table = device_table(desc)
+    dtype, device = desc.torch_dtype, resolve_device(desc.device)
+    configs = [shot_config(desc, p) for p in params]
+    if len(configs) == 1:
+        return [_single(configs[0], table, dtype, device)]
+    setups = [prepare(c, table, dtype, device) for c in configs]
+    groups: dict[tuple, list[int]] = {}
+    for k, (cfg, setup) in enumerate(zip(configs, setups)):
+        groups.setdefault(_signature(cfg, setup.inputs), []).append(k)
+    out: list[np.ndarray | None] = [None] * len(configs)
+    for members in groups.values():
+        inputs = [setups[k].inputs for k in members]
+        if len(members) == 1 or inputs[0].interpolate:
+            images = [_single(configs[k], table, dtype, device) for k in members]
+        else:
+            images = _batched_or_single(inputs, [configs[k] for k in members], table, device)
+        for k, image in zip(members, images):
+            out[k] = image
+    return out
+
+
+def _single(config, table, dtype, device) -> np.ndarray:
+    return simulate(config, table, dtype=dtype, device=device).image.cpu().numpy()
+
+
+def _batched_or_single(inputs, configs, table, device) -> list[np.ndarray]:
+    """One shared call; one call per shot if the kernel cannot run under vmap."""
+    try:
+        return _vmapped(inputs, configs[0], device)
+    except (RuntimeError, NotImplementedError) as err:
+        log.warning("batched rendering unavailable (%s); rendering one shot at a time",
+                    str(err).splitlines()[0])
+        return [_single(c, table, inputs[0].dtype, device) for c in configs]
+
+
+def _signature(config, inp: KernelInputs) -> tuple:
+    """What must agree for shots to share a kernel call: every non-tensor input, every
+    tensor's shape, N (the lattice transform branches on its value) and the pixels."""
+    parts = [("N", tuple(inp.N.tolist())), ("roi", config.detector.roi),
+             ("pixels", (config.detector.spixels, config.detector.fpixels))]
+    for f in dataclasses.fields(inp):
+        value = getattr(inp, f.name)
+        if f.name == "table":
+            continue
+        parts.append((f.name, tuple(value.shape) if isinstance(value, torch.Tensor) else value))
+    return tuple(parts)
+
+
+def _vmapped(inputs: list[KernelInputs], config, device) -> list[np.ndarray]:
+    """Render shots with equal signatures in shared kernel calls (leading shot axis)."""
+    base = inputs[0]
+    varying = [f.name for f in dataclasses.fields(base)
+               if isinstance(getattr(base, f.name), torch.Tensor)
+               and not all(torch.equal(getattr(base, f.name), getattr(i, f.name))
+                           for i in inputs[1:])]
+    stacks = [torch.stack([getattr(i, name) for i in inputs]) for name in varying]
+
+    def one(spixel, fpixel, *values):
+        inp = dataclasses.replace(base, **dict(zip(varying, values)))
+        return render_pixels(inp, spixel, fpixel).intensity
+
+    if varying:
+        batched = torch.func.vmap(one, in_dims=(None, None) + (0,) * len(stacks))
+    else:  # identical shots: render once
+        def batched(spixel, fpixel):
+            return one(spixel, fpixel)[None].expand(len(inputs), -1)
+    rendered = rendered_mask(config, None, device)
+    flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
+    images = torch.zeros((len(inputs), rendered.numel()), dtype=base.dtype, device=device)
+    chunk = max(1, pixels_per_chunk(base, None) // len(inputs))
+    fpixels = config.detector.fpixels
+    for start in range(0, flat_index.numel(), chunk):
+        idx = flat_index[start:start + chunk]
+        images[:, idx] = batched(idx // fpixels, idx % fpixels, *stacks)
+    return list(images.reshape((len(inputs),) + rendered.shape).cpu().numpy())
+
+
+@functools.lru_cache(maxsize=4)
+def device_table(desc: DatasetDescription) -> FTable | None:
+    """The description's structure factors in its dtype on its device (once per process)."""
+    if desc.table is None:
+        return None
+    table = desc.table
+    device = resolve_device(desc.device)
+    return FTable(table.F.to(dtype=desc.torch_dtype, device=device), table.mins,
+                  table.default_F, table.loaded)
