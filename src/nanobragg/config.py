@@ -134,6 +134,12 @@ class CrystalConfig:
         phistep: step (rad) or None.
         phisteps: number of steps or None.
         spindle_axis: rotation axis or None for the convention's default.
+        c_rounding: reproduce the C program's roundings (the CLI sets it): mosaic domain
+            angles rounded in float32 as the C rounds them (a staircase in the spread),
+            and float64 lattice factors by the C's direct ``sin(N*pi*h)/sin(pi*h)``
+            (imprecise within about 1e-8 of a Bragg peak). False (the Python default):
+            domain angles proportional to the spread and lattice factors in reduced
+            form, accurate everywhere. Gradients are the accurate ones in both modes.
     """
 
     cell: tuple[Any, ...] | None = None
@@ -154,6 +160,7 @@ class CrystalConfig:
     phistep: Any = None
     phisteps: int | None = None
     spindle_axis: Vector | None = None
+    c_rounding: bool = False
 
     def validate(self) -> None:
         """Raise InputError for values the simulation cannot use."""

@@ -120,6 +120,7 @@ def prepare(config: SimulationConfig, table: FTable | None = None,
         water=value_of(beam.water_size) != 0.0,
         background=beam.background_intensity().to(dtype),
         scale=(R_E_SQR * beam.fluence / steps).to(dtype), dtype=dtype,
+        c_formula=cry_cfg.c_rounding,
     )
     return Setup(detector, crystal, beam, oversample, steps, inputs)
 
