@@ -217,9 +217,12 @@ def _domain(config, name: str, index: int | None) -> str | None:
         and "ignored when reciprocal_matrix is given (it fixes the angles)",
         "crystal.osc": lambda: cry.phistep is not None
         and "with phistep given the range only sets the step count",
+        "crystal.fudge": lambda: cry.shape == "square"
+        and "only used by the round, gauss and tophat shapes",
     }
     for axis in ("hdivrange", "vdivrange", "dispersion"):
         rules[f"beam.{axis}"] = lambda axis=axis: _range_problem(beam, axis)
+    rules.update(_centre_rules(det))
     rule = rules.get(name)
     return (rule() or None) if rule else None
 
@@ -238,4 +241,32 @@ def _range_problem(beam, axis: str) -> str | bool:
         return "ignored when sources are listed"
     if _value(value) <= 0:
         return "the gradient needs a range > 0 (0 means a single source)"
+    return False
+
+
+_SAMPLE_PIVOT = ("XDS", "DIALS")
+_BEAM_CENTRE_DEFAULTS = ("MOSFLM", "DENZO", "ADXV")
+
+
+def _centre_rules(det) -> dict:
+    """Which of the beam-centre inputs a convention really uses (see conventions.py)."""
+    conv, given = det.convention, all(v is not None for v in det.beam_center)
+    return {
+        "detector.beam_center": lambda: conv in _SAMPLE_PIVOT
+        and f"not used by {conv} (its pivot is the sample): refine detector.org",
+        "detector.close_center": lambda: (conv != "CUSTOM" or given)
+        and "only used by the CUSTOM convention without a beam_center",
+        "detector.org": lambda: conv in _BEAM_CENTRE_DEFAULTS
+        and f"not used by {conv}: refine detector.beam_center",
+        "detector.detsize_f": lambda: _detsize_unused(det),
+        "detector.detsize_s": lambda: _detsize_unused(det),
+    }
+
+
+def _detsize_unused(det) -> str | bool:
+    conv = det.convention
+    if conv in _BEAM_CENTRE_DEFAULTS and all(v is not None for v in det.beam_center):
+        return "only sets the default beam centre, and beam_center is given"
+    if conv in _SAMPLE_PIVOT and all(v is not None for v in det.org):
+        return "only sets the default origin, and org is given"
     return False
