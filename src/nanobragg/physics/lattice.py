@@ -60,11 +60,13 @@ def sincg(h: torch.Tensor, n: torch.Tensor, dtype: torch.dtype | None = None,
     small ``N*d``: exact for whole N, and for real N a continuation that is smooth in N
     and h (its square, which is what the image uses, is smooth except where h is a half
     integer). The reduction is done in the precision of ``h`` (float64 in the kernel)
-    before the result is cast to ``dtype``, so float32 keeps its accuracy at peaks.
+    before the result is cast to ``dtype``, so float32 keeps its accuracy at peaks. The
+    series is only needed for the derivatives: without a gradient the closed form (each
+    sine rounded once) is used.
 
     Args:
         h: fractional index, any shape.
-        n: number of cells (broadcastable to h), whole or real.
+        n: number of cells, a scalar tensor, whole or real.
         dtype: precision of the result (default: that of h).
         c_formula: value by the C's direct formula (N at h = 0), which float64 evaluates
             to the C's last digits; derivatives still from the accurate form.
@@ -79,12 +81,24 @@ def sincg(h: torch.Tensor, n: torch.Tensor, dtype: torch.dtype | None = None,
     m = torch.round(h)
     d = (h - m).to(dtype)
     n = n.to(dtype)
-    whole = torch.round(n.detach())
-    sign = 1.0 - 2.0 * torch.remainder((whole.to(m.dtype) - 1.0) * m, 2.0).to(dtype)
-    accurate = sign * sin_ratio(d, n)
+    whole = float(torch.round(n.detach()))
+    ratio = sin_ratio(d, n) if needs_grad else _sin_ratio_value(d, n)
+    if whole % 2 == 1:  # (-1)^((N0-1)*m) = 1
+        accurate = ratio
+    else:
+        accurate = (1.0 - 2.0 * torch.remainder(m, 2.0)).to(dtype) * ratio
     if c_formula:
         return _with_c_value(_sincg_direct(h, n).to(dtype), accurate)
     return accurate
+
+
+def _sin_ratio_value(d: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    """``sin(pi*N*d) / sin(pi*d)`` without its derivatives: accurate in closed form
+    (numerator and denominator are each rounded once), N at d = 0."""
+    x = math.pi * d
+    at_peak = d == 0
+    safe = torch.where(at_peak, torch.full_like(x, 0.25), x)
+    return torch.where(at_peak, n, torch.sin(n * safe) / torch.sin(safe))
 
 
 def _sincg_direct(h: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
