@@ -145,6 +145,12 @@ class CrystalConfig:
         phistep: step (rad) or None.
         phisteps: number of steps or None.
         spindle_axis: rotation axis or None for the convention's default.
+        c_rounding: reproduce the C program's roundings (the CLI sets it): mosaic domain
+            angles rounded in float32 as the C rounds them (a staircase in the spread),
+            and float64 lattice factors by the C's direct ``sin(N*pi*h)/sin(pi*h)``
+            (imprecise within about 1e-8 of a Bragg peak). False (the Python default):
+            domain angles proportional to the spread and lattice factors in reduced
+            form, accurate everywhere. Gradients are the accurate ones in both modes.
     """
 
     cell: tuple[Any, ...] | None = None
@@ -165,6 +171,7 @@ class CrystalConfig:
     phistep: Any = None
     phisteps: int | None = None
     spindle_axis: Vector | None = None
+    c_rounding: bool = False
 
     def validate(self) -> None:
         """Raise InputError for values the simulation cannot use."""
@@ -179,10 +186,10 @@ class CrystalConfig:
             ("-fudge", self.fudge), ("-default_F", self.default_F),
             ("-mosaic", self.mosaic_spread), ("-phi", self.phi0), ("-osc", self.osc),
             ("-phistep", self.phistep)))
-        for name, value in zip("abc", self.N):
-            if value_of(value) < 1:
-                raise InputError(f"-N{name}: the crystal needs at least 1 unit cell along "
-                                 f"{name} (got {value_of(value):g})")
+        for index, (name, value) in enumerate(zip("abc", self.N)):
+            if not value_of(value) > 0:
+                raise InputError(f"-N{name}: crystal.N[{index}] must be > 0 "
+                                 f"(got {value_of(value):g})")
         _check_directions((("-spindle_axis", self.spindle_axis),))
         if self.reciprocal_matrix is not None:
             _check_matrix(self.reciprocal_matrix)

@@ -54,6 +54,7 @@ class KernelInputs:
         dmin: resolution cut-off (m), 0 = off; water: a water background is present.
         background: the C's I_bg; scale: r_e^2 * fluence / steps.
         dtype: working precision of the per-evaluation work.
+        c_formula: float64 lattice values by the C's direct formula (bit parity).
     """
 
     fdet: torch.Tensor
@@ -91,6 +92,7 @@ class KernelInputs:
     background: torch.Tensor
     scale: torch.Tensor
     dtype: torch.dtype = torch.float64
+    c_formula: bool = False
 
     @property
     def evaluations_per_pixel(self) -> int:
@@ -138,7 +140,7 @@ def render_pixels(inp: KernelInputs, spixel: torch.Tensor, fpixel: torch.Tensor,
     hkl64 = miller_indices(scattering, inp.real_rows)  # (T, O, S, F, M, P) each
     need_rounded = want_taps or inp.table.loaded or inp.shape != "square"
     hkl0 = tuple(torch.ceil(h - 0.5) for h in hkl64) if need_rounded else None
-    F_latt, axes = lattice_factor(inp, tuple(h.to(inp.dtype) for h in hkl64), hkl0)
+    F_latt, axes = lattice_factor(inp, hkl64, hkl0)
     skip_eval = None
     if skipped is not None:
         skip_eval = skipped[:, :, :, None, None, :].expand(hkl64[0].shape)
@@ -253,7 +255,8 @@ def lattice_factor(inp: KernelInputs, hkl: tuple, hkl0: tuple | None):
 
     Args:
         inp: kernel inputs.
-        hkl: fractional indices ``(h, k, l)`` in the working dtype.
+        hkl: fractional indices ``(h, k, l)`` in float64 (reduced to offsets from the
+            nearest integers before the working dtype takes over).
         hkl0: nearest integers ``ceil(h - 0.5)`` decided in float64 (only needed by the
             round, gauss and tophat shapes).
 
@@ -262,13 +265,14 @@ def lattice_factor(inp: KernelInputs, hkl: tuple, hkl0: tuple | None):
         axis with N <= 1), else None.
     """
     if inp.shape == "square":
-        axes = square_lattice(hkl, inp.N, reduced=inp.dtype != torch.float64)
+        c_formula = inp.c_formula and inp.dtype == torch.float64
+        axes = square_lattice(hkl, inp.N, inp.dtype, c_formula)
         present = [a for a in axes if a is not None]
         F_latt = present[0] if present else torch.ones_like(hkl[0])
         for factor in present[1:]:
             F_latt = F_latt * factor
         return F_latt, axes
-    dhkl = tuple(h - h0.to(h.dtype) for h, h0 in zip(hkl, hkl0))
+    dhkl = tuple((h - h0).to(inp.dtype) for h, h0 in zip(hkl, hkl0))
     if inp.shape == "round":
         return round_lattice(dhkl, inp.N, inp.fudge), None
     rad = reciprocal_distance_sqr(dhkl, inp.recip_rows, inp.N)

@@ -16,6 +16,7 @@ from .kernel import KernelInputs, render_pixels
 from .models.beam import Beam, build_beam
 from .models.crystal import Crystal, build_crystal
 from .models.detector import Detector, build_detector, frame_vectors
+from .parameters import check_gradient_requests
 from .physics.structure_factors import FTable
 from .units import R_E_SQR
 from .vectors import value_of
@@ -92,6 +93,7 @@ def prepare(config: SimulationConfig, table: FTable | None = None,
         The setup shared by the full render and the pixel trace.
     """
     config.validate()
+    check_gradient_requests(config)
     device = resolve_device(device)
     det_cfg, cry_cfg = config.detector, config.crystal
     geometry = torch.float64
@@ -120,6 +122,7 @@ def prepare(config: SimulationConfig, table: FTable | None = None,
         water=value_of(beam.water_size) != 0.0,
         background=beam.background_intensity().to(dtype),
         scale=(R_E_SQR * beam.fluence / steps).to(dtype), dtype=dtype,
+        c_formula=cry_cfg.c_rounding,
     )
     return Setup(detector, crystal, beam, oversample, steps, inputs)
 

@@ -341,6 +341,7 @@ def crystal_config(p: ParsedArgs, base: Path, now: int, notes: list[str]) -> Cry
         phistep=_at_least(p.phistep, 0.0),
         phisteps=_phisteps(p.phisteps),
         spindle_axis=p.spindle_axis if p.convention == "CUSTOM" else None,
+        c_rounding=True,
     )
 
 

@@ -91,10 +91,17 @@ def _listed_sources(cfg: BeamConfig, beam_vector: torch.Tensor, wavelength0: tor
 
 
 def _generated_sources(cfg, beam_vector, polar_vector, wavelength0):
-    """Divergence grid (optionally cut to an ellipse) times dispersion steps, C order."""
+    """Divergence grid (optionally cut to an ellipse) times dispersion steps, C order.
+
+    Ranges and steps given as tensors keep their gradients (the grid points move with
+    them); the counts and the ellipse cut are decided on their values.
+    """
     hsteps, hstep, hrange = sampling_steps(cfg.hdivrange, cfg.hdivstep, cfg.hdivsteps)
     vsteps, vstep, vrange = sampling_steps(cfg.vdivrange, cfg.vdivstep, cfg.vdivsteps)
     dsteps, dstep, drange = sampling_steps(cfg.dispersion, cfg.dispstep, cfg.dispsteps)
+    hstep_t, hrange_t = traced_sampling(cfg.hdivrange, cfg.hdivstep, hstep, hrange)
+    vstep_t, vrange_t = traced_sampling(cfg.vdivrange, cfg.vdivstep, vstep, vrange)
+    dstep_t, drange_t = traced_sampling(cfg.dispersion, cfg.dispstep, dstep, drange)
     vert = torch.linalg.cross(beam_vector, polar_vector)
     vert = unit(vert)
     start = -SOURCE_DISTANCE * beam_vector
@@ -106,11 +113,42 @@ def _generated_sources(cfg, beam_vector, polar_vector, wavelength0):
             if cfg.round_div and _outside_ellipse(hdiv, hstep, hsteps, hrange,
                                                   vdiv, vstep, vsteps, vrange):
                 continue
+            hdiv, vdiv = hstep_t * ih - hrange_t / 2.0, vstep_t * iv - vrange_t / 2.0
             direction = rotate_axis(rotate_axis(start, polar_vector, vdiv), vert, hdiv)
             for idisp in range(dsteps):
                 positions.append(direction)
-                wavelengths.append(wavelength0 * (1.0 + dstep * idisp - drange / 2.0))
+                wavelengths.append(wavelength0 * (1.0 + dstep_t * idisp - drange_t / 2.0))
     return torch.stack(positions), torch.stack(wavelengths)
+
+
+def traced_sampling(rng_given, step_given, step: float, rng: float):
+    """Step and range of one sampling axis, as the given tensors where they need gradients.
+
+    A step (or range) that the C rules derive from a tensor range (or step) is that
+    tensor times the fixed ratio, so it follows it.
+
+    Args:
+        rng_given, step_given: the configured range and step (float, tensor or None).
+        step, rng: their values after the C rules (see :func:`sampling_steps`).
+
+    Returns:
+        ``(step, range)``, floats or scalar tensors.
+    """
+    def traced(x) -> bool:
+        return isinstance(x, torch.Tensor) and x.requires_grad
+
+    if rng <= 0 or step <= 0:
+        return step, rng
+    rng_t, step_t = rng, step
+    if traced(rng_given):
+        rng_t = rng_given
+    elif traced(step_given) and rng_given is None:
+        rng_t = step_given * (rng / step)
+    if traced(step_given):
+        step_t = step_given
+    elif traced(rng_given) and step_given is None:
+        step_t = rng_given * (step / rng)
+    return step_t, rng_t
 
 
 def _outside_ellipse(h, hstep, hsteps, hrange, v, vstep, vsteps, vrange) -> bool:

@@ -73,7 +73,7 @@ def build_crystal(
     phi = phi_angles(cfg, dtype, device)
     spread, domains = mosaic_settings(cfg)
     umats = mosaic_matrices(cfg.mosaic_spread if spread > 0 else 0.0, domains,
-                            cfg.mosaic_seed, dtype, device)
+                            cfg.mosaic_seed, dtype, device, cfg.c_rounding)
     rot = axis_rotation_matrix(spindle, phi)  # (P, 3, 3)
     real_rows = base @ rot.transpose(-1, -2)  # rows rotated by phi: (P, 3, 3)
     real_rows = real_rows[:, None] @ umats.transpose(-1, -2)[None]  # (P, M, 3, 3)
@@ -155,13 +155,17 @@ def resolve_misset(cfg: CrystalConfig) -> tuple | None:
 
 
 def crystal_cells(cfg: CrystalConfig, base: torch.Tensor, dtype, device) -> torch.Tensor:
-    """Unit cells along a, b, c: from the sample size when given, at least 1 (C rule)."""
+    """Unit cells along a, b, c: from the sample size when given, at least 1 (C rule).
+
+    An N that requires a gradient is kept as the real number it is (no clamp at 1), so
+    the image follows it smoothly through N <= 1.
+    """
     cells = []
     for n, size, axis in zip(cfg.N, cfg.sample_size, base):
         if value_of(size) > 0:
             n = math.ceil(value_of(size) / value_of(norm(axis)))
         n = torch.as_tensor(n, dtype=dtype, device=device)
-        cells.append(torch.where(n <= 1, torch.ones_like(n), n))
+        cells.append(n if n.requires_grad else torch.where(n <= 1, torch.ones_like(n), n))
     return torch.stack(cells)
 
 
@@ -189,8 +193,8 @@ def phi_sampling(cfg: CrystalConfig) -> tuple[int, float, float]:
 def phi_angles(cfg: CrystalConfig, dtype, device) -> torch.Tensor:
     """Spindle angles phi0 + i*phistep (rad), shape (P,).
 
-    phi0, and the oscillation range when the step is derived from it, keep their
-    gradients when given as tensors.
+    phi0, the step, and the oscillation range when the step is derived from it, keep
+    their gradients when given as tensors.
 
     Raises:
         InputError: the rules give no step at all (a zero range with a step given); the C
@@ -200,7 +204,9 @@ def phi_angles(cfg: CrystalConfig, dtype, device) -> torch.Tensor:
     if steps <= 0:
         raise InputError(f"-osc/-phistep: an oscillation of {math.degrees(osc):g} deg in steps "
                          f"of {math.degrees(value_of(step)):g} deg gives no phi steps")
-    if isinstance(cfg.osc, torch.Tensor) and cfg.phistep is None and osc != 0:
+    if isinstance(cfg.phistep, torch.Tensor) and cfg.phistep.requires_grad:
+        step = cfg.phistep.to(dtype)
+    elif isinstance(cfg.osc, torch.Tensor) and cfg.phistep is None and osc != 0:
         step = cfg.osc.to(dtype) * (step / osc)
     index = torch.arange(steps, dtype=dtype, device=device)
     return torch.as_tensor(cfg.phi0, dtype=dtype, device=device) + index * step
@@ -217,20 +223,28 @@ def mosaic_settings(cfg: CrystalConfig) -> tuple[float, int]:
     return spread, domains if domains > 0 else 10
 
 
-def mosaic_matrices(spread, domains: int, seed: int, dtype, device) -> torch.Tensor:
+def mosaic_matrices(spread, domains: int, seed: int, dtype, device,
+                    c_rounding: bool = True) -> torch.Tensor:
     """Domain rotation matrices from the C generator, shape (M, 3, 3); identity if no spread.
 
-    The axes and angles are the C's (the angle rounded in float32 as the C does); the
-    angles scale with ``spread``, so a spread given as a tensor gets its gradient.
+    The axes are the C's. With ``c_rounding`` the angles are the C's too (formed in
+    float32 from the spread, so they are a staircase in it, with the spread's gradient
+    taken along the staircase's slope); otherwise each angle is the spread times the
+    domain's fixed fraction of it, a smooth function of the spread.
     """
     spread_value = value_of(spread)
     if spread_value <= 0:
         return torch.eye(3, dtype=dtype, device=device)[None]
-    axes, angles = mosaic_domain_axes(spread_value, domains, -int(seed))
+    if c_rounding:
+        axes, angles = mosaic_domain_axes(spread_value, domains, -int(seed))
+        fractions = torch.as_tensor(angles / spread_value, dtype=dtype, device=device)
+    else:
+        axes, fractions = mosaic_domain_axes(1.0, domains, -int(seed))
+        fractions = torch.as_tensor(fractions, dtype=dtype, device=device)
     axes = torch.as_tensor(axes, dtype=dtype, device=device)
-    angles = torch.as_tensor(angles, dtype=dtype, device=device)
-    if isinstance(spread, torch.Tensor) and spread.requires_grad:
-        angles = spread.to(dtype) * (angles / spread_value)
+    if c_rounding and not (isinstance(spread, torch.Tensor) and spread.requires_grad):
+        return _axis_angle_matrices(axes, torch.as_tensor(angles, dtype=dtype, device=device))
+    angles = torch.as_tensor(spread, dtype=dtype, device=device) * fractions
     return _axis_angle_matrices(axes, angles)
 
 

@@ -34,7 +34,8 @@ class Detector:
         distance: reported distance close_distance/ratio (m), scalar tensor.
         fpixels, spixels: pixel counts.
         layer_offsets: depth of each sensor layer along odet (m), shape (T,).
-        thickstep: layer thickness (m); mu: attenuation (1/m); thickness: total (m).
+        thickstep: layer thickness (m) and mu: attenuation (1/m), a float or a scalar
+            tensor (when given as one); thickness: total (m), float.
         curved, point_pixel: geometry options.
         pivot: the pivot really used.
         report: values the C prints and writes into SMV headers (floats, m or pixels).
@@ -51,8 +52,8 @@ class Detector:
     fpixels: int
     spixels: int
     layer_offsets: torch.Tensor
-    thickstep: float
-    mu: float
+    thickstep: float | torch.Tensor
+    mu: float | torch.Tensor
     thickness: float
     curved: bool
     point_pixel: bool
@@ -112,7 +113,8 @@ def build_detector(
         close_distance=close_distance, distance=distance,
         fpixels=int(cfg.fpixels), spixels=int(cfg.spixels),
         layer_offsets=torch.arange(layers[0], dtype=dtype, device=device) * layers[1],
-        thickstep=layers[1], mu=layers[2], thickness=layers[3],
+        thickstep=_as(layers[1], dtype, device), mu=_as(layers[2], dtype, device),
+        thickness=layers[3],
         curved=bool(cfg.curved), point_pixel=bool(cfg.point_pixel), pivot=pivot,
         report=_report(cfg, centre, pix0, fdet, sdet, odet, beam, ratio, pixel, detsize_s)
         | {"construction": _construction_report(
@@ -159,17 +161,20 @@ def sensor_layers(cfg: DetectorConfig) -> tuple[int, float, float, float]:
 
     ``-detector_thick T`` alone gives 2 layers T/2 apart; with ``-thicksteps n`` the step
     is T/(n-1) (n = 1 becomes 2); without a thickness there is one layer and no absorption.
+    A thickness or mu given as a tensor comes back as a tensor (step and mu keep their
+    gradients); the thickness returned is always a float.
     """
     thick = value_of(cfg.thickness)
     steps = cfg.thicksteps if cfg.thicksteps is not None and cfg.thicksteps > 0 else None
-    if steps is None:
-        steps, step = 2, thick / 2.0
+    steps = 2 if steps is None else max(steps, 2)
+    total = cfg.thickness if isinstance(cfg.thickness, torch.Tensor) else thick
+    step = total / 2.0 if cfg.thicksteps is None or cfg.thicksteps <= 0 else total / (steps - 1)
+    if cfg.mu is not None:
+        mu = cfg.mu if isinstance(cfg.mu, torch.Tensor) else value_of(cfg.mu)
     else:
-        steps = max(steps, 2)
-        step = thick / (steps - 1)
-    mu = value_of(cfg.mu) if cfg.mu is not None else (1.0 / thick if thick > 0 else 0.0)
-    if thick <= 0 or step <= 0:
-        return 1, 0.0, mu, 0.0
+        mu = 1.0 / total if thick > 0 else 0.0
+    if thick <= 0 or value_of(step) <= 0:
+        return 1, 0.0, value_of(mu), 0.0
     return steps, step, mu, thick
 
 
@@ -244,6 +249,13 @@ def _floats(t: torch.Tensor):
 
 def _float(value) -> float:
     return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+
+
+def _as(value, dtype, device):
+    """A tensor value on dtype and device; a float stays a float."""
+    if isinstance(value, torch.Tensor):
+        return value.to(dtype=dtype, device=device)
+    return value
 
 
 def _scalar_maker(dtype: torch.dtype, device: torch.device):

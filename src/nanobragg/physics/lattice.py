@@ -1,7 +1,13 @@
-"""Lattice transforms (spot shapes) of a finite crystal, gradient-safe.
+"""Lattice transforms (spot shapes) of a finite crystal, with accurate values and gradients.
 
 Miller indices come as a tuple ``(h, k, l)`` of same-shape tensors (one per axis, so
 each stays contiguous); results have that shape.
+
+Every removable singularity (``sin(N x)/sin(x)`` at a Bragg peak, the sphere transform
+and the square root at the centre of a spot) is evaluated with a series near the
+singular point, so that autograd's first and second derivatives stay accurate there in
+float32 and float64. Where bit parity with the C program is asked for (``c_formula``),
+the value is the C's direct formula and only the derivatives come from the accurate form.
 """
 
 from __future__ import annotations
@@ -10,92 +16,166 @@ import math
 
 import torch
 
-from ..vectors import value_of
-
 #: Volume correction between cube and sphere used by the C for round crystals.
 ROUND_SCALE = 0.723601254558268
 #: The C's Gaussian width and top-hat cut-off (in units of Na*Nb*Nc*|dq|^2).
 GAUSS_WIDTH = 0.63
 TOPHAT_CUT = 0.3969
+#: |pi*d| * max(N, 1) below which sin(N x)/sin(x) is evaluated by its series.
+SINCG_SERIES_LIMIT = 0.1
+#: Taylor coefficients of sin(u)/u in u^2, and of x/sin(x) in x^2.
+_SIN_OVER = (1.0, -1 / 6, 1 / 120, -1 / 5040, 1 / 362880, -1 / 39916800)
+_OVER_SIN = (1.0, 1 / 6, 7 / 360, 31 / 15120, 127 / 604800, 73 / 3421440)
+#: Taylor coefficients of sinc3 in x^2: 3*(-1)^(k+1)*2k/(2k+1)! for k = 1, 2, ...
+_SINC3 = tuple(3.0 * (-1) ** (k + 1) * 2 * k / math.factorial(2 * k + 1) for k in range(1, 9))
+#: x below which sinc3 uses its series (the C's direct formula cancels below it).
+SINC3_SERIES_LIMIT = {torch.float64: 0.1, torch.float32: 0.5}
 
 
-def sincg(h: torch.Tensor, n: torch.Tensor, reduced: bool = True) -> torch.Tensor:
+def _polynomial(coefficients, v: torch.Tensor) -> torch.Tensor:
+    """``sum c_k v^k`` by Horner's rule."""
+    total = torch.full_like(v, coefficients[-1])
+    for c in reversed(coefficients[:-1]):
+        total = total * v + c
+    return total
+
+
+def _with_c_value(c_value: torch.Tensor, accurate: torch.Tensor) -> torch.Tensor:
+    """The C's value with the derivatives (first and higher) of the accurate form.
+
+    ``accurate - accurate.detach()`` is exactly 0 for finite values, so the value keeps
+    the C's bits.
+    """
+    if not accurate.requires_grad:
+        return c_value
+    return c_value.detach() + (accurate - accurate.detach())
+
+
+def sincg(h: torch.Tensor, n: torch.Tensor, dtype: torch.dtype | None = None,
+          c_formula: bool = False) -> torch.Tensor:
     """``sin(pi*N*h) / sin(pi*h)``, the transform of N unit cells along one axis.
 
-    With ``reduced`` the argument is reduced so that float32 keeps its accuracy next to
-    Bragg peaks: with ``h = m + d`` (m the nearest integer) and ``N*m mod 2 = q + r``
-    (q in {0, 1}, 0 <= r < 1; r = 0 for whole N) the value is
-    ``(-1)^(q+m) * sin(pi*(r + N*d)) / sin(pi*d)``, and ``(-1)^(q+m) * N * cos(pi*r)`` at
-    ``d = 0``; same sign as the direct formula. Without it the C's direct formula is used
-    (N at h = 0), which float64 evaluates to the C's last digits.
+    With ``h = m + d`` (m the nearest integer) it is evaluated as
+    ``(-1)^((N0-1)*m) * sin(pi*N*d) / sin(pi*d)`` (N0 = N rounded), with a series for
+    small ``N*d``: exact for whole N, and for real N a continuation that is smooth in N
+    and h (its square, which is what the image uses, is smooth except where h is a half
+    integer). The reduction is done in the precision of ``h`` (float64 in the kernel)
+    before the result is cast to ``dtype``, so float32 keeps its accuracy at peaks. The
+    series is only needed for the derivatives: without a gradient the closed form (each
+    sine rounded once) is used.
 
     Args:
         h: fractional index, any shape.
-        n: number of cells (broadcastable to h).
-        reduced: use the argument-reduced form.
+        n: number of cells, a scalar tensor, whole or real.
+        dtype: precision of the result (default: that of h).
+        c_formula: value by the C's direct formula (N at h = 0), which float64 evaluates
+            to the C's last digits; derivatives still from the accurate form.
 
     Returns:
         The lattice factor, shape of h.
     """
-    if not reduced:
-        x = math.pi * h
-        at_zero = x == 0
-        safe = torch.where(at_zero, 0.5, x)
-        return torch.where(at_zero, n.to(x.dtype), torch.sin(n * safe) / torch.sin(safe))
+    dtype = dtype or h.dtype
+    needs_grad = torch.is_grad_enabled() and (h.requires_grad or n.requires_grad)
+    if c_formula and not needs_grad:
+        return _sincg_direct(h, n).to(dtype)
     m = torch.round(h)
-    d = h - m
-    if _fixed_whole_number(n):
-        return _sincg_whole(m, d, n)
-    phase = torch.remainder(n * m, 2.0)
-    whole = torch.floor(phase)
-    frac = phase - whole
-    sign = (1.0 - 2.0 * whole) * (1.0 - 2.0 * torch.remainder(m, 2.0))
+    d = (h - m).to(dtype)
+    n = n.to(dtype)
+    whole = float(torch.round(n.detach()))
+    ratio = sin_ratio(d, n) if needs_grad else _sin_ratio_value(d, n)
+    if whole % 2 == 1:  # (-1)^((N0-1)*m) = 1
+        accurate = ratio
+    else:
+        accurate = (1.0 - 2.0 * torch.remainder(m, 2.0)).to(dtype) * ratio
+    if c_formula:
+        return _with_c_value(_sincg_direct(h, n).to(dtype), accurate)
+    return accurate
+
+
+def _sin_ratio_value(d: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    """``sin(pi*N*d) / sin(pi*d)`` without its derivatives: accurate in closed form
+    (numerator and denominator are each rounded once), N at d = 0."""
+    x = math.pi * d
     at_peak = d == 0
-    safe_d = torch.where(at_peak, 0.25, d)
-    ratio = sign * torch.sin(math.pi * (frac + n * safe_d)) / torch.sin(math.pi * safe_d)
-    limit = sign * n * torch.cos(math.pi * frac)
-    return torch.where(at_peak, limit, ratio)
+    safe = torch.where(at_peak, torch.full_like(x, 0.25), x)
+    return torch.where(at_peak, n, torch.sin(n * safe) / torch.sin(safe))
 
 
-def _fixed_whole_number(n: torch.Tensor) -> bool:
-    """True for a whole number of cells that needs no gradient."""
-    return not n.requires_grad and value_of(n) == round(value_of(n))
+def _sincg_direct(h: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    """The C's ``sincg(pi*h, N)``: ``sin(N*x)/sin(x)``, N at x = 0."""
+    x = math.pi * h.detach()
+    n = n.detach().to(x.dtype)
+    at_zero = x == 0
+    safe = torch.where(at_zero, 0.5, x)
+    return torch.where(at_zero, n, torch.sin(n * safe) / torch.sin(safe))
 
 
-def _sincg_whole(m: torch.Tensor, d: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-    """Reduced sincg for whole N: ``(-1)^((N-1)*m) * sin(pi*N*d) / sin(pi*d)``."""
-    at_peak = d == 0
-    safe_d = torch.where(at_peak, 0.25, d)
-    ratio = torch.sin((math.pi * n) * safe_d) / torch.sin(math.pi * safe_d)
-    if round(value_of(n)) % 2 == 1:
-        return torch.where(at_peak, n.to(d.dtype), ratio)
-    sign = 1.0 - 2.0 * (m - 2.0 * torch.floor(0.5 * m))
-    return sign * torch.where(at_peak, n.to(d.dtype), ratio)
+def sin_ratio(d: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    """``sin(pi*N*d) / sin(pi*d)`` for ``|d| <= 1/2``, N at d = 0, with a series near 0.
+
+    Near 0 it is ``N * [sin(u)/u] * [x/sin(x)]`` (x = pi*d, u = N*x), both factors as
+    Taylor polynomials in x^2, so that autograd's derivatives do not cancel.
+
+    Args:
+        d: offset from the nearest integer, any shape.
+        n: number of cells, broadcastable to d.
+
+    Returns:
+        The ratio, shape of d.
+    """
+    x = math.pi * d
+    small = x.abs() * torch.clamp(n.detach(), min=1.0) < SINCG_SERIES_LIMIT
+    safe = torch.where(small, torch.full_like(x, 0.25), x)
+    closed = torch.sin(n * safe) / torch.sin(safe)
+    x_small = torch.where(small, x, torch.zeros_like(x))
+    v = x_small * x_small
+    series = n * _polynomial(_SIN_OVER, n * n * v) * _polynomial(_OVER_SIN, v)
+    return torch.where(small, series, closed)
 
 
 def sinc3(x: torch.Tensor) -> torch.Tensor:
     """``3*(sin(x)/x - cos(x))/x^2``, the transform of a sphere, with a series near 0."""
-    small = x.abs() < 0.1
-    xs = torch.where(small, torch.ones_like(x), x)
+    return sinc3_of_square(x * x, x)
+
+
+def sinc3_of_square(x2: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+    """sinc3 as a function of ``x^2`` (smooth there, so no square root at the centre).
+
+    Args:
+        x2: the squared argument, any shape, >= 0.
+        x: the argument itself if known (else ``sqrt(x2)`` where the series is not used).
+
+    Returns:
+        sinc3, shape of x2.
+    """
+    limit = SINC3_SERIES_LIMIT.get(x2.dtype, 0.1)
+    small = x2 < limit * limit
+    big = torch.where(small, torch.ones_like(x2), x2)
+    xs = big.sqrt() if x is None else torch.where(small, torch.ones_like(x), x)
     direct = 3.0 * (torch.sin(xs) / xs - torch.cos(xs)) / (xs * xs)
-    x2 = torch.where(small, x * x, torch.zeros_like(x))
-    series = 1.0 - x2 / 10.0 + x2 * x2 / 280.0 - x2 * x2 * x2 / 15120.0
+    series = _polynomial(_SINC3, torch.where(small, x2, torch.zeros_like(x2)))
     return torch.where(small, series, direct)
 
 
-def square_lattice(hkl: tuple, N: torch.Tensor, reduced: bool = True) -> list:
-    """Parallelepiped crystal: sincg per axis; an axis with N <= 1 is skipped (C rule).
+def square_lattice(hkl: tuple, N: torch.Tensor, dtype: torch.dtype | None = None,
+                   c_formula: bool = False) -> list:
+    """Parallelepiped crystal: sincg per axis.
+
+    An axis with a fixed N <= 1 is skipped (factor 1, the C rule); an N that requires a
+    gradient is always evaluated, so the factor follows it smoothly through N = 1.
 
     Args:
-        hkl: fractional indices ``(h, k, l)``, tensors of one shape.
+        hkl: fractional indices ``(h, k, l)``, tensors of one shape (float64 in the kernel).
         N: cells per axis, shape (3,).
-        reduced: argument-reduced sincg (see :func:`sincg`).
+        dtype: precision of the factors (default: that of the indices).
+        c_formula: the C's direct formula for the values (see :func:`sincg`).
 
     Returns:
         Three per-axis factors of that shape, None for a skipped axis (factor 1).
     """
-    return [sincg(hkl[axis], N[axis], reduced) if value_of(N[axis]) > 1 else None
-            for axis in range(3)]
+    fixed = N.detach().tolist()
+    return [sincg(hkl[axis], N[axis], dtype, c_formula)
+            if N.requires_grad or fixed[axis] > 1 else None for axis in range(3)]
 
 
 def round_lattice(dhkl: tuple, N: torch.Tensor, fudge) -> torch.Tensor:
@@ -109,9 +189,10 @@ def round_lattice(dhkl: tuple, N: torch.Tensor, fudge) -> torch.Tensor:
     dh, dk, dl = dhkl
     hrad_sqr = dh * dh * N[0] * N[0] + dk * dk * N[1] * N[1] + dl * dl * N[2] * N[2]
     arg = hrad_sqr * fudge
-    safe = torch.where(arg > 0, arg, torch.ones_like(arg))
-    radius = torch.where(arg > 0, safe.sqrt(), torch.zeros_like(arg))
-    return N.prod() * ROUND_SCALE * sinc3(math.pi * radius)
+    positive = arg > 0
+    safe = torch.where(positive, arg, torch.ones_like(arg))
+    x = math.pi * torch.where(positive, safe.sqrt(), torch.zeros_like(arg))
+    return N.prod() * ROUND_SCALE * sinc3_of_square(math.pi * math.pi * arg, x)
 
 
 def reciprocal_distance_sqr(dhkl: tuple, recip_rows: torch.Tensor,

@@ -12,7 +12,10 @@ def polarization_factor(incident: torch.Tensor, diffracted: tuple,
     """``0.5*(1 + cos^2(2theta) - kahn*cos(2psi)*sin^2(2theta))``.
 
     psi is the angle of the diffracted ray projected on the plane spanned by the
-    incident E-vector (closest to ``axis``) and B = axis x incident.
+    incident E-vector (closest to ``axis``) and B = axis x incident. The value is
+    computed as the C does; its derivatives come from the equivalent
+    ``0.5*(1 + cos^2(2theta) - kahn*(e^2 - b^2))`` (e, b the diffracted direction's
+    components along E and B), which is smooth at the direct beam where psi is undefined.
 
     Args:
         incident: unit incident directions, shape (S, 3).
@@ -33,7 +36,11 @@ def polarization_factor(incident: torch.Tensor, diffracted: tuple,
     norm = e_out * e_out + b_out * b_out
     safe = torch.where(norm > 0, norm, torch.ones_like(norm))
     cos2psi = torch.where(norm > 0, (e_out * e_out - b_out * b_out) / safe, torch.ones_like(norm))
-    return 0.5 * (1.0 + cos2t * cos2t - kahn * cos2psi * sin2t_sqr)
+    value = 0.5 * (1.0 + cos2t * cos2t - kahn * cos2psi * sin2t_sqr)
+    if not value.requires_grad:
+        return value
+    smooth = 0.5 * (1.0 + cos2t * cos2t - kahn * (e_out * e_out - b_out * b_out))
+    return value.detach() + (smooth - smooth.detach())
 
 
 def _dot_with(vectors: torch.Tensor, components: tuple) -> torch.Tensor:

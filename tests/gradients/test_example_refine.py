@@ -1,0 +1,34 @@
+"""The refinement example (examples/refine.py), short versions: it recovers the truth."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "refine.py"
+
+
+def _example():
+    spec = importlib.util.spec_from_file_location("refine_example", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_noiseless_fit_recovers_every_parameter_to_1e4_relative(tmp_path, capsys):
+    pytest.importorskip("PIL")
+    summary = _example().main(["--no-noise", "--iterations", "4", "--out", str(tmp_path)])
+    assert summary["losses"][-1] < 1e-6 * summary["losses"][0]
+    for name, relative in summary["relative"].items():
+        assert relative < 1e-4, name
+    assert (tmp_path / "images.png").stat().st_size > 0
+    assert (tmp_path / "convergence.png").stat().st_size > 0
+    assert "iter" in capsys.readouterr().out
+
+
+def test_noisy_fit_reaches_the_noise_limit():
+    summary = _example().main(["--iterations", "4", "--size", "64"])
+    for name, error in summary["errors"].items():
+        assert error <= 1.5 * summary["noise_limit"][name], name
