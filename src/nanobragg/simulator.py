@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import fast
 from .config import SimulationConfig
 from .errors import InputError
 from .kernel import KernelInputs, render_pixels
@@ -153,7 +154,8 @@ def rendered_mask(config: SimulationConfig, mask: np.ndarray | None,
 def simulate(config: SimulationConfig, table: FTable | None = None,
              mask: np.ndarray | None = None, dtype: torch.dtype = torch.float64,
              device: torch.device | str | None = "cpu",
-             evaluations_per_chunk: int | None = None) -> SimulationResult:
+             evaluations_per_chunk: int | None = None, engine: str = "auto",
+             progress=None) -> SimulationResult:
     """Render the full image.
 
     Args:
@@ -162,6 +164,10 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         mask: uint16 (spixels, fpixels); pixels equal to 0 are skipped.
         dtype, device: working precision and device.
         evaluations_per_chunk: memory bound per kernel call (pixels x sub-steps).
+        engine: ``"auto"`` picks the compiled fast path (:mod:`nanobragg.fast`) for large
+            renders it covers and the eager kernel otherwise; ``"eager"`` or ``"fast"``
+            force one (``"fast"`` still falls back where it does not apply).
+        progress: optional callable taking the number of pixels just finished.
 
     Returns:
         The image (zero outside ROI and mask) and its setup.
@@ -172,6 +178,10 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
     rendered = rendered_mask(config, mask, dev)
     flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
     image = torch.zeros(rendered.numel(), dtype=dtype, device=dev)
+    if fast.choose(inp, flat_index.numel(), engine):
+        image.index_put_((flat_index,), fast.render(inp, flat_index, config.detector.fpixels,
+                                                    progress=progress))
+        return SimulationResult(image.reshape(rendered.shape), rendered, setup, None)
     chunk = pixels_per_chunk(inp, evaluations_per_chunk)
     fpixels = config.detector.fpixels
     stop = None
@@ -183,6 +193,8 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         failed = out.interpolation_failed
         if failed is not None and bool(failed.any()):
             stop = int(idx[int(torch.argmax(failed.to(torch.int8)))])
+        if progress is not None:
+            progress(idx.numel())
     return SimulationResult(image.reshape(rendered.shape), rendered, setup, stop)
 
 
