@@ -46,28 +46,60 @@ def image_stats(image: np.ndarray, rendered: np.ndarray, roi: np.ndarray) -> Ima
         return _stats(image, rendered, roi)
 
 
+#: Pixels per block of the statistics pass (bounds its float64 temporaries).
+_STATS_BLOCK = 1 << 20
+
+
 def _stats(image: np.ndarray, rendered: np.ndarray, roi: np.ndarray) -> ImageStats:
-    values = image[rendered].astype(np.float64)
+    values = image.reshape(-1) if rendered.all() else image[rendered]
     count = values.size
     max_i = float(values.max()) if count else 0.0
-    flat = np.flatnonzero(rendered.reshape(-1))
-    where = int(flat[int(values.argmax())]) if count and max_i > 0 else 0
-    mean = float(values.sum()) / max(count, 1)
-    rms = math.sqrt(float((values * values).sum()) / (max(count, 2) - 1))
-    inside = image[roi].astype(np.float64)
-    rmsd = math.sqrt(float(((inside - mean) ** 2).sum()) / (max(inside.size, 2) - 1))
+    where = 0
+    if count and max_i > 0:
+        first = int(values.argmax())
+        where = first if values.size == image.size else int(
+            np.flatnonzero(rendered.reshape(-1))[first])
+    total, squares = _sums(values, 0.0)
+    mean = total / max(count, 1)
+    rms = math.sqrt(squares / (max(count, 2) - 1))
+    inside = image.reshape(-1) if roi.all() else image[roi]
+    _, deviations = _sums(inside, mean)
+    rmsd = math.sqrt(deviations / (max(inside.size, 2) - 1))
     return ImageStats(max_i, divmod(where, image.shape[1]), mean, rms, rmsd, count)
+
+
+def _sums(values: np.ndarray, offset: float) -> tuple[float, float]:
+    """``sum(v)`` and ``sum((v - offset)^2)`` in float64, block by block."""
+    total = squares = 0.0
+    for start in range(0, values.size, _STATS_BLOCK):
+        block = values[start:start + _STATS_BLOCK].astype(np.float64)
+        total += float(block.sum())
+        if offset:
+            block -= offset
+        squares += float(np.dot(block, block))
+    return total, squares
 
 
 def int_image(image: np.ndarray, roi: np.ndarray, scale: float, adc: float) -> np.ndarray:
     """The C's noiseless SMV pixels: ``floorf(clip(float*scale + adc) + 0.5)``; 0 outside ROI.
 
     Non-finite pixels (an overflowed image) have no defined value in the C; they become 0.
+    Computed block by block so the float64 temporaries stay small.
     """
+    flat, inside = image.reshape(-1), roi.reshape(-1)
+    out = np.empty(flat.size, dtype=np.uint16)
     with np.errstate(invalid="ignore", over="ignore"):
-        value = np.clip(image.astype(np.float64) * scale + adc, 0.0, MAX_COUNT)
-        rounded = np.floor((value + 0.5).astype(np.float32))
-        return np.where(roi & np.isfinite(rounded), rounded, 0).astype(np.uint16)
+        for start in range(0, flat.size, _STATS_BLOCK):
+            part = slice(start, start + _STATS_BLOCK)
+            value = flat[part].astype(np.float64)
+            value *= scale
+            value += adc
+            np.clip(value, 0.0, MAX_COUNT, out=value)
+            value += 0.5
+            rounded = np.floor(value.astype(np.float32))
+            keep = inside[part] & np.isfinite(rounded)
+            out[part] = np.where(keep, rounded, 0)
+    return out.reshape(image.shape)
 
 
 def auto_int_scale(max_I: float) -> float:

@@ -176,12 +176,18 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
     inp = setup.inputs
     dev = inp.pix0.device
     rendered = rendered_mask(config, mask, dev)
-    flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
-    image = torch.zeros(rendered.numel(), dtype=dtype, device=dev)
+    everything = bool(rendered.all())
+    flat_index = (torch.arange(rendered.numel(), device=dev) if everything
+                  else torch.nonzero(rendered.reshape(-1)).squeeze(1))
     if fast.choose(inp, flat_index.numel(), engine):
-        image.index_put_((flat_index,), fast.render(inp, flat_index, config.detector.fpixels,
-                                                    progress=progress))
+        values = fast.render(inp, flat_index, config.detector.fpixels, progress=progress)
+        if everything:
+            image = values
+        else:
+            image = torch.zeros(rendered.numel(), dtype=dtype, device=dev)
+            image.index_put_((flat_index,), values)
         return SimulationResult(image.reshape(rendered.shape), rendered, setup, None)
+    image = torch.zeros(rendered.numel(), dtype=dtype, device=dev)
     chunk = pixels_per_chunk(inp, evaluations_per_chunk)
     fpixels = config.detector.fpixels
     stop = None

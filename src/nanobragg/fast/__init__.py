@@ -85,7 +85,7 @@ def render(inp: KernelInputs, flat_index: torch.Tensor, fpixels: int,
     args = _arguments(inp, fpixels)
     fn = lib.nb_render_f32 if inp.dtype == torch.float32 else lib.nb_render_f64
     pixels = flat_index.to(torch.int64).contiguous()
-    out = torch.empty(pixels.numel(), dtype=torch.float64)
+    out = torch.empty(pixels.numel(), dtype=inp.dtype)
     threads = threads or torch.get_num_threads()
     item = max(MIN_PIXELS_PER_ITEM, -(-pixels.numel() // (threads * 64)) // 64 * 64)
     starts = iter(range(0, pixels.numel(), item))
@@ -109,7 +109,7 @@ def render(inp: KernelInputs, flat_index: torch.Tensor, fpixels: int,
         w.start()
     for w in workers:
         w.join()
-    return out.to(inp.dtype)
+    return out
 
 
 def _arguments(inp: KernelInputs, fpixels: int) -> dict:

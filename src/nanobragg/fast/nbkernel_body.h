@@ -118,10 +118,10 @@ static void NB_FN(_orientations)(const nb_params *p, const double *sx, const dou
         NB_FN(_orient_loop)(p, sx, sy, sz, keep, rows, table, acc, 0);
 }
 
-/* Renders n pixels (flat indices slow*fpixels+fast) into out (photons, double). */
+/* Renders n pixels (flat indices slow*fpixels+fast) into out (photons). */
 void NB_NAME(const nb_params *p, const int64_t *pixels, int64_t n, const double *layers,
              const double *incident, const double *wavelength, const double *e_in,
-             const double *b_in, const double *rows, const REAL *table, double *out)
+             const double *b_in, const double *rows, const REAL *table, REAL *out)
 {
     int64_t pix[NB_BLOCK];
     double dx[NB_BLOCK], dy[NB_BLOCK], dz[NB_BLOCK], omega[NB_BLOCK];
@@ -151,7 +151,7 @@ void NB_NAME(const nb_params *p, const int64_t *pixels, int64_t n, const double 
         }
         for (int64_t i = 0; i < count; i++) {
             double factor = omega[i] * (p->nopolar ? 1.0 : polar[i]);
-            out[b0 + i] = p->scale * (p->background + acc[i]) * factor;
+            out[b0 + i] = (REAL)(p->scale * (p->background + acc[i]) * factor);
         }
     }
 }
