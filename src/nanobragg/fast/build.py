@@ -23,7 +23,7 @@ import torch
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("nbkernel.c", "nbkernel_body.h")
+SOURCES = ("nbkernel.c", "nbkernel_body.h", "nbnoise.c")
 #: No -ffast-math: IEEE results; -fno-trapping-math only lets floor/ceil vectorise.
 FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-ffp-contract=off",
          "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-shared", "-fPIC")
@@ -93,8 +93,10 @@ def load(build: bool = True) -> ctypes.CDLL | None:
             log.warning("fast kernel not built (%s); using the eager path", err)
             _loaded[key] = None
             return None
-    _loaded[key] = ctypes.CDLL(str(path))
-    return _loaded[key]
+    lib = ctypes.CDLL(str(path))
+    lib.nb_noise.restype = ctypes.c_double
+    _loaded[key] = lib
+    return lib
 
 
 def _compile(cc: str, path: Path) -> None:
@@ -104,7 +106,8 @@ def _compile(cc: str, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".nbkernel-", suffix=".so", dir=path.parent)
     os.close(fd)
     try:
-        subprocess.run([cc, *FLAGS, "-o", tmp, str(here / SOURCES[0]), "-lm"], check=True,
+        sources = [str(here / name) for name in SOURCES if name.endswith(".c")]
+        subprocess.run([cc, *FLAGS, "-o", tmp, *sources, "-lm"], check=True,
                        capture_output=True)
         os.replace(tmp, path)
     finally:
