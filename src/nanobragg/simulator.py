@@ -18,6 +18,7 @@ from .models.beam import Beam, build_beam
 from .models.crystal import Crystal, build_crystal
 from .models.detector import Detector, build_detector, frame_vectors
 from .physics.structure_factors import FTable
+from .substeps import render_blocked, splittable
 from .units import R_E_SQR
 from .vectors import value_of
 
@@ -194,6 +195,11 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
     for start in range(0, flat_index.numel(), chunk):
         idx = flat_index[start:start + chunk]
         chunk_inputs = _without_interpolation(inp) if stop is not None else inp
+        budget = _budget(chunk_inputs, evaluations_per_chunk)
+        if chunk_inputs.evaluations_per_pixel > budget and splittable(chunk_inputs):
+            image.index_put_((idx,), render_blocked(chunk_inputs, idx // fpixels,
+                                                    idx % fpixels, budget))
+            continue
         out = render_pixels(chunk_inputs, idx // fpixels, idx % fpixels)
         image.index_put_((idx,), out.intensity)
         failed = out.interpolation_failed
@@ -210,11 +216,16 @@ def pixels_per_chunk(inp: KernelInputs, evaluations_per_chunk: int | None) -> in
     The default budget is sized for a CPU cache; on a GPU, where each call has a launch
     cost and memory is plentiful, it is 64 times larger.
     """
+    return max(1, _budget(inp, evaluations_per_chunk) // inp.evaluations_per_pixel)
+
+
+def _budget(inp: KernelInputs, evaluations_per_chunk: int | None) -> int:
+    """Evaluations per kernel call: the caller's, or the default for this device."""
     budget = evaluations_per_chunk or (
         INTERPOLATION_EVALUATIONS_PER_CHUNK if inp.interpolate else EVALUATIONS_PER_CHUNK)
     if evaluations_per_chunk is None and inp.pix0.is_cuda:
         budget *= GPU_CHUNK_FACTOR
-    return max(1, budget // inp.evaluations_per_pixel)
+    return budget
 
 
 def _without_interpolation(inp: KernelInputs) -> KernelInputs:
