@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #define NB_BLOCK 64
+#define NB_LANES 16
 #define NB_CAT_(a, b) a##b
 #define NB_CAT(a, b) NB_CAT_(a, b)
 #define NB_FN(x) NB_CAT(NB_NAME, x)

@@ -13,12 +13,12 @@
 
 /* Diffracted unit vectors of one (layer, sub-pixel) for a block, and the solid
  * angle there (only when omega is not NULL). */
-static void NB_FN(_geometry)(const nb_params *p, const int64_t *pix, double layer,
-                             int64_t sub_s, int64_t sub_f, double *dx, double *dy,
-                             double *dz, double *omega)
+static void NB_FN(_geometry)(const nb_params *p, const int64_t *pix, int width,
+                             double layer, int64_t sub_s, int64_t sub_f, double *dx,
+                             double *dy, double *dz, double *omega)
 {
     double sub = p->pixel_size / (double)p->oversample;
-    for (int i = 0; i < NB_BLOCK; i++) {
+    for (int i = 0; i < width; i++) {
         int64_t s = pix[i] / p->fpixels, f = pix[i] % p->fpixels;
         double fd = sub * (double)(f * p->oversample + sub_f) + sub / 2.0;
         double sd = sub * (double)(s * p->oversample + sub_s) + sub / 2.0;
@@ -38,13 +38,13 @@ static void NB_FN(_geometry)(const nb_params *p, const int64_t *pix, double laye
 
 /* Scattering vectors (1/m) of one source, the resolution cut, and the polarization
  * factor of the first evaluation the cut keeps (recorded once per pixel). */
-static void NB_FN(_source)(const nb_params *p, const double *dx, const double *dy,
-                           const double *dz, const double *inc, double wl,
-                           const double *e_in, const double *b_in, double *sx,
+static void NB_FN(_source)(const nb_params *p, int width, const double *dx,
+                           const double *dy, const double *dz, const double *inc,
+                           double wl, const double *e_in, const double *b_in, double *sx,
                            double *sy, double *sz, double *keep, double *polar,
                            double *have)
 {
-    for (int i = 0; i < NB_BLOCK; i++) {
+    for (int i = 0; i < width; i++) {
         sx[i] = (dx[i] - inc[0]) / wl;
         sy[i] = (dy[i] - inc[1]) / wl;
         sz[i] = (dz[i] - inc[2]) / wl;
@@ -66,7 +66,7 @@ static void NB_FN(_source)(const nb_params *p, const double *dx, const double *d
 /* Adds sum over orientations of F_cell^2 * F_latt^2 for one source to acc; loaded is
  * a constant at each call site so that each version vectorises on its own. */
 static inline __attribute__((always_inline)) void NB_FN(_orient_loop)(
-    const nb_params *p, const double *restrict sx, const double *restrict sy,
+    const nb_params *p, int width, const double *restrict sx, const double *restrict sy,
     const double *restrict sz, const double *restrict keep, const double *rows,
     const REAL *restrict table, double *restrict acc, const int loaded)
 {
@@ -79,7 +79,7 @@ static inline __attribute__((always_inline)) void NB_FN(_orient_loop)(
         const double r3 = rows[9 * o + 3], r4 = rows[9 * o + 4], r5 = rows[9 * o + 5];
         const double r6 = rows[9 * o + 6], r7 = rows[9 * o + 7], r8 = rows[9 * o + 8];
         #pragma omp simd
-        for (int i = 0; i < NB_BLOCK; i++) {
+        for (int i = 0; i < width; i++) {
             double h = sx[i] * r0 + sy[i] * r1 + sz[i] * r2;
             double k = sx[i] * r3 + sy[i] * r4 + sz[i] * r5;
             double l = sx[i] * r6 + sy[i] * r7 + sz[i] * r8;
@@ -108,14 +108,14 @@ static inline __attribute__((always_inline)) void NB_FN(_orient_loop)(
     }
 }
 
-static void NB_FN(_orientations)(const nb_params *p, const double *sx, const double *sy,
-                                 const double *sz, const double *keep, const double *rows,
-                                 const REAL *table, double *acc)
+static void NB_FN(_orientations)(const nb_params *p, int width, const double *sx,
+                                 const double *sy, const double *sz, const double *keep,
+                                 const double *rows, const REAL *table, double *acc)
 {
     if (p->table_loaded)
-        NB_FN(_orient_loop)(p, sx, sy, sz, keep, rows, table, acc, 1);
+        NB_FN(_orient_loop)(p, width, sx, sy, sz, keep, rows, table, acc, 1);
     else
-        NB_FN(_orient_loop)(p, sx, sy, sz, keep, rows, table, acc, 0);
+        NB_FN(_orient_loop)(p, width, sx, sy, sz, keep, rows, table, acc, 0);
 }
 
 /* Renders n pixels (flat indices slow*fpixels+fast) into out (photons). */
@@ -130,6 +130,8 @@ void NB_NAME(const nb_params *p, const int64_t *pixels, int64_t n, const double 
     int64_t os = p->oversample;
     for (int64_t b0 = 0; b0 < n; b0 += NB_BLOCK) {
         int64_t count = n - b0 < NB_BLOCK ? n - b0 : NB_BLOCK;
+        /* a short last block only pays for whole vectors, not the whole block */
+        int width = (int)((count + NB_LANES - 1) / NB_LANES * NB_LANES);
         for (int i = 0; i < NB_BLOCK; i++) {
             pix[i] = pixels[b0 + (i < count ? i : count - 1)];
             acc[i] = 0.0;
@@ -139,13 +141,13 @@ void NB_NAME(const nb_params *p, const int64_t *pixels, int64_t n, const double 
         for (int64_t t = 0; t < p->n_layers; t++) {
             for (int64_t sub = 0; sub < os * os; sub++) {
                 int first = t == 0 && sub == 0;
-                NB_FN(_geometry)(p, pix, layers[t], sub / os, sub % os, dx, dy, dz,
-                                 first ? omega : NULL);
+                NB_FN(_geometry)(p, pix, width, layers[t], sub / os, sub % os, dx, dy,
+                                 dz, first ? omega : NULL);
                 for (int64_t s = 0; s < p->n_sources; s++) {
-                    NB_FN(_source)(p, dx, dy, dz, incident + 3 * s, wavelength[s],
+                    NB_FN(_source)(p, width, dx, dy, dz, incident + 3 * s, wavelength[s],
                                    e_in + 3 * s, b_in + 3 * s, sx, sy, sz, keep, polar,
                                    have);
-                    NB_FN(_orientations)(p, sx, sy, sz, keep, rows, table, acc);
+                    NB_FN(_orientations)(p, width, sx, sy, sz, keep, rows, table, acc);
                 }
             }
         }
