@@ -168,7 +168,7 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         engine: ``"auto"`` picks the compiled fast path (:mod:`nanobragg.fast`) for large
             renders it covers and the eager kernel otherwise; ``"eager"`` or ``"fast"``
             force one (``"fast"`` still falls back where it does not apply).
-        progress: optional callable taking the number of pixels just finished.
+        progress: optional callable ``progress(pixels_just_finished, pixels_in_total)``.
 
     Returns:
         The image (zero outside ROI and mask) and its setup.
@@ -181,7 +181,8 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
     flat_index = (torch.arange(rendered.numel(), device=dev) if everything
                   else torch.nonzero(rendered.reshape(-1)).squeeze(1))
     if fast.choose(inp, flat_index.numel(), engine):
-        values = fast.render(inp, flat_index, config.detector.fpixels, progress=progress)
+        report = None if progress is None else (lambda n: progress(n, flat_index.numel()))
+        values = fast.render(inp, flat_index, config.detector.fpixels, progress=report)
         if everything:
             image = values
         else:
@@ -206,7 +207,7 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         if failed is not None and bool(failed.any()):
             stop = int(idx[int(torch.argmax(failed.to(torch.int8)))])
         if progress is not None:
-            progress(idx.numel())
+            progress(idx.numel(), flat_index.numel())
     return SimulationResult(image.reshape(rendered.shape), rendered, setup, stop)
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..diagnostics.trace import print_traces
 from ..errors import InputError
 from ..io.hkl import HKLGrid, read_fdump, read_hkl, write_fdump
 from ..io.pgm import write_pgm
@@ -26,6 +25,7 @@ from ..outputs import (
     smv_fields,
 )
 from ..physics.structure_factors import FTable
+from ..progress import RenderProgress
 from ..simulator import SimulationResult, rendered_mask, simulate
 from .to_config import CliRequest, build_request
 from .usage import USAGE
@@ -92,13 +92,17 @@ def _simulate_and_write(request: CliRequest, out) -> None:
     table = load_table(request, out)
     dtype = DTYPES[request.runtime.dtype]
     started = time.perf_counter()
-    result = simulate(request.config, table, request.mask, dtype=dtype,
-                      device=request.runtime.device,
-                      evaluations_per_chunk=request.runtime.chunk_evaluations)
+    with RenderProgress(request.parsed.progress) as progress:
+        result = simulate(request.config, table, request.mask, dtype=dtype,
+                          device=request.runtime.device,
+                          evaluations_per_chunk=request.runtime.chunk_evaluations,
+                          progress=progress)
     _print_setup(result, out)
     print(f"  rendered in {time.perf_counter() - started:.3f} s on "
           f"{result.image.device} ({request.runtime.dtype})", file=out)
     if request.trace_pixels:
+        from ..diagnostics.trace import print_traces  # only a traced run needs it
+
         print_traces(request, result.setup, table, out, result.interpolation_stop)
     _write_outputs(request, result, out)
 
