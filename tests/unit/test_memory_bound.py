@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 
@@ -26,11 +25,17 @@ assert torch.isfinite(image).all() and float(image.sum()) > 0
 """
 
 
+#: Runs its arguments as a child and prints that child's peak RSS (KiB, Linux).
+WRAPPER = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+           "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
 def _child_peak_rss(engine: str, shape: str, oversample: int) -> int:
-    """Peak RSS (bytes) of the children so far, after rendering in a new child."""
-    subprocess.run([sys.executable, "-c", SCRIPT, engine, shape, str(oversample)],
-                   check=True, timeout=600)
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    """Peak RSS (bytes) of a fresh process that renders one pixel."""
+    command = [sys.executable, "-c", SCRIPT, engine, shape, str(oversample)]
+    done = subprocess.run([sys.executable, "-c", WRAPPER, *command], check=True,
+                          capture_output=True, text=True, timeout=600)
+    return int(done.stdout.split()[-1]) * 1024
 
 
 @pytest.mark.slow
