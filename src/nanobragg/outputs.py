@@ -69,13 +69,13 @@ def _stats(image: np.ndarray, rendered: np.ndarray, roi: np.ndarray) -> ImageSta
 
 
 def _sums(values: np.ndarray, offset: float) -> tuple[float, float]:
-    """``sum(v)`` and ``sum((v - offset)^2)`` in float64, block by block."""
-    total = squares = 0.0
+    """``sum(v)`` and ``sum((v - offset)^2)`` in float64 without a whole float64 copy."""
+    total = float(np.add.reduce(values, dtype=np.float64))
+    if not offset:
+        return total, float(np.einsum("i,i->", values, values, dtype=np.float64))
+    squares = 0.0
     for start in range(0, values.size, _STATS_BLOCK):
-        block = values[start:start + _STATS_BLOCK].astype(np.float64)
-        total += float(block.sum())
-        if offset:
-            block -= offset
+        block = np.subtract(values[start:start + _STATS_BLOCK], offset, dtype=np.float64)
         squares += float(np.dot(block, block))
     return total, squares
 

@@ -23,7 +23,7 @@ from . import build
 MIN_EVALUATIONS = 1 << 20
 #: Evaluations above which the library is compiled when it is not built yet (a compile
 #: takes about a second; the eager kernel needs several seconds for this many).
-COMPILE_EVALUATIONS = 1 << 23
+COMPILE_EVALUATIONS = 1 << 20
 #: Pixels per work item handed to a thread (a multiple of the kernel's block of 64).
 MIN_PIXELS_PER_ITEM = 256
 
