@@ -178,17 +178,10 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
     dev = inp.pix0.device
     rendered = rendered_mask(config, mask, dev)
     everything = bool(rendered.all())
-    flat_index = (torch.arange(rendered.numel(), device=dev) if everything
-                  else torch.nonzero(rendered.reshape(-1)).squeeze(1))
-    if fast.choose(inp, flat_index.numel(), engine):
-        report = None if progress is None else (lambda n: progress(n, flat_index.numel()))
-        values = fast.render(inp, flat_index, config.detector.fpixels, progress=report)
-        if everything:
-            image = values
-        else:
-            image = torch.zeros(rendered.numel(), dtype=dtype, device=dev)
-            image.index_put_((flat_index,), values)
-        return SimulationResult(image.reshape(rendered.shape), rendered, setup, None)
+    count = rendered.numel() if everything else int(rendered.sum())
+    if fast.choose(inp, count, engine):
+        return _render_fast(config, setup, rendered, everything, progress)
+    flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
     image = torch.zeros(rendered.numel(), dtype=dtype, device=dev)
     chunk = pixels_per_chunk(inp, evaluations_per_chunk)
     fpixels = config.detector.fpixels
@@ -209,6 +202,23 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         if progress is not None:
             progress(idx.numel(), flat_index.numel())
     return SimulationResult(image.reshape(rendered.shape), rendered, setup, stop)
+
+
+def _render_fast(config: SimulationConfig, setup: Setup, rendered: torch.Tensor,
+                 everything: bool, progress) -> SimulationResult:
+    """The image through :mod:`nanobragg.fast` (a whole frame needs no index list)."""
+    inp = setup.inputs
+    flat_index = rendered.numel() if everything else torch.nonzero(
+        rendered.reshape(-1)).squeeze(1)
+    total = rendered.numel() if everything else flat_index.numel()
+    report = None if progress is None else (lambda n: progress(n, total))
+    values = fast.render(inp, flat_index, config.detector.fpixels, progress=report)
+    if everything:
+        image = values
+    else:
+        image = torch.zeros(rendered.numel(), dtype=inp.dtype, device=rendered.device)
+        image.index_put_((flat_index,), values)
+    return SimulationResult(image.reshape(rendered.shape), rendered, setup, None)
 
 
 def pixels_per_chunk(inp: KernelInputs, evaluations_per_chunk: int | None) -> int:

@@ -65,6 +65,7 @@ def test_fast_path_is_chunk_and_thread_independent():
     split = torch.cat([fast.render(inp, index[a:a + 7], 20, threads=3)
                        for a in range(0, 400, 7)])
     assert torch.equal(whole, split)
+    assert torch.equal(fast.render(inp, 400, 20), whole)  # a whole frame, no index list
 
 
 @pytest.mark.parametrize("extra", ["-round_xtal", "-detector_thick 100 -thicksteps 2",

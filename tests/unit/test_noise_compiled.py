@@ -1,4 +1,4 @@
-"""The compiled noise sampler draws exactly what the Python sampler draws."""
+"""The compiled noise sampler and int image give exactly what the Python versions give."""
 
 from __future__ import annotations
 
@@ -42,3 +42,17 @@ def test_compiled_noise_continues_a_shared_table():
     got = noise._compiled_noise(build.load(), means, 42, 40.0, second)
     np.testing.assert_array_equal(got[0], want[0])
     assert got[1:] == want[1:]
+
+
+def test_compiled_int_image_equals_numpy(monkeypatch):
+    from nanobragg import outputs
+
+    rng = np.random.default_rng(5)
+    image = rng.exponential(30.0, (40, 50)).astype(np.float32)
+    image.flat[::37] = np.nan
+    image.flat[1::41] = -np.inf
+    image.flat[2::43] = 1e9
+    roi = rng.random(image.shape) > 0.2
+    compiled = outputs.int_image(image, roi, 1234.5, 40.0)
+    monkeypatch.setattr(outputs, "_built_library", lambda: None)
+    np.testing.assert_array_equal(compiled, outputs.int_image(image, roi, 1234.5, 40.0))

@@ -73,9 +73,11 @@ def choose(inp: KernelInputs, pixels: int, engine: str = "auto") -> bool:
     return build.load(build=work >= COMPILE_EVALUATIONS) is not None
 
 
-def render(inp: KernelInputs, flat_index: torch.Tensor, fpixels: int,
+def render(inp: KernelInputs, flat_index: torch.Tensor | int, fpixels: int,
            threads: int | None = None, progress=None) -> torch.Tensor:
     """Photons of the pixels ``flat_index`` (slow*fpixels + fast), shape (P,), inp.dtype.
+
+    An int ``flat_index`` means the first that many pixels (a whole frame).
 
     Work is split into items of whole pixel blocks that ``threads`` Python threads take
     in turn (the library call releases the GIL), so a busy core only slows its items.
@@ -84,11 +86,12 @@ def render(inp: KernelInputs, flat_index: torch.Tensor, fpixels: int,
     lib = build.load()
     args = _arguments(inp, fpixels)
     fn = lib.nb_render_f32 if inp.dtype == torch.float32 else lib.nb_render_f64
-    pixels = flat_index.to(torch.int64).contiguous()
-    out = torch.empty(pixels.numel(), dtype=inp.dtype)
+    pixels = None if isinstance(flat_index, int) else flat_index.to(torch.int64).contiguous()
+    total = flat_index if pixels is None else pixels.numel()
+    out = torch.empty(total, dtype=inp.dtype)
     threads = threads or torch.get_num_threads()
-    item = max(MIN_PIXELS_PER_ITEM, -(-pixels.numel() // (threads * 64)) // 64 * 64)
-    starts = iter(range(0, pixels.numel(), item))
+    item = max(MIN_PIXELS_PER_ITEM, -(-total // (threads * 64)) // 64 * 64)
+    starts = iter(range(0, total, item))
     lock = threading.Lock()
 
     def work():
@@ -97,8 +100,9 @@ def render(inp: KernelInputs, flat_index: torch.Tensor, fpixels: int,
                 start = next(starts, None)
             if start is None:
                 return
-            count = min(item, pixels.numel() - start)
-            fn(ctypes.byref(args["params"]), ctypes.c_void_p(pixels[start:].data_ptr()),
+            count = min(item, total - start)
+            listed = None if pixels is None else ctypes.c_void_p(pixels[start:].data_ptr())
+            fn(ctypes.byref(args["params"]), listed, ctypes.c_int64(start),
                ctypes.c_int64(count), *args["arrays"], ctypes.c_void_p(out[start:].data_ptr()))
             if progress is not None:
                 with lock:

@@ -118,8 +118,10 @@ static void NB_FN(_orientations)(const nb_params *p, int width, const double *sx
         NB_FN(_orient_loop)(p, width, sx, sy, sz, keep, rows, table, acc, 0);
 }
 
-/* Renders n pixels (flat indices slow*fpixels+fast) into out (photons). */
-void NB_NAME(const nb_params *p, const int64_t *pixels, int64_t n, const double *layers,
+/* Renders n pixels (flat indices slow*fpixels+fast; pixels NULL: first_pixel onwards)
+ * into out (photons). */
+void NB_NAME(const nb_params *p, const int64_t *pixels, int64_t first_pixel, int64_t n,
+             const double *layers,
              const double *incident, const double *wavelength, const double *e_in,
              const double *b_in, const double *rows, const REAL *table, REAL *out)
 {
@@ -133,7 +135,8 @@ void NB_NAME(const nb_params *p, const int64_t *pixels, int64_t n, const double 
         /* a short last block only pays for whole vectors, not the whole block */
         int width = (int)((count + NB_LANES - 1) / NB_LANES * NB_LANES);
         for (int i = 0; i < NB_BLOCK; i++) {
-            pix[i] = pixels[b0 + (i < count ? i : count - 1)];
+            int64_t at = b0 + (i < count ? i : count - 1);
+            pix[i] = pixels ? pixels[at] : first_pixel + at;
             acc[i] = 0.0;
             have[i] = 0.0;
             polar[i] = 0.0;
