@@ -92,3 +92,18 @@ def test_small_renders_stay_eager_and_big_ones_go_fast():
     big = prepare(_request("-detpixels 1024").config).inputs
     assert fast.choose(big, 1024 * 1024)
     assert not fast.choose(big, 1024 * 1024, engine="eager")
+
+
+def test_trace_of_a_fast_rendered_pixel_equals_it_within_rounding(tmp_path, monkeypatch):
+    """Traces run the eager kernel; on a fast-path image they agree to float rounding
+    (measured 3e-15 relative here; the bound allows for other CPUs' libm)."""
+    from nanobragg.diagnostics.taps import pixel_taps
+
+    monkeypatch.chdir(tmp_path)
+    argv = shlex.split(f"{BASE} {CONFIGS['oversample_mosaic_phi']}")
+    image = simulate(build_request(argv).config, engine="fast").image
+    data = pixel_taps(argv, [(3, 4), (10, 17)], dtype="float64", device="cpu")
+    for entry in data["pixels"]:
+        traced = entry["intensity"]["normalized_intensity"]
+        pixel = float(image[entry["slow"], entry["fast"]])
+        assert abs(traced - pixel) <= 1e-12 * abs(pixel)
