@@ -15,12 +15,16 @@
 #define NB_RNMX (1.0 - 1.2e-7)
 #define NB_WARMUP 8
 
-/* state[0] = idum, state[1] = iy, state[2..33] = iv */
+#define NB_GAMMLN_SLOTS 4096
+
+/* state[0] = idum, state[1] = iy, state[2..33] = iv; the gammln cache only saves work
+ * (a slot holds the value for its key exactly) */
 typedef struct {
     int64_t *state;
     int has_spare;
     float spare;
     float oldm, g, sq, alxm;
+    float gl_key[NB_GAMMLN_SLOTS], gl_value[NB_GAMMLN_SLOTS];
 } nb_sampler;
 
 static int64_t nb_schrage(int64_t idum)
@@ -65,6 +69,20 @@ static float nb_gammln(float xx)
         ser += cof[j] / y;
     }
     return (float)(-tmp + log(2.5066282746310005 * ser / x));
+}
+
+/* gammln(em + 1) for a whole em >= 0, remembered per slot. */
+static float nb_gammln_whole(nb_sampler *s, float em)
+{
+    float arg = (float)(em + 1.0);
+    if (!(em >= 0.0f && em < 1.0e9f))
+        return nb_gammln(arg);
+    int64_t slot = (int64_t)em & (NB_GAMMLN_SLOTS - 1);
+    if (s->gl_key[slot] != arg) {
+        s->gl_key[slot] = arg;
+        s->gl_value[slot] = nb_gammln(arg);
+    }
+    return s->gl_value[slot];
 }
 
 static float nb_gaussdev(nb_sampler *s)
@@ -114,7 +132,7 @@ static float nb_poidev(nb_sampler *s, float xm)
             em = s->sq * y + xm;
         } while (em < 0.0f);
         em = floorf(em);
-        float log_ratio = (em * s->alxm - nb_gammln((float)(em + 1.0))) - s->g;
+        float log_ratio = (em * s->alxm - nb_gammln_whole(s, em)) - s->g;
         float t = (float)(0.9 * (1.0 + (double)(y * y)) * exp((double)log_ratio));
         if (!(nb_ran1(s->state) > t))
             return em;
@@ -125,7 +143,12 @@ static float nb_poidev(nb_sampler *s, float xm)
 double nb_noise(const float *means, int64_t n, double adc, int64_t *state,
                 uint16_t *out, int64_t *overloads)
 {
-    nb_sampler s = {state, 0, 0.0f, -1.0f, 0.0f, 0.0f, 0.0f};
+    static const nb_sampler fresh = {0};
+    nb_sampler s = fresh;
+    s.state = state;
+    s.oldm = -1.0f;
+    for (int i = 0; i < NB_GAMMLN_SLOTS; i++)
+        s.gl_key[i] = -1.0f;
     double photons = 0.0;
     int64_t over = 0;
     for (int64_t i = 0; i < n; i++) {
