@@ -80,8 +80,9 @@ def render(inp: KernelInputs, flat_index: torch.Tensor | int, fpixels: int,
     An int ``flat_index`` means the first that many pixels (a whole frame).
 
     Work is split into items of whole pixel blocks that ``threads`` Python threads take
-    in turn (the library call releases the GIL), so a busy core only slows its items.
-    ``progress(pixels_done)`` is called after each item when given.
+    in turn (the library call releases the GIL), so a busy core only slows its items; an
+    interrupt stops them after their current item. ``progress(pixels_done)`` is called
+    after each item when given.
     """
     lib = build.load()
     args = _arguments(inp, fpixels)
@@ -93,9 +94,10 @@ def render(inp: KernelInputs, flat_index: torch.Tensor | int, fpixels: int,
     item = max(MIN_PIXELS_PER_ITEM, -(-total // (threads * 64)) // 64 * 64)
     starts = iter(range(0, total, item))
     lock = threading.Lock()
+    stop = threading.Event()
 
     def work():
-        while True:
+        while not stop.is_set():
             with lock:
                 start = next(starts, None)
             if start is None:
@@ -108,11 +110,15 @@ def render(inp: KernelInputs, flat_index: torch.Tensor | int, fpixels: int,
                 with lock:
                     progress(count)
 
-    workers = [threading.Thread(target=work) for _ in range(max(1, threads))]
+    workers = [threading.Thread(target=work, daemon=True) for _ in range(max(1, threads))]
     for w in workers:
         w.start()
-    for w in workers:
-        w.join()
+    try:
+        for w in workers:
+            w.join()
+    except BaseException:
+        stop.set()  # e.g. Ctrl-C: workers finish their current item and take no more
+        raise
     return out
 
 
