@@ -107,3 +107,11 @@ def test_trace_of_a_fast_rendered_pixel_equals_it_within_rounding(tmp_path, monk
         traced = entry["intensity"]["normalized_intensity"]
         pixel = float(image[entry["slow"], entry["fast"]])
         assert abs(traced - pixel) <= 1e-12 * abs(pixel)
+
+
+def test_kernel_is_built_once_into_the_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("NANOBRAGG_CACHE_DIR", str(tmp_path))
+    assert build.load(build=False) is None  # not built there yet, and not compiled
+    assert build.load() is not None
+    assert list(tmp_path.glob("*.so")) == [build.library_path(build.compiler())]
+    assert build.library_path(build.compiler()).parent == tmp_path

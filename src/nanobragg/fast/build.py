@@ -10,6 +10,7 @@ clears the cache.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import logging
 import os
@@ -59,6 +60,12 @@ def _cpu_signature() -> str:
 
 def library_path(cc: str) -> Path:
     """Where the kernel built by ``cc`` for this source, torch and CPU lives."""
+    return cache_dir() / _library_name(cc)
+
+
+@functools.cache
+def _library_name(cc: str) -> str:
+    """File name hashing the sources, flags, compiler version, torch version and CPU."""
     here = Path(__file__).parent
     digest = hashlib.sha256()
     for name in SOURCES:
@@ -66,13 +73,7 @@ def library_path(cc: str) -> Path:
     version = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
     for part in (" ".join(FLAGS), version, torch.__version__, _cpu_signature()):
         digest.update(part.encode())
-    return cache_dir() / f"nbkernel-{digest.hexdigest()[:20]}.so"
-
-
-def is_built() -> bool:
-    """Whether the kernel for this machine is already in the cache (no compiling)."""
-    cc = compiler()
-    return cc is not None and library_path(cc).exists()
+    return f"nbkernel-{digest.hexdigest()[:20]}.so"
 
 
 def load(build: bool = True) -> ctypes.CDLL | None:
