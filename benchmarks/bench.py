@@ -1,88 +1,178 @@
-"""Time nanobragg on the golden benchmark cases and compare with the C program.
+"""Time nanobragg against the C program on golden cases, whole process, interleaved.
 
-Prints, for each case and dtype, the render time (model setup + kernel, no file writes),
-the pixel rate, the peak resident memory of this process and the C program's time from
-``../shared/golden/C_TIMINGS.md`` (2 OpenMP threads on a 2-core VM). With ``--c-bin`` the
-C program is also run here on the same arguments (in an empty temporary folder) so both
-timings come from this machine.
+Each run is a fresh process in an empty temporary folder holding only the case's
+inputs (the C reads a stale ``Fdump.bin`` otherwise): ``python -m nanobragg ARGS -dtype D
+-noprogress`` for us, ``nanoBragg ARGS`` with ``OMP_NUM_THREADS`` (default 2) for the C.
+Runs are interleaved (C, ours float32, ours float64, C, ...) so a drift of the
+machine's speed hits both alike; the table gives medians, the C/ours ratio, our time
+minus a bare ``python -c "import torch"`` and each program's peak RSS. One extra run
+per dtype starts from an empty kernel cache to show the compile cost (cold) beside the
+warm median. Without a C binary (``--c-bin`` or ``$NB_C_BIN``) only our figures print.
+Where CUDA exists, ``--gpu`` renders the cases in-process on the GPU and prints
+sub-steps per second, peak GPU memory and the parity against the golden image.
 
-    python benchmarks/bench.py [--cases simple_cubic heavy_combo_512] [--dtypes float32]
-                               [--device cpu|cuda] [--c-bin /path/to/nanoBragg] [--repeat 3]
+    python benchmarks/bench.py [--cases heavy_combo_512 highres_4096_roi simple_cubic]
+        [--dtypes float32 float64] [--repeat 5] [--c-bin /path/to/nanoBragg] [--gpu]
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import resource
+import json
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import torch
-
-from nanobragg.cli.main import DTYPES, load_table
-from nanobragg.cli.to_config import build_request
-from nanobragg.simulator import simulate
-
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
-#: C wall times (s) with OMP_NUM_THREADS=2 from C_TIMINGS.md (full frame incl. file writes).
-C_SECONDS = {"simple_cubic": 0.164, "highres_4096_roi": 2.397, "heavy_combo_512": 32.563}
+OUTPUTS = {"float.bin", "float_nonquirk.bin", "roi_float.bin", "int.img", "noise.img",
+           "image.pgm", "stdout.txt", "stderr.txt", "case.json", "args.txt",
+           "args_nonquirk.txt"}
+DEFAULT_CASES = ["heavy_combo_512", "highres_4096_roi", "simple_cubic"]
 
 
-def time_ours(case: str, dtype: str, device: str, repeat: int) -> tuple[float, int]:
-    """Best render time (s) of `repeat` runs and the number of pixels."""
-    folder = GOLDEN / case
-    args = (folder / "args.txt").read_text().split()
-    request = build_request(args + ["-nonoise", "-nopgm"], cwd=folder)
-    table = load_table(request, io.StringIO())
-    best = float("inf")
+def case_args(case: str) -> list[str]:
+    """The C arguments of a golden case."""
+    return (GOLDEN / case / "args.txt").read_text().split()
+
+
+def timed_run(command: list[str], case: str, env: dict | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one process run in a fresh folder with the inputs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for item in (GOLDEN / case).iterdir():
+            if item.name not in OUTPUTS and not item.name.startswith("trace_"):
+                shutil.copy(item, tmp)
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, cwd=tmp, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"{command[0]} failed on {case}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def ours(case: str, dtype: str) -> list[str]:
+    return [sys.executable, "-m", "nanobragg", *case_args(case), "-dtype", dtype,
+            "-noprogress"]
+
+
+def import_torch_seconds(repeat: int) -> float:
+    """Median wall time of a bare ``python -c 'import torch'``."""
+    times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        result = simulate(request.config, table, request.mask, dtype=DTYPES[dtype],
-                          device=device)
-        if result.image.is_cuda:
+        subprocess.run([sys.executable, "-c", "import torch"], check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def cold_seconds(case: str, dtype: str) -> float:
+    """One run of ours with an empty kernel cache (includes compiling the kernel)."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NANOBRAGG_CACHE_DIR=cache)
+        return timed_run(ours(case, dtype), case, env)[0]
+
+
+def cpu_bench(opts) -> None:
+    """The interleaved CPU table."""
+    c_env = dict(os.environ, OMP_NUM_THREADS=str(opts.c_threads))
+    bare = import_torch_seconds(opts.repeat)
+    print(f"bare 'import torch': {bare:.2f} s (median of {opts.repeat})")
+    head = (f"{'case':<18}{'dtype':<9}{'ours s':>8}{'-import':>8}{'cold s':>8}{'C s':>8}"
+            f"{'C/ours':>8}{'C/(-imp)':>9}{'our MB':>8}{'C MB':>7}")
+    print(head)
+    for case in opts.cases:
+        cold = {d: cold_seconds(case, d) for d in opts.dtypes}
+        runs = {d: [] for d in opts.dtypes}
+        c_runs = []
+        for _ in range(opts.repeat):
+            if opts.c_bin:
+                c_runs.append(timed_run([opts.c_bin, *case_args(case)], case, c_env))
+            for d in opts.dtypes:
+                runs[d].append(timed_run(ours(case, d), case))
+        c_s = statistics.median(t for t, _ in c_runs) if c_runs else float("nan")
+        c_mb = max((m for _, m in c_runs), default=float("nan"))
+        for d in opts.dtypes:
+            s = statistics.median(t for t, _ in runs[d])
+            mb = max(m for _, m in runs[d])
+            print(f"{case:<18}{d:<9}{s:>8.2f}{s - bare:>8.2f}{cold[d]:>8.2f}{c_s:>8.2f}"
+                  f"{c_s / s:>8.2f}{c_s / max(s - bare, 1e-9):>9.2f}{mb:>8.0f}{c_mb:>7.0f}")
+        spread = [f"{d} {min(t for t, _ in runs[d]):.2f}-{max(t for t, _ in runs[d]):.2f}"
+                  for d in opts.dtypes]
+        if c_runs:
+            spread.append(f"C {min(t for t, _ in c_runs):.2f}-{max(t for t, _ in c_runs):.2f}")
+        print(f"{'':<18}spread (min-max s): {', '.join(spread)}")
+
+
+def gpu_bench(opts) -> None:
+    """Sub-steps per second, peak memory and parity on CUDA (in-process, after a warm-up)."""
+    import io
+
+    import numpy as np
+    import torch
+
+    from nanobragg.cli.main import DTYPES, load_table
+    from nanobragg.cli.to_config import build_request
+    from nanobragg.simulator import simulate
+
+    if not torch.cuda.is_available():
+        print("GPU: no CUDA device here; skipped")
+        return
+    print(f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}")
+    print(f"{'case':<18}{'dtype':<9}{'s':>8}{'Gsub/s':>9}{'peak MB':>9}{'|d|/max':>10}")
+    for case in opts.cases:
+        request = build_request(case_args(case) + ["-nonoise", "-nopgm"], cwd=GOLDEN / case)
+        table = load_table(request, io.StringIO())
+        meta = json.loads((GOLDEN / case / "case.json").read_text())
+        for d in opts.dtypes:
+            simulate(request.config, table, request.mask, dtype=DTYPES[d], device="cuda")
             torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return best, result.image.numel()
+            torch.cuda.reset_peak_memory_stats()
+            start = time.perf_counter()
+            result = simulate(request.config, table, request.mask, dtype=DTYPES[d],
+                              device="cuda")
+            torch.cuda.synchronize()
+            seconds = time.perf_counter() - start
+            substeps = result.image.numel() * result.setup.inputs.evaluations_per_pixel
+            peak = torch.cuda.max_memory_allocated() / 2**20
+            print(f"{case:<18}{d:<9}{seconds:>8.3f}{substeps / seconds / 1e9:>9.2f}"
+                  f"{peak:>9.0f}{_parity(result.image, meta, case, np):>10.2e}")
 
 
-def time_c(c_bin: str, case: str) -> float:
-    """Wall time (s) of one C run in an empty folder holding the case's inputs."""
-    folder = GOLDEN / case
-    with tempfile.TemporaryDirectory() as tmp:
-        for item in folder.iterdir():
-            if item.suffix in (".hkl", ".mat", ".txt") and item.name != "args.txt":
-                shutil.copy(item, tmp)
-        args = (folder / "args.txt").read_text().split()
-        start = time.perf_counter()
-        subprocess.run([c_bin, *args], cwd=tmp, check=True, stdout=subprocess.DEVNULL)
-        return time.perf_counter() - start
+def _parity(image, meta: dict, case: str, np) -> float:
+    """max |ours - C| / max(C) on the stored (possibly cropped) golden float image."""
+    info = meta["float_image"]
+    ref = np.fromfile(GOLDEN / case / info["file"], "<f4").reshape(info["height"],
+                                                                   info["width"])
+    ours_img = image.detach().float().cpu().numpy().astype(np.float64)
+    if "crop" in meta:
+        c = meta["crop"]
+        ours_img = ours_img[c["slow_first"]:c["slow_last"] + 1,
+                            c["fast_first"]:c["fast_last"] + 1]
+    return float(np.abs(ours_img - ref).max() / ref.max())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", nargs="+", default=list(C_SECONDS))
+    parser.add_argument("--cases", nargs="+", default=DEFAULT_CASES)
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--c-bin", default=None)
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--c-bin", default=os.environ.get("NB_C_BIN"))
+    parser.add_argument("--c-threads", type=int, default=2)
+    parser.add_argument("--gpu", action="store_true", help="also (only: --no-cpu) the GPU")
+    parser.add_argument("--no-cpu", action="store_true")
     opts = parser.parse_args(argv)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {opts.device}")
-    print(f"{'case':<18}{'dtype':<9}{'ours s':>9}{'Mpix/s':>9}{'C s':>9}{'C/ours':>8}"
-          f"{'peak RSS MB':>13}")
-    for case in opts.cases:
-        c_time = time_c(opts.c_bin, case) if opts.c_bin else C_SECONDS.get(case, float("nan"))
-        for dtype in opts.dtypes:
-            seconds, pixels = time_ours(case, dtype, opts.device, opts.repeat)
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"{case:<18}{dtype:<9}{seconds:>9.2f}{pixels / seconds / 1e6:>9.2f}"
-                  f"{c_time:>9.2f}{c_time / seconds:>8.2f}{rss:>13.0f}")
-    if not opts.c_bin:
-        print("C times are the 2-thread medians of C_TIMINGS.md (a 2-core VM).")
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    if not opts.no_cpu:
+        cpu_bench(opts)
+    if opts.gpu:
+        gpu_bench(opts)
     return 0
 
 

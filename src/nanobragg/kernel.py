@@ -55,6 +55,8 @@ class KernelInputs:
         background: the C's I_bg; scale: r_e^2 * fluence / steps.
         dtype: working precision of the per-evaluation work.
         c_formula: float64 lattice values by the C's direct formula (bit parity).
+        subpixels: (first, stop) range of the flattened sub-pixels to evaluate (None: all).
+        first_layer: index of the first of ``layer_offsets`` among all sensor layers.
     """
 
     fdet: torch.Tensor
@@ -93,11 +95,20 @@ class KernelInputs:
     scale: torch.Tensor
     dtype: torch.dtype = torch.float64
     c_formula: bool = False
+    subpixels: tuple[int, int] | None = None
+    first_layer: int = 0
+
+    @property
+    def subpixel_count(self) -> int:
+        """O: sub-pixels evaluated per pixel."""
+        if self.subpixels is None:
+            return self.oversample**2
+        return self.subpixels[1] - self.subpixels[0]
 
     @property
     def evaluations_per_pixel(self) -> int:
         """T * O * S * F * M."""
-        return (self.layer_offsets.shape[0] * self.oversample**2 * self.incident.shape[0]
+        return (self.layer_offsets.shape[0] * self.subpixel_count * self.incident.shape[0]
                 * self.real_rows.shape[0] * self.real_rows.shape[1])
 
 
@@ -118,13 +129,16 @@ class KernelOutput:
 
 
 def render_pixels(inp: KernelInputs, spixel: torch.Tensor, fpixel: torch.Tensor,
-                  want_taps: bool = False) -> KernelOutput:
+                  want_taps: bool = False, final: bool = True) -> KernelOutput:
     """Photons in each pixel of a chunk.
 
     Args:
         inp: kernel inputs.
         spixel, fpixel: slow and fast pixel indices, shape (P,) (integer tensors).
         want_taps: also return the named intermediates of every evaluation.
+        final: apply scale and the once-per-pixel factors; with False the intensity is
+            the running sum ``I`` and the taps hold ``geometry``, ``polar``, ``skipped``
+            (for callers that split a pixel's sub-steps).
 
     Returns:
         The intensities and, if asked, the intermediates.
@@ -149,6 +163,9 @@ def render_pixels(inp: KernelInputs, spixel: torch.Tensor, fpixel: torch.Tensor,
     if skip_eval is not None:
         terms = torch.where(skip_eval, 0.0, terms)
     accumulated = accumulate(inp, terms, skip_eval, F_latt, geo, polar)
+    if not final:
+        return KernelOutput(accumulated, failed,
+                            {"geometry": geo, "polar": polar, "skipped": skipped})
     intensity = inp.scale * accumulated * final_factors(inp, geo, polar, skipped)
     taps = {}
     if want_taps:
@@ -193,6 +210,8 @@ def subpixel_geometry(inp: KernelInputs, spixel: torch.Tensor,
     sub = inp.pixel_size / os_
     k = torch.arange(os_, device=spixel.device)
     sub_s, sub_f = k.repeat_interleave(os_), k.repeat(os_)
+    if inp.subpixels is not None:
+        sub_s, sub_f = sub_s[slice(*inp.subpixels)], sub_f[slice(*inp.subpixels)]
     dtype = inp.pix0.dtype
     fdet = sub * (fpixel[None, :] * os_ + sub_f[:, None]).to(dtype) + sub / 2.0  # (O, P)
     sdet = sub * (spixel[None, :] * os_ + sub_s[:, None]).to(dtype) + sub / 2.0
@@ -236,8 +255,8 @@ def capture_fraction(inp: KernelInputs, diffracted: tuple) -> torch.Tensor:
         return torch.ones_like(diffracted[0])
     parallax = (diffracted[0] * inp.odet[0] + diffracted[1] * inp.odet[1]
                 + diffracted[2] * inp.odet[2])
-    index = torch.arange(parallax.shape[0], dtype=parallax.dtype,
-                         device=parallax.device)[:, None, None]
+    index = torch.arange(inp.first_layer, inp.first_layer + parallax.shape[0],
+                         dtype=parallax.dtype, device=parallax.device)[:, None, None]
     depth = inp.thickstep * inp.mu
     return torch.exp(-index * depth / parallax) - torch.exp(-(index + 1) * depth / parallax)
 

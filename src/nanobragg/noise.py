@@ -7,9 +7,16 @@ image, identical to the reference's ``-noisefile`` output for the same
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 
-from nanobragg.rng import PoissonSampler, Ran1, ShuffleTable
+from nanobragg.rng import NTAB, PoissonSampler, Ran1, ShuffleTable
+
+from .fast import build
+
+#: Pixels above which the compiled sampler is built if it is not yet (about a second).
+COMPILE_PIXELS = 1 << 16
 
 _MAX_COUNT = 65535.0
 _INT32_FLOOR = -2147483649.0
@@ -75,20 +82,45 @@ def poisson_noise_image(
     if values.ndim != 2:
         raise ValueError(f"image must be 2-D (slow, fast), got shape {values.shape}")
     rows, cols = _roi_slices(values.shape, roi)
-    poidev = PoissonSampler(Ran1(seed, table)).poidev
+    means = np.ascontiguousarray(values[rows, cols])
+    lib = build.load(build=means.size > COMPILE_PIXELS)
+    if lib is None:
+        counts, photons, overloads = _python_noise(means.ravel().tolist(), seed, adc, table)
+    else:
+        counts, photons, overloads = _compiled_noise(lib, means, seed, adc, table)
     noise = np.zeros(values.shape, dtype=np.uint16)
-    inside = noise[rows, cols]
+    noise[rows, cols] = counts.reshape(means.shape)
+    return noise, photons, overloads
+
+
+def _compiled_noise(lib, means: np.ndarray, seed: int, adc: float,
+                    table: ShuffleTable | None) -> tuple[np.ndarray, float, int]:
+    """The same draws as :func:`_python_noise`, in the compiled library."""
+    table = ShuffleTable() if table is None else table
+    state = np.array([seed, table.iy, *table.iv], dtype=np.int64)
+    counts = np.empty(means.size, dtype=np.uint16)
+    overloads = ctypes.c_int64(0)
+    photons = lib.nb_noise(means.ctypes.data_as(ctypes.c_void_p), ctypes.c_int64(means.size),
+                           ctypes.c_double(adc), state.ctypes.data_as(ctypes.c_void_p),
+                           counts.ctypes.data_as(ctypes.c_void_p), ctypes.byref(overloads))
+    table.iy, table.iv[:] = int(state[1]), [int(v) for v in state[2:2 + NTAB]]
+    return counts, float(photons), int(overloads.value)
+
+
+def _python_noise(means: list[float], seed: int, adc: float,
+                  table: ShuffleTable | None) -> tuple[np.ndarray, float, int]:
+    """Noise counts of the means in order, the photon sum and the overload count."""
+    poidev = PoissonSampler(Ran1(seed, table)).poidev
+    counts = []
+    push = counts.append
     photons = 0.0
     overloads = 0
-    for index, row in enumerate(values[rows, cols]):
-        counts = []
-        for mean in row.tolist():
-            deviate = poidev(mean)
-            photons += deviate
-            value = deviate + adc
-            if value > _MAX_COUNT:
-                value = _MAX_COUNT
-                overloads += 1
-            counts.append(_to_ushort(value))
-        inside[index] = counts
-    return noise, photons, overloads
+    for mean in means:
+        deviate = poidev(mean)
+        photons += deviate
+        value = deviate + adc
+        if value > _MAX_COUNT:
+            value = _MAX_COUNT
+            overloads += 1
+        push(_to_ushort(value))
+    return np.asarray(counts, dtype=np.uint16), photons, overloads

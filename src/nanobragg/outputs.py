@@ -5,12 +5,11 @@ Pure numpy on the float32 image (the C stores and scales the float32 values).
 
 from __future__ import annotations
 
+import ctypes
 import math
 from dataclasses import dataclass
 
 import numpy as np
-
-from .io.streaming import row_blocks
 
 #: Largest value of an unsigned 16-bit pixel.
 MAX_COUNT = 65535.0
@@ -48,48 +47,75 @@ def image_stats(image: np.ndarray, rendered: np.ndarray, roi: np.ndarray) -> Ima
         return _stats(image, rendered, roi)
 
 
+#: Pixels per block of the statistics pass (bounds its float64 temporaries).
+_STATS_BLOCK = 1 << 20
+
+
 def _stats(image: np.ndarray, rendered: np.ndarray, roi: np.ndarray) -> ImageStats:
-    """Two passes over blocks of rows, so no float64 copy of the whole image is made."""
-    count, total, squares, maxima = 0, 0.0, 0.0, []
-    blocks = list(row_blocks(image.shape[0], image.shape[1], 8))
-    for rows in blocks:
-        values = image[rows][rendered[rows]].astype(np.float64)
-        count += values.size
-        total += float(values.sum())
-        squares += float((values * values).sum())
-        maxima.append(float(values.max()) if values.size else -math.inf)
-    max_i = float(np.max(maxima)) if count else 0.0
-    where = _first_max(image, rendered, blocks, maxima, max_i) if count and max_i > 0 else 0
+    values = image.reshape(-1) if rendered.all() else image[rendered]
+    count = values.size
+    max_i = float(values.max()) if count else 0.0
+    where = 0
+    if count and max_i > 0:
+        first = int(values.argmax())
+        where = first if values.size == image.size else int(
+            np.flatnonzero(rendered.reshape(-1))[first])
+    total, squares = _sums(values, 0.0)
     mean = total / max(count, 1)
     rms = math.sqrt(squares / (max(count, 2) - 1))
-    deviation, inside = 0.0, 0
-    for rows in blocks:
-        values = image[rows][roi[rows]].astype(np.float64)
-        inside += values.size
-        deviation += float(((values - mean) ** 2).sum())
-    rmsd = math.sqrt(deviation / (max(inside, 2) - 1))
+    inside = image.reshape(-1) if roi.all() else image[roi]
+    _, deviations = _sums(inside, mean)
+    rmsd = math.sqrt(deviations / (max(inside.size, 2) - 1))
     return ImageStats(max_i, divmod(where, image.shape[1]), mean, rms, rmsd, count)
 
 
-def _first_max(image, rendered, blocks, maxima, max_i) -> int:
-    """Flat index of the first rendered pixel equal to ``max_i``."""
-    for rows, block_max in zip(blocks, maxima):
-        if block_max == max_i:
-            flat = np.flatnonzero(rendered[rows].reshape(-1))
-            values = image[rows][rendered[rows]]
-            return rows.start * image.shape[1] + int(flat[int(values.argmax())])
-    return 0
+def _sums(values: np.ndarray, offset: float) -> tuple[float, float]:
+    """``sum(v)`` and ``sum((v - offset)^2)`` in float64 without a whole float64 copy."""
+    total = float(np.add.reduce(values, dtype=np.float64))
+    if not offset:
+        return total, float(np.einsum("i,i->", values, values, dtype=np.float64))
+    squares = 0.0
+    for start in range(0, values.size, _STATS_BLOCK):
+        block = np.subtract(values[start:start + _STATS_BLOCK], offset, dtype=np.float64)
+        squares += float(np.einsum("i,i->", block, block))
+    return total, squares
 
 
 def int_image(image: np.ndarray, roi: np.ndarray, scale: float, adc: float) -> np.ndarray:
     """The C's noiseless SMV pixels: ``floorf(clip(float*scale + adc) + 0.5)``; 0 outside ROI.
 
     Non-finite pixels (an overflowed image) have no defined value in the C; they become 0.
+    Computed block by block so the float64 temporaries stay small.
     """
+    flat, inside = image.reshape(-1), roi.reshape(-1)
+    out = np.empty(flat.size, dtype=np.uint16)
+    lib = _built_library()
+    if lib is not None and flat.dtype == np.float32:
+        flat, inside = np.ascontiguousarray(flat), np.ascontiguousarray(inside, dtype=np.uint8)
+        lib.nb_int_image(flat.ctypes.data_as(ctypes.c_void_p),
+                         inside.ctypes.data_as(ctypes.c_void_p), ctypes.c_int64(flat.size),
+                         ctypes.c_double(scale), ctypes.c_double(adc),
+                         out.ctypes.data_as(ctypes.c_void_p))
+        return out.reshape(image.shape)
     with np.errstate(invalid="ignore", over="ignore"):
-        value = np.clip(image.astype(np.float64) * scale + adc, 0.0, MAX_COUNT)
-        rounded = np.floor((value + 0.5).astype(np.float32))
-        return np.where(roi & np.isfinite(rounded), rounded, 0).astype(np.uint16)
+        for start in range(0, flat.size, _STATS_BLOCK):
+            part = slice(start, start + _STATS_BLOCK)
+            value = flat[part].astype(np.float64)
+            value *= scale
+            value += adc
+            np.clip(value, 0.0, MAX_COUNT, out=value)
+            value += 0.5
+            rounded = np.floor(value.astype(np.float32))
+            keep = inside[part] & np.isfinite(rounded)
+            out[part] = np.where(keep, rounded, 0)
+    return out.reshape(image.shape)
+
+
+def _built_library():
+    """The compiled helpers if they are already built (never compiles for this)."""
+    from .fast import build
+
+    return build.load(build=False)
 
 
 def auto_int_scale(max_I: float) -> float:

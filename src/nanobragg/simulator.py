@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import fast
 from .config import SimulationConfig
 from .errors import InputError
 from .kernel import KernelInputs, render_pixels
@@ -18,6 +19,7 @@ from .models.crystal import Crystal, build_crystal
 from .models.detector import Detector, build_detector, frame_vectors
 from .parameters import check_gradient_requests
 from .physics.structure_factors import FTable
+from .substeps import render_blocked, splittable
 from .units import R_E_SQR
 from .vectors import value_of
 
@@ -156,7 +158,8 @@ def rendered_mask(config: SimulationConfig, mask: np.ndarray | None,
 def simulate(config: SimulationConfig, table: FTable | None = None,
              mask: np.ndarray | None = None, dtype: torch.dtype = torch.float64,
              device: torch.device | str | None = "cpu",
-             evaluations_per_chunk: int | None = None) -> SimulationResult:
+             evaluations_per_chunk: int | None = None, engine: str = "auto",
+             progress=None) -> SimulationResult:
     """Render the full image.
 
     Args:
@@ -165,6 +168,10 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         mask: uint16 (spixels, fpixels); pixels equal to 0 are skipped.
         dtype, device: working precision and device.
         evaluations_per_chunk: memory bound per kernel call (pixels x sub-steps).
+        engine: ``"auto"`` picks the compiled fast path (:mod:`nanobragg.fast`) for large
+            renders it covers and the eager kernel otherwise; ``"eager"`` or ``"fast"``
+            force one (``"fast"`` still falls back where it does not apply).
+        progress: optional callable ``progress(pixels_just_finished, pixels_in_total)``.
 
     Returns:
         The image (zero outside ROI and mask) and its setup.
@@ -173,6 +180,10 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
     inp = setup.inputs
     dev = inp.pix0.device
     rendered = rendered_mask(config, mask, dev)
+    everything = bool(rendered.all())
+    count = rendered.numel() if everything else int(rendered.sum())
+    if fast.choose(inp, count, engine):
+        return _render_fast(config, setup, rendered, everything, progress)
     flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
     image = torch.zeros(rendered.numel(), dtype=dtype, device=dev)
     chunk = pixels_per_chunk(inp, evaluations_per_chunk)
@@ -181,12 +192,36 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
     for start in range(0, flat_index.numel(), chunk):
         idx = flat_index[start:start + chunk]
         chunk_inputs = _without_interpolation(inp) if stop is not None else inp
+        budget = _budget(chunk_inputs, evaluations_per_chunk)
+        if chunk_inputs.evaluations_per_pixel > budget and splittable(chunk_inputs):
+            image.index_put_((idx,), render_blocked(chunk_inputs, idx // fpixels,
+                                                    idx % fpixels, budget))
+            continue
         out = render_pixels(chunk_inputs, idx // fpixels, idx % fpixels)
         image.index_put_((idx,), out.intensity)
         failed = out.interpolation_failed
         if failed is not None and bool(failed.any()):
             stop = int(idx[int(torch.argmax(failed.to(torch.int8)))])
+        if progress is not None:
+            progress(idx.numel(), flat_index.numel())
     return SimulationResult(image.reshape(rendered.shape), rendered, setup, stop)
+
+
+def _render_fast(config: SimulationConfig, setup: Setup, rendered: torch.Tensor,
+                 everything: bool, progress) -> SimulationResult:
+    """The image through :mod:`nanobragg.fast` (a whole frame needs no index list)."""
+    inp = setup.inputs
+    flat_index = rendered.numel() if everything else torch.nonzero(
+        rendered.reshape(-1)).squeeze(1)
+    total = rendered.numel() if everything else flat_index.numel()
+    report = None if progress is None else (lambda n: progress(n, total))
+    values = fast.render(inp, flat_index, config.detector.fpixels, progress=report)
+    if everything:
+        image = values
+    else:
+        image = torch.zeros(rendered.numel(), dtype=inp.dtype, device=rendered.device)
+        image.index_put_((flat_index,), values)
+    return SimulationResult(image.reshape(rendered.shape), rendered, setup, None)
 
 
 def pixels_per_chunk(inp: KernelInputs, evaluations_per_chunk: int | None) -> int:
@@ -195,11 +230,16 @@ def pixels_per_chunk(inp: KernelInputs, evaluations_per_chunk: int | None) -> in
     The default budget is sized for a CPU cache; on a GPU, where each call has a launch
     cost and memory is plentiful, it is 64 times larger.
     """
+    return max(1, _budget(inp, evaluations_per_chunk) // inp.evaluations_per_pixel)
+
+
+def _budget(inp: KernelInputs, evaluations_per_chunk: int | None) -> int:
+    """Evaluations per kernel call: the caller's, or the default for this device."""
     budget = evaluations_per_chunk or (
         INTERPOLATION_EVALUATIONS_PER_CHUNK if inp.interpolate else EVALUATIONS_PER_CHUNK)
     if evaluations_per_chunk is None and inp.pix0.is_cuda:
         budget *= GPU_CHUNK_FACTOR
-    return max(1, budget // inp.evaluations_per_pixel)
+    return budget
 
 
 def _without_interpolation(inp: KernelInputs) -> KernelInputs:

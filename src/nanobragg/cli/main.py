@@ -18,7 +18,6 @@ from ..budget import (
     config_cost,
     render_cost,
 )
-from ..diagnostics.trace import print_traces
 from ..errors import InputError
 from ..io._atomic import write_chunks
 from ..io.formats import FORMATS
@@ -39,6 +38,7 @@ from ..outputs import (
     smv_fields,
 )
 from ..physics.structure_factors import FTable
+from ..progress import RenderProgress
 from ..simulator import SimulationResult, prepare, rendered_mask, simulate
 from .formats import check_formats, format_writes
 from .to_config import CliRequest, build_request
@@ -157,13 +157,17 @@ def _simulate_and_write(request: CliRequest, out) -> None:
         table = load_table(request, out)
         started_at = datetime.datetime.now(datetime.timezone.utc)
         started = time.perf_counter()
-        result = simulate(request.config, table, request.mask, dtype=dtype,
-                          device=request.runtime.device,
-                          evaluations_per_chunk=request.runtime.chunk_evaluations)
+        with RenderProgress(request.parsed.progress) as progress:
+            result = simulate(request.config, table, request.mask, dtype=dtype,
+                              device=request.runtime.device,
+                              evaluations_per_chunk=request.runtime.chunk_evaluations,
+                              progress=progress)
         _print_setup(result, out)
         print(f"  rendered in {time.perf_counter() - started:.3f} s on "
               f"{result.image.device} ({request.runtime.dtype})", file=out)
         if request.trace_pixels:
+            from ..diagnostics.trace import print_traces  # only a traced run needs it
+
             print_traces(request, result.setup, table, out, result.interpolation_stop)
         _write_outputs(request, result, out, files)
         for flag, writer in format_writes(request, result, table, started_at, out):
