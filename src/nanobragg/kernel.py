@@ -21,13 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .models.rotations import rotate_axis
-from .physics.lattice import (
-    gauss_lattice,
-    reciprocal_distance_sqr,
-    round_lattice,
-    square_lattice,
-    tophat_lattice,
-)
+from .physics.lattice import LatticeParams, lattice_shape
 from .physics.polarization import polarization_factor
 from .physics.structure_factors import FTable, interpolation_out_of_range, nearest_F, tricubic_F
 
@@ -152,7 +146,8 @@ def render_pixels(inp: KernelInputs, spixel: torch.Tensor, fpixel: torch.Tensor,
     polar = polarization_factor(inp.incident, diffracted, inp.polar_vector,
                                 inp.kahn).to(inp.dtype)
     hkl64 = miller_indices(scattering, inp.real_rows)  # (T, O, S, F, M, P) each
-    need_rounded = want_taps or inp.table.loaded or inp.shape != "square"
+    shape = lattice_shape(inp.shape)
+    need_rounded = want_taps or inp.table.loaded or shape.needs_nearest
     hkl0 = tuple(torch.ceil(h - 0.5) for h in hkl64) if need_rounded else None
     F_latt, axes = lattice_factor(inp, hkl64, hkl0)
     skip_eval = None
@@ -270,33 +265,21 @@ def dmin_skip(stol: torch.Tensor, dmin: float) -> torch.Tensor | None:
 
 
 def lattice_factor(inp: KernelInputs, hkl: tuple, hkl0: tuple | None):
-    """F_latt for every evaluation and, for the square shape, the per-axis factors.
+    """F_latt for every evaluation and, for a per-axis shape, the per-axis factors.
 
     Args:
         inp: kernel inputs.
         hkl: fractional indices ``(h, k, l)`` in float64 (reduced to offsets from the
             nearest integers before the working dtype takes over).
-        hkl0: nearest integers ``ceil(h - 0.5)`` decided in float64 (only needed by the
-            round, gauss and tophat shapes).
+        hkl0: nearest integers ``ceil(h - 0.5)`` decided in float64 (needed when the
+            shape's ``needs_nearest``).
 
     Returns:
-        F_latt, and for the square shape the list of three per-axis factors (None for an
+        F_latt, and for a per-axis shape the list of three per-axis factors (None for an
         axis with N <= 1), else None.
     """
-    if inp.shape == "square":
-        c_formula = inp.c_formula and inp.dtype == torch.float64
-        axes = square_lattice(hkl, inp.N, inp.dtype, c_formula)
-        present = [a for a in axes if a is not None]
-        F_latt = present[0] if present else torch.ones_like(hkl[0])
-        for factor in present[1:]:
-            F_latt = F_latt * factor
-        return F_latt, axes
-    dhkl = tuple((h - h0).to(inp.dtype) for h, h0 in zip(hkl, hkl0))
-    if inp.shape == "round":
-        return round_lattice(dhkl, inp.N, inp.fudge), None
-    rad = reciprocal_distance_sqr(dhkl, inp.recip_rows, inp.N)
-    shape_fn = gauss_lattice if inp.shape == "gauss" else tophat_lattice
-    return shape_fn(rad, inp.N, inp.fudge), None
+    params = LatticeParams(inp.N, inp.fudge, inp.recip_rows, inp.dtype, inp.c_formula)
+    return lattice_shape(inp.shape).factor(hkl, hkl0, params)
 
 
 def _reached(inp: KernelInputs, F_latt: torch.Tensor,

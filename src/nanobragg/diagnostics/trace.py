@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from ..physics.lattice import lattice_shape
 from ..simulator import Setup
 from ..units import R_E_SQR
 from .cformat import g15, g15s
@@ -138,11 +139,11 @@ def _subpixel_lines(setup: Setup, taps, index, prefix: str) -> list[str]:
 
 def _evaluation_lines(setup: Setup, taps, index, prefix: str) -> list[str]:
     """Miller indices and factors of source 0, mosaic domain 0: phi step 0 in full, then
-    one ``_PHI`` line per further phi step (the lattice lines only for the square shape)."""
+    one ``_PHI`` line per further phi step (the lattice lines only for a per-axis shape)."""
     inp = setup.inputs
     p, t, o = index
     hkl = taps["hkl"][p, t, o, 0, :, 0]  # (F, 3)
-    square = inp.shape == "square"
+    square = lattice_shape(inp.shape).per_axis
     rounded = " ".join(str(int(v)) for v in taps["hkl0"][p, t, o, 0, 0, 0])
     lines = [f"{prefix}: hkl_frac {g15s(hkl[0])}", f"{prefix}: hkl_rounded {rounded}"]
     F_latt = taps["F_latt"][p, t, o, 0, :, 0]  # (F,)

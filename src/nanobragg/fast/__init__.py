@@ -16,6 +16,7 @@ import threading
 import torch
 
 from ..kernel import KernelInputs
+from ..physics.lattice import lattice_shape
 from ..vectors import unit, value_of
 from . import build
 
@@ -49,7 +50,7 @@ def supported(inp: KernelInputs) -> bool:
     if inp.pix0.device.type != "cpu" or inp.dtype not in (torch.float32, torch.float64):
         return False
     whole = all(value_of(n) == round(value_of(n)) and value_of(n) > 1 for n in inp.N)
-    return (whole and inp.shape == "square" and not inp.curved and not inp.thick
+    return (whole and lattice_shape(inp.shape).per_axis and not inp.curved and not inp.thick
             and not inp.interpolate and not (inp.oversample_thick or inp.oversample_polar
                                              or inp.oversample_omega))
 

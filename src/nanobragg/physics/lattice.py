@@ -13,6 +13,8 @@ the value is the C's direct formula and only the derivatives come from the accur
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -215,3 +217,95 @@ def tophat_lattice(rad_star_sqr: torch.Tensor, N: torch.Tensor, fudge) -> torch.
     """Flat-top spots of the same height: ``Na*Nb*Nc`` inside the cut-off, else 0."""
     inside = rad_star_sqr * fudge < TOPHAT_CUT
     return torch.where(inside, N.prod(), torch.zeros_like(rad_star_sqr))
+
+
+@dataclass(frozen=True)
+class LatticeParams:
+    """What a lattice shape needs besides the Miller indices.
+
+    Attributes:
+        N: cells per axis, shape (3,).
+        fudge: scale of the spot radius (round, gauss and tophat shapes).
+        recip_rows: a*, b*, c* (1/Angstrom) as rows, shape (3, 3) (gauss and tophat).
+        dtype: precision of the factors.
+        c_formula: the C's direct formula for the values (bit parity, float64 only).
+    """
+
+    N: torch.Tensor
+    fudge: torch.Tensor | float
+    recip_rows: torch.Tensor
+    dtype: torch.dtype
+    c_formula: bool = False
+
+
+#: ``factor(hkl, hkl0, params) -> (F_latt, per-axis factors or None)``.
+ShapeFactor = Callable[[tuple, "tuple | None", LatticeParams], tuple]
+
+
+@dataclass(frozen=True)
+class LatticeShape:
+    """One crystal shape: how F_latt follows from the fractional Miller indices.
+
+    Attributes:
+        name: the shape's name (``CrystalConfig.shape``).
+        factor: ``(hkl, hkl0, params) -> (F_latt, axes)``; hkl are the fractional indices
+            (float64), hkl0 the nearest integers (None unless ``needs_nearest``); axes
+            is the list of three per-axis factors (None for a skipped axis) or None.
+        needs_nearest: the factor uses the offsets from the nearest integer indices.
+        per_axis: F_latt is the product of three per-axis factors (traced per axis).
+    """
+
+    name: str
+    factor: ShapeFactor
+    needs_nearest: bool
+    per_axis: bool
+
+
+def _offsets(hkl: tuple, hkl0: tuple, dtype: torch.dtype) -> tuple:
+    """Offsets from the nearest integer indices, taken in float64, then in ``dtype``."""
+    return tuple((h - h0).to(dtype) for h, h0 in zip(hkl, hkl0))
+
+
+def _square_factor(hkl: tuple, hkl0, p: LatticeParams) -> tuple:
+    axes = square_lattice(hkl, p.N, p.dtype, p.c_formula and p.dtype == torch.float64)
+    present = [a for a in axes if a is not None]
+    F_latt = present[0] if present else torch.ones_like(hkl[0], dtype=p.dtype)
+    for factor in present[1:]:
+        F_latt = F_latt * factor
+    return F_latt, axes
+
+
+def _round_factor(hkl: tuple, hkl0: tuple, p: LatticeParams) -> tuple:
+    return round_lattice(_offsets(hkl, hkl0, p.dtype), p.N, p.fudge), None
+
+
+def _gauss_factor(hkl: tuple, hkl0: tuple, p: LatticeParams) -> tuple:
+    rad = reciprocal_distance_sqr(_offsets(hkl, hkl0, p.dtype), p.recip_rows, p.N)
+    return gauss_lattice(rad, p.N, p.fudge), None
+
+
+def _tophat_factor(hkl: tuple, hkl0: tuple, p: LatticeParams) -> tuple:
+    rad = reciprocal_distance_sqr(_offsets(hkl, hkl0, p.dtype), p.recip_rows, p.N)
+    return tophat_lattice(rad, p.N, p.fudge), None
+
+
+#: Every lattice shape by name; adding a shape is one entry here (plus its factor).
+SHAPES: dict[str, LatticeShape] = {
+    "square": LatticeShape("square", _square_factor, needs_nearest=False, per_axis=True),
+    "round": LatticeShape("round", _round_factor, needs_nearest=True, per_axis=False),
+    "gauss": LatticeShape("gauss", _gauss_factor, needs_nearest=True, per_axis=False),
+    "tophat": LatticeShape("tophat", _tophat_factor, needs_nearest=True, per_axis=False),
+}
+
+
+def lattice_shape(name: str) -> LatticeShape:
+    """The shape called ``name``.
+
+    Raises:
+        ValueError: no such shape (the message lists the known ones).
+    """
+    try:
+        return SHAPES[name]
+    except KeyError:
+        raise ValueError(f"crystal.shape: unknown lattice shape {name!r}; "
+                         f"known: {', '.join(SHAPES)}") from None
