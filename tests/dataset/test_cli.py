@@ -63,7 +63,7 @@ def test_bad_description_is_one_line_naming_the_key(tmp_path, capsys, change, ke
     assert not out.exists()
 
 
-def test_usage_errors(tmp_path, capsys):
+def test_usage_errors(tmp_path, capsys, monkeypatch):
     spec = str(_spec(tmp_path))
     with pytest.raises(SystemExit) as stop:
         run([spec])
@@ -71,6 +71,11 @@ def test_usage_errors(tmp_path, capsys):
     assert capsys.readouterr().err.count("\n") == 1
     assert run([spec, "--out", str(tmp_path / "o"), "--cluster", "remote:3"]) == 2
     assert "--cluster" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("nanobragg.dataset.distributed.CONNECT_TIMEOUT", "1s")
+    assert run([spec, "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert "cannot connect" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
     assert run([str(tmp_path / "none.yaml"), "--out", str(tmp_path / "o")]) == 2
     assert "cannot read" in capsys.readouterr().err

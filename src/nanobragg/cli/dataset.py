@@ -76,7 +76,22 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _render(desc, args) -> tuple[dict, int]:
-    """Render the missing shots; the manifest and how many shots this run rendered."""
+    """Render the missing shots; the manifest and how many shots this run rendered.
+
+    With Dask the scheduler is reached before anything is written."""
+    if args.scheduler is None and args.cluster is None:
+        from ..dataset.runner import run_local
+        return _with_bar(desc, args, lambda progress: run_local(desc, args.out, progress))
+    from ..dataset.distributed import connect, run_distributed
+    workers = None if args.cluster is None else parse_cluster(args.cluster)
+    with connect(args.scheduler, workers) as client:
+        return _with_bar(desc, args, lambda progress: run_distributed(
+            desc, args.out, client, max_in_flight=args.max_in_flight, retries=args.retries,
+            progress=progress))
+
+
+def _with_bar(desc, args, render) -> tuple[dict, int]:
+    """Open the output folder, count the missing shots and render them under a bar."""
     from ..dataset.manifest import open_output, pending
 
     open_output(desc, args.out)
@@ -88,14 +103,7 @@ def _render(desc, args) -> tuple[dict, int]:
             bar.update(len(chunk.indices))
 
     try:
-        if args.scheduler is None and args.cluster is None:
-            from ..dataset.runner import run_local
-            return run_local(desc, args.out, progress), todo
-        from ..dataset.distributed import connect, run_distributed
-        workers = None if args.cluster is None else parse_cluster(args.cluster)
-        with connect(args.scheduler, workers) as client:
-            return run_distributed(desc, args.out, client, max_in_flight=args.max_in_flight,
-                                   retries=args.retries, progress=progress), todo
+        return render(progress), todo
     finally:
         if bar is not None:
             bar.close()

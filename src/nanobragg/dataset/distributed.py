@@ -21,6 +21,9 @@ from .runner import Progress, render_chunk
 
 log = logging.getLogger(__name__)
 
+#: How long to try reaching a scheduler before giving up.
+CONNECT_TIMEOUT = "10s"
+
 
 def _distributed():
     try:
@@ -46,7 +49,7 @@ def connect(scheduler: str | None = None, local_workers: int | None = None) -> I
     distributed = _distributed()
     if scheduler is not None:
         try:
-            client = distributed.Client(scheduler, timeout="30s")
+            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(f"--scheduler '{scheduler}': cannot connect: {exc}") from exc
         with client:
