@@ -183,6 +183,8 @@ class ParsedArgs:
     intfile: str = "intimage.img"
     pgmfile: str = "image.pgm"
     noisefile: str = "noiseimage.img"
+    exptfile: str | None = None  # DIALS experiment list giving the geometry
+    exptout: str | None = None  # experiment list written with the image
     # output
     write_pgm: bool = True
     calculate_noise: bool = True
@@ -583,6 +585,8 @@ RULES: tuple[Rule, ...] = (
     _rule("=-device", "s", _choice("device", ("cpu", "cuda", "auto"))),
     _rule("=-trace_pixel", "ii", _trace_pixel),
     _rule("=-chunk", "i", _chunk),
+    _rule("=-expt", "s", _store("exptfile")),
+    _rule("=-exptout", "s", _store("exptout")),
     _rule("=-h =-help =--help", "", _constants({"show_help": True})),
 )
 

@@ -11,6 +11,7 @@ import torch
 
 from ..diagnostics.trace import print_traces
 from ..errors import InputError
+from ..experiments import write_experiment_list
 from ..io.hkl import HKLGrid, read_fdump, read_hkl, write_fdump
 from ..io.pgm import write_pgm
 from ..io.rawfloat import write_float_image
@@ -27,6 +28,7 @@ from ..outputs import (
 )
 from ..physics.structure_factors import FTable
 from ..simulator import SimulationResult, rendered_mask, simulate
+from .panel_outputs import render_panels
 from .to_config import CliRequest, build_request
 from .usage import USAGE
 
@@ -91,6 +93,10 @@ def _simulate_and_write(request: CliRequest, out) -> None:
     _check_output_folders(request)
     table = load_table(request, out)
     dtype = DTYPES[request.runtime.dtype]
+    panels = request.config.detector.panels
+    if panels is not None and len(panels) > 1:
+        render_panels(request, table, dtype, out)
+        return
     started = time.perf_counter()
     result = simulate(request.config, table, request.mask, dtype=dtype,
                       device=request.runtime.device,
@@ -107,7 +113,7 @@ def _check_output_folders(request: CliRequest) -> None:
     """Fail before the render, not after it, when an output folder does not exist."""
     opts = request.outputs
     flags = {"-floatfile": opts.floatfile, "-intfile": opts.intfile,
-             "-pgmfile": opts.pgmfile, "-noisefile": opts.noisefile}
+             "-pgmfile": opts.pgmfile, "-noisefile": opts.noisefile, "-exptout": opts.expt}
     for flag, path in flags.items():
         if path and not Path(path).resolve().parent.is_dir():
             raise InputError(f"{flag}: folder of '{path}' does not exist")
@@ -164,6 +170,9 @@ def _write_outputs(request: CliRequest, result: SimulationResult, out) -> None:
         print(f"{photons:.0f} photons on noise image ({overloads} overloads)", file=out)
         print(f"writing {opts.noisefile} as 2-byte integers", file=out)
         write_smv(opts.noisefile, noise, fields)
+    if opts.expt:
+        print(f"writing {opts.expt} (DIALS experiment list)", file=out)
+        write_experiment_list(opts.expt, cfg, [str(opts.intfile or opts.floatfile)])
 
 
 def _header_fields(request: CliRequest, result: SimulationResult) -> dict:

@@ -22,6 +22,7 @@ import numpy as np
 
 from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
 from nanobragg.errors import InputError
+from nanobragg.io.expt import from_expt
 from nanobragg.io.matrix import read_mosflm_matrix
 from nanobragg.io.smv import SMVImage, header_value, read_smv
 from nanobragg.io.sources import read_source_file
@@ -39,6 +40,7 @@ class OutputOptions:
         intfile_scale, pgm_scale: None = automatic (the C treats values <= 0 so).
         adc: offset added to int and noise images.
         seed: C ``idum`` of the noise generator (``-atoi(-seed)``, else ``-time()``).
+        expt: DIALS experiment list of the rendered geometry (``-exptout``), or None.
     """
 
     floatfile: Path
@@ -49,6 +51,7 @@ class OutputOptions:
     pgm_scale: float | None
     adc: float
     seed: int
+    expt: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ def build_request(argv: list[str], cwd: Path | None = None) -> CliRequest:
         dmin=parsed.dmin,
     )
     config.validate()
+    if parsed.exptfile is not None:
+        config = expt_config(parsed, config, base)
     hkl_path = _hkl_path(parsed, base)
     _check_stol(parsed, base, notes)
     if parsed.pix0_vector is not None:
@@ -142,6 +147,37 @@ def _request(parsed: ParsedArgs, config: SimulationConfig, base: Path, now: int,
         notes=tuple(parsed.notes),
         parsed=parsed,
     )
+
+
+# ---------------------------------------------------------------- DIALS experiment list
+
+#: ParsedArgs fields the experiment list replaces, and the flag that sets each
+_EXPT_REPLACES = (
+    ("imgfile", "-img"), ("maskfile", "-mask"), ("distance", "-distance"),
+    ("close_distance", "-close_distance"), ("Xbeam", "-Xbeam"),
+    ("Ybeam", "-Ybeam"), ("Xclose", "-Xclose"), ("Yclose", "-Yclose"), ("ORGX", "-ORGX"),
+    ("ORGY", "-ORGY"), ("rotx", "-detector_rotx"), ("roty", "-detector_roty"),
+    ("rotz", "-detector_rotz"), ("twotheta", "-twotheta"), ("pixel_size", "-pixel"),
+    ("fpixels", "-detpixels"), ("spixels", "-detpixels"), ("curved_det", "-curved_det"),
+    ("wavelength", "-lambda"), ("polarization", "-polar"), ("user_cell", "-cell"),
+    ("matfile", "-mat"), ("misset", "-misset"), ("phi0", "-phi"), ("osc", "-osc"),
+    ("phistep", "-phistep"), ("trace_pixels", "-trace_pixel"),
+)
+
+
+def expt_config(p: ParsedArgs, config: SimulationConfig, base: Path) -> SimulationConfig:
+    """The configuration with the geometry of ``-expt`` (beam, detector, crystal, scan).
+
+    Raises:
+        InputError: a flag that sets what the experiment list gives, or a bad file.
+    """
+    defaults = ParsedArgs()
+    for name, flag in _EXPT_REPLACES:
+        if getattr(p, name) != getattr(defaults, name):
+            raise InputError(f"{flag}: conflicts with -expt (the experiment list gives it)")
+    config = _read_for("-expt", lambda path: from_expt(path, base=config), base / p.exptfile)
+    config.validate()
+    return config
 
 
 # ---------------------------------------------------------------- SMV headers
@@ -460,4 +496,5 @@ def output_options(p: ParsedArgs, base: Path, now: int) -> OutputOptions:
         pgm_scale=_positive(p.pgm_scale),
         adc=p.adc,
         seed=p.seed if p.seed is not None else -now,
+        expt=base / p.exptout if p.exptout else None,
     )

@@ -95,7 +95,7 @@ def config_from_experiments(data: dict, experiment: int = 0, image: int | None =
     setting = _matrix(gonio.get("setting_rotation", _IDENTITY))
     spindle_axis = None
     if gonio:
-        spindle_axis = dxtbx_to_lab(_unit(setting @ _vector(gonio, "rotation_axis")))
+        spindle_axis = _lab(_unit(setting @ _vector(gonio, "rotation_axis")))
     crystal_cfg = base.crystal
     crystal = _model(data, entry, "crystal")
     if crystal is not None:
@@ -154,8 +154,8 @@ def panels_from_dxtbx(data: dict) -> tuple[PanelConfig, ...]:
                              f"({pixel_f} x {pixel_s} mm) are not supported")
         nfast, nslow = (int(v) for v in panel["image_size"])
         out.append(PanelConfig(
-            origin=tuple(v / 1000.0 for v in dxtbx_to_lab(tuple(origin))),
-            fast_axis=dxtbx_to_lab(tuple(fast)), slow_axis=dxtbx_to_lab(tuple(slow)),
+            origin=tuple(v / 1000.0 for v in _lab(origin)),
+            fast_axis=_lab(fast), slow_axis=_lab(slow),
             pixel_size=pixel_f / 1000.0, fpixels=nfast, spixels=nslow,
             name=str(panel.get("name", ""))))
     return tuple(out)
@@ -208,8 +208,8 @@ def _beam_fields(beam: dict) -> dict:
     fraction = float(beam.get("polarization_fraction", 0.999))
     return {
         "wavelength": float(beam["wavelength"]) * 1e-10,
-        "beam_vector": dxtbx_to_lab(tuple(float(v) for v in propagation)),
-        "polar_vector": dxtbx_to_lab(tuple(float(v) for v in e_vector)),
+        "beam_vector": _lab(propagation),
+        "polar_vector": _lab(e_vector),
         "polarization": 2.0 * fraction - 1.0,
     }
 
@@ -222,7 +222,7 @@ def _reciprocal_matrix(crystal: dict, orientation: np.ndarray) -> tuple:
         real = np.stack([_vector(crystal, f"real_space_{n}") for n in "abc"])  # rows
         real = (orientation @ real.T).T
         recip = np.linalg.inv(real)  # columns a*, b*, c*
-    rows = [dxtbx_to_lab(tuple(float(v) for v in recip[:, j])) for j in range(3)]
+    rows = [_lab(recip[:, j]) for j in range(3)]
     return tuple(tuple(rows[j][i] for j in range(3)) for i in range(3))
 
 
@@ -255,6 +255,11 @@ def _model(data: dict, entry: dict, kind: str) -> dict | None:
     if not isinstance(models, list) or not 0 <= int(index) < len(models):
         raise InputError(f"experiment refers to {kind} {index}, which does not exist")
     return models[int(index)]
+
+
+def _lab(v: np.ndarray) -> tuple[float, float, float]:
+    """A dxtbx-frame vector in the lab frame as plain floats (no negative zeros)."""
+    return tuple(float(x) + 0.0 for x in dxtbx_to_lab(tuple(v)))
 
 
 def _vector(node: dict, key: str) -> np.ndarray:
