@@ -119,9 +119,9 @@ def build_request(argv: list[str], cwd: Path | None = None) -> CliRequest:
         beam=beam,
         dmin=parsed.dmin,
     )
-    config.validate()
     if parsed.exptfile is not None:
         config = expt_config(parsed, config, base)
+    config.validate()
     hkl_path = _hkl_path(parsed, base)
     _check_stol(parsed, base, notes)
     if parsed.pix0_vector is not None:
@@ -175,9 +175,7 @@ def expt_config(p: ParsedArgs, config: SimulationConfig, base: Path) -> Simulati
     for name, flag in _EXPT_REPLACES:
         if getattr(p, name) != getattr(defaults, name):
             raise InputError(f"{flag}: conflicts with -expt (the experiment list gives it)")
-    config = _read_for("-expt", lambda path: from_expt(path, base=config), base / p.exptfile)
-    config.validate()
-    return config
+    return _read_for("-expt", lambda path: from_expt(path, base=config), base / p.exptfile)
 
 
 # ---------------------------------------------------------------- SMV headers
