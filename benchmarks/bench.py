@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from nanobragg.cli.main import DTYPES, load_table
-from nanobragg.cli.to_config import build_request
+from nanobragg.commandline.to_config import build_request
 from nanobragg.simulator import simulate
 
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"

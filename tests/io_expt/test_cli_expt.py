@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nanobragg.cli.main import run
-from nanobragg.cli.to_config import build_request
+from nanobragg.commandline.to_config import build_request
 from nanobragg.io.expt import from_expt
 from nanobragg.io.smv import header_value, read_smv
 from nanobragg.multipanel import simulate_panels

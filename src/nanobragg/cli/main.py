@@ -6,13 +6,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from ..commandline.to_config import CliRequest, build_request
 from ..diagnostics.trace import print_traces
 from ..errors import InputError
 from ..experiments import write_experiment_list
-from ..io.hkl import HKLGrid, read_fdump, read_hkl, write_fdump
 from ..io.pgm import write_pgm
 from ..io.rawfloat import write_float_image
 from ..io.smv import write_smv
@@ -28,8 +27,8 @@ from ..outputs import (
 )
 from ..physics.structure_factors import FTable
 from ..simulator import SimulationResult, rendered_mask, simulate
+from ..tables import load_structure_factors
 from .panel_outputs import render_panels
-from .to_config import CliRequest, build_request
 from .usage import USAGE
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -69,22 +68,11 @@ def load_table(request: CliRequest, out) -> FTable | None:
 
     Returns None when there is neither (every reflection then gets default_F).
     """
-    default_F = request.config.crystal.default_F
-    grid: HKLGrid | None = None
-    if request.hkl_path is not None:
-        grid = read_hkl(request.hkl_path, default_F)
-        print(f"writing dump file for next time: {request.dump_path}", file=out)
-        try:
-            write_fdump(request.dump_path, grid)
-        except InputError as err:
-            print(f"WARNING: {err}", file=out)
-    elif request.dump_path is not None and Path(request.dump_path).is_file():
-        print(f"reading Fs from {request.dump_path}", file=out)
-        grid = read_fdump(request.dump_path)
-    if grid is None:
-        return None
-    return FTable(torch.from_numpy(np.ascontiguousarray(grid.F)),
-                  (grid.h_min, grid.k_min, grid.l_min), default_F, loaded=grid.count > 0)
+    table, notes = load_structure_factors(request.hkl_path, request.dump_path,
+                                          request.config.crystal.default_F)
+    for note in notes:
+        print(note, file=out)
+    return table
 
 
 def _simulate_and_write(request: CliRequest, out) -> None:

@@ -12,11 +12,11 @@ import time
 import numpy as np
 import torch
 
+from ..commandline.to_config import CliRequest
 from ..experiments import write_experiment_list
 from ..io.rawfloat import write_float_image
 from ..multipanel import simulate_panels
 from ..physics.structure_factors import FTable
-from .to_config import CliRequest
 
 
 def render_panels(request: CliRequest, table: FTable | None, dtype: torch.dtype, out) -> None:
