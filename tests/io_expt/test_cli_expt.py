@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +68,11 @@ def test_a_missing_experiment_list_is_a_one_line_error(tmp_path, capsys):
     assert run(["-expt", str(tmp_path / "none.expt"), "-default_F", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.count("-expt") == 1 and "cannot read" in err
+
+
+def test_expt_image_picks_the_scan_image(tmp_path):
+    common = ["-expt", TWO_PANEL, "-default_F", "1"]
+    first = build_request(common, tmp_path).config.crystal
+    third = build_request(common + ["-expt_image", "3"], tmp_path).config.crystal
+    assert math.degrees(first.phi0) == pytest.approx(20.0)
+    assert math.degrees(third.phi0) == pytest.approx(21.0)

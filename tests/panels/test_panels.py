@@ -161,6 +161,9 @@ def test_multi_panel_config_through_simulate_is_an_error():
     cfg, panel = _gradient_setup()
     with pytest.raises(InputError, match="simulate_panels"):
         simulate(_with_panels(cfg, [panel, panel]))
+    with pytest.raises(InputError, match="the panel 6 x 5"):
+        simulate(_with_panels(dataclasses.replace(cfg, detector=dataclasses.replace(
+            cfg.detector, fpixels=7)), [panel]))
     with pytest.raises(InputError, match="masks"):
         simulate_panels(_with_panels(cfg, [panel, panel]), masks=[None])
 

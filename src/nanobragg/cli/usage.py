@@ -31,5 +31,6 @@ Output
 nanobragg only
   -dtype float32|float64 (default float64)  -device cpu|cuda|auto  -trace_pixel slow fast
   -chunk N (evaluations per kernel call, bounds memory)
-  -expt FILE (geometry from a DIALS experiment list)  -exptout FILE (write the geometry)
+  -expt FILE (geometry from a DIALS experiment list) -expt_image n (its scan's image n)
+  -exptout FILE (write the rendered geometry as a DIALS experiment list)
 """

@@ -184,6 +184,7 @@ class ParsedArgs:
     pgmfile: str = "image.pgm"
     noisefile: str = "noiseimage.img"
     exptfile: str | None = None  # DIALS experiment list giving the geometry
+    expt_image: int | None = None  # image number of its scan (default: the first)
     exptout: str | None = None  # experiment list written with the image
     # output
     write_pgm: bool = True
@@ -586,6 +587,7 @@ RULES: tuple[Rule, ...] = (
     _rule("=-trace_pixel", "ii", _trace_pixel),
     _rule("=-chunk", "i", _chunk),
     _rule("=-expt", "s", _store("exptfile")),
+    _rule("=-expt_image", "i", _store("expt_image")),
     _rule("=-exptout", "s", _store("exptout")),
     _rule("=-h =-help =--help", "", _constants({"show_help": True})),
 )

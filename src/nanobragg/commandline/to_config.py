@@ -175,7 +175,10 @@ def expt_config(p: ParsedArgs, config: SimulationConfig, base: Path) -> Simulati
     for name, flag in _EXPT_REPLACES:
         if getattr(p, name) != getattr(defaults, name):
             raise InputError(f"{flag}: conflicts with -expt (the experiment list gives it)")
-    return _read_for("-expt", lambda path: from_expt(path, base=config), base / p.exptfile)
+    def read(path: Path) -> SimulationConfig:
+        return from_expt(path, image=p.expt_image, base=config)
+
+    return _read_for("-expt", read, base / p.exptfile)
 
 
 # ---------------------------------------------------------------- SMV headers

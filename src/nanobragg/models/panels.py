@@ -61,12 +61,17 @@ def build_panel_detector(cfg: DetectorConfig, beam_cfg: BeamConfig, dtype: torch
     beam meets the panel's plane, in the convention's X/Y.
 
     Raises:
-        InputError: more than one panel (render those with ``simulate_panels``).
+        InputError: more than one panel (render those with ``simulate_panels``), or image
+            pixel counts that differ from the panel's.
     """
     if len(cfg.panels) != 1:
         raise InputError(f"detector: {len(cfg.panels)} panels; render a multi-panel "
                          f"detector with nanobragg.simulate_panels")
     panel = cfg.panels[0]
+    if (int(cfg.fpixels), int(cfg.spixels)) != (int(panel.fpixels), int(panel.spixels)):
+        raise InputError(f"detector: the image is {cfg.fpixels} x {cfg.spixels} pixels but "
+                         f"the panel {panel.fpixels} x {panel.spixels}; set fpixels and "
+                         f"spixels to the panel's or use nanobragg.simulate_panels")
     base = build_detector(dataclasses.replace(cfg, panels=None), beam_cfg, dtype, device)
     fdet, sdet, odet, pix0 = panel_frame(panel, dtype, device)
     pixel = torch.as_tensor(panel.pixel_size, dtype=dtype, device=device)
