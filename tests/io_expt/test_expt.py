@@ -215,6 +215,8 @@ def _broken(change) -> dict:
     (lambda d: d["beam"][0].update(direction=[0, 0]), "direction"),
     (lambda d: d["detector"][0]["panels"][1].update(slow_axis=[1.0, 0.0, 0.0]), "perpendicular"),
     (lambda d: d["detector"][0]["hierarchy"].update(children=[{"panel": 0}]), "panel 1"),
+    (lambda d: d["detector"][0]["panels"][0].pop("image_size"), "missing entry 'image_size'"),
+    (lambda d: d["scan"][0].update(image_range="x"), "malformed entry"),
 ])
 def test_malformed_experiment_lists_are_input_errors(tmp_path, change, message):
     path = tmp_path / "bad.expt"

@@ -73,7 +73,12 @@ def from_expt(path: str | os.PathLike[str], experiment: int = 0, image: int | No
     try:
         return config_from_experiments(data, experiment, image, base)
     except (KeyError, IndexError, TypeError, ValueError) as exc:
-        message = exc.args[0] if isinstance(exc, InputError) else f"malformed entry {exc!r}"
+        if isinstance(exc, InputError):
+            message = exc.args[0]
+        elif isinstance(exc, KeyError):
+            message = f"missing entry {exc.args[0]!r}"
+        else:
+            message = f"malformed entry ({exc})"
         raise InputError(f"experiment list '{path}': {message}") from exc
 
 
