@@ -76,3 +76,12 @@ def test_expt_image_picks_the_scan_image(tmp_path):
     third = build_request(common + ["-expt_image", "3"], tmp_path).config.crystal
     assert math.degrees(first.phi0) == pytest.approx(20.0)
     assert math.degrees(third.phi0) == pytest.approx(21.0)
+
+
+def test_image_formats_for_a_multi_panel_detector_are_an_error(tmp_path, capsys):
+    argv = ["-expt", TWO_PANEL, "-default_F", "1", "-floatfile", str(tmp_path / "f.bin"),
+            "-pngfile", str(tmp_path / "p.png")]
+    assert run(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "-pngfile" in err and "multi-panel" in err
+    assert not list(tmp_path.iterdir())

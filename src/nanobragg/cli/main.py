@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from ..outputs import (
 from ..physics.structure_factors import FTable
 from ..simulator import SimulationResult, rendered_mask, simulate
 from ..tables import load_structure_factors
+from .formats import check_formats, write_formats
 from .panel_outputs import render_panels
 from .usage import USAGE
 
@@ -79,12 +81,14 @@ def _simulate_and_write(request: CliRequest, out) -> None:
     for note in request.notes:
         print(note, file=out)
     _check_output_folders(request)
+    check_formats(request)
     table = load_table(request, out)
     dtype = DTYPES[request.runtime.dtype]
     panels = request.config.detector.panels
     if panels is not None and len(panels) > 1:
         render_panels(request, table, dtype, out)
         return
+    started_at = datetime.datetime.now(datetime.timezone.utc)
     started = time.perf_counter()
     result = simulate(request.config, table, request.mask, dtype=dtype,
                       device=request.runtime.device,
@@ -95,6 +99,7 @@ def _simulate_and_write(request: CliRequest, out) -> None:
     if request.trace_pixels:
         print_traces(request, result.setup, table, out, result.interpolation_stop)
     _write_outputs(request, result, out)
+    write_formats(request, result, table, started_at, out)
 
 
 def _check_output_folders(request: CliRequest) -> None:

@@ -13,14 +13,23 @@ import numpy as np
 import torch
 
 from ..commandline.to_config import CliRequest
+from ..errors import InputError
 from ..experiments import write_experiment_list
+from ..io.formats import FORMATS
 from ..io.rawfloat import write_float_image
 from ..multipanel import simulate_panels
 from ..physics.structure_factors import FTable
 
 
 def render_panels(request: CliRequest, table: FTable | None, dtype: torch.dtype, out) -> None:
-    """Render every panel, print a summary per panel and write the float file."""
+    """Render every panel, print a summary per panel and write the float file.
+
+    Raises:
+        InputError: an image format was asked for (they are written for one panel).
+    """
+    for name in request.outputs.formats:
+        raise InputError(f"{FORMATS[name].flag}: not written for a multi-panel detector "
+                         f"(the float file holds the panels stacked)")
     started = time.perf_counter()
     result = simulate_panels(request.config, table, dtype=dtype,
                              device=request.runtime.device,

@@ -21,7 +21,9 @@ Differences from the C program, on purpose:
 * extra options: ``-dtype float32|float64`` (default ``float64``, the precision of the
   C program, for parity runs), ``-device cpu|cuda|auto`` (default ``auto``),
   ``-trace_pixel S F`` (repeatable), ``-chunk N`` (evaluations, i.e. pixels x sub-steps,
-  per kernel call) and ``-h``/``-help``/``--help``.
+  per kernel call), the image formats of :mod:`nanobragg.io.formats` (``-nexusfile``,
+  ``-cbffile``, ``-pngfile`` with ``-pngrings``, ``-nexus_compression``,
+  ``-nexus_stack``) and ``-h``/``-help``/``--help``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from typing import Any
 from nanobragg.config import DEFAULT_FLUENCE
 from nanobragg.errors import InputError
 from nanobragg.io._cnum import atof, strtod_prefix
+from nanobragg.io.formats import FORMATS
+from nanobragg.io.nexus import COMPRESSIONS
 from nanobragg.units import HC_EV_ANGSTROM
 
 #: Degrees per radian exactly as the C computes it (``180.0*M_1_PI``).
@@ -204,6 +208,10 @@ class ParsedArgs:
     device: str = "auto"
     trace_pixels: list[tuple[int, int]] = field(default_factory=list)  # (slow, fast)
     chunk_evaluations: int | None = None
+    format_files: dict[str, str] = field(default_factory=dict)  # image format -> file
+    png_rings: bool = False
+    nexus_compression: str = "gzip"
+    nexus_stack: bool = False
     show_help: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -446,6 +454,15 @@ def _chunk(state: ParsedArgs, values: list[Any]) -> None:
     state.chunk_evaluations = values[0]
 
 
+def _format_file(name: str) -> Action:
+    """Action storing the file of one image format of ``nanobragg.io.formats``."""
+
+    def action(state: ParsedArgs, values: list[Any]) -> None:
+        state.format_files[name] = values[0]
+
+    return action
+
+
 def _rule(patterns: str, kinds: str, action: Action, **options: Any) -> Rule:
     """Table row: ``patterns`` is a space-separated list (``=`` prefix: whole token)."""
     return Rule(tuple(patterns.split()), kinds, action, **options)
@@ -589,6 +606,10 @@ RULES: tuple[Rule, ...] = (
     _rule("=-expt", "s", _store("exptfile")),
     _rule("=-expt_image", "i", _store("expt_image")),
     _rule("=-exptout", "s", _store("exptout")),
+    *(_rule(f"={fmt.flag}", "s", _format_file(name)) for name, fmt in FORMATS.items()),
+    _rule("=-pngrings", "", _constants({"png_rings": True})),
+    _rule("=-nexus_compression", "s", _choice("nexus_compression", COMPRESSIONS)),
+    _rule("=-nexus_stack", "", _constants({"nexus_stack": True})),
     _rule("=-h =-help =--help", "", _constants({"show_help": True})),
 )
 

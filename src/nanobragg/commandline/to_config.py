@@ -2,7 +2,7 @@
 
 Order of work, as in the C program: the SMV headers of ``-mask`` and then ``-img``
 give starting values (wherever those options stand in ``argv``), the argument loop
-(:func:`nanobragg.cli.args.parse_argv`) overrides them, and the C's fill-in rules
+(:func:`nanobragg.commandline.args.parse_argv`) overrides them, and the C's fill-in rules
 after the loop complete the detector size, fluence and sample size. Values the C
 derives later from several options (beam centre, pivot forced by the convention,
 source grid, phi steps, mosaic domains, oversampling) are left to the models: the
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,10 @@ class OutputOptions:
         adc: offset added to int and noise images.
         seed: C ``idum`` of the noise generator (``-atoi(-seed)``, else ``-time()``).
         expt: DIALS experiment list of the rendered geometry (``-exptout``), or None.
+        exposure: ``-exposure`` (s), recorded by the image formats.
+        formats: image format name (``nanobragg.io.formats.FORMATS``) -> file.
+        format_options: writer options (``rings``, ``compression``).
+        phi_frames: write one NeXus frame per phi step (``-nexus_stack``).
     """
 
     floatfile: Path
@@ -52,6 +56,10 @@ class OutputOptions:
     adc: float
     seed: int
     expt: Path | None = None
+    exposure: float = 1.0
+    formats: dict[str, Path] = field(default_factory=dict)
+    format_options: dict[str, object] = field(default_factory=dict)
+    phi_frames: bool = False
 
 
 @dataclass(frozen=True)
@@ -498,4 +506,9 @@ def output_options(p: ParsedArgs, base: Path, now: int) -> OutputOptions:
         adc=p.adc,
         seed=p.seed if p.seed is not None else -now,
         expt=base / p.exptout if p.exptout else None,
+        exposure=p.exposure,
+        formats={name: base / path for name, path in p.format_files.items()},
+        format_options={"rings": "auto" if p.png_rings else None,
+                        "compression": p.nexus_compression},
+        phi_frames=p.nexus_stack,
     )

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .png import diverging, preview, write_png
+from ..io.png import diverging, preview, write_png
 
 DEFAULT_MIN_CORR = 0.999
 FLOAT_NAME = "float.bin"

@@ -6,10 +6,11 @@ the target, then a rename).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from nanobragg.errors import InputError
@@ -57,6 +58,37 @@ def atomic_write(path: str | os.PathLike[str], chunks: Iterable[bytes], what: st
         with os.fdopen(fd, "wb") as handle:
             for chunk in chunks:
                 handle.write(chunk)
+        os.chmod(tmp_name, 0o666 & ~_umask())
+        os.replace(tmp_name, target)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise InputError(f"{what} '{path}': cannot write: {exc.strerror or exc}") from exc
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], what: str) -> Iterator[str]:
+    """A temporary file name next to ``path`` that becomes ``path`` when the block succeeds.
+
+    For writers that open the file themselves (HDF5). On any error the temporary file is
+    removed and ``path`` is left as it was.
+
+    Raises:
+        InputError: If the file cannot be created or renamed (message names the file).
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+    except OSError as exc:
+        raise InputError(f"{what} '{path}': cannot write: {exc.strerror or exc}") from exc
+    try:
+        yield tmp_name
         os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, target)
     except BaseException as exc:

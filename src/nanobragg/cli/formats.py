@@ -1,0 +1,110 @@
+"""The command's image formats (NeXus, CBF, PNG): option checks before the render, writing after.
+
+The formats come from the table :data:`nanobragg.io.formats.FORMATS`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..commandline.to_config import CliRequest
+from ..errors import InputError
+from ..io.formats import FORMATS
+from ..io.png import ring_spacings
+from ..io.product import image_product
+from ..series import phi_frames
+from ..simulator import SimulationResult
+
+
+def check_formats(request: CliRequest) -> None:
+    """Fail before the render: conflicting options, missing packages, missing folders.
+
+    Raises:
+        InputError: one line naming the flag.
+    """
+    opts = request.outputs
+    parsed = request.parsed
+    if parsed.png_rings and "png" not in opts.formats:
+        raise InputError("-pngrings: draws rings on the -pngfile preview; give -pngfile NAME")
+    if "nexus" not in opts.formats:
+        if parsed.nexus_stack:
+            raise InputError("-nexus_stack: writes a NeXus rotation series; "
+                             "give -nexusfile NAME")
+        if parsed.nexus_compression != "gzip":
+            raise InputError("-nexus_compression: applies to -nexusfile; give -nexusfile NAME")
+    _check_distinct(request)
+    for name, path in opts.formats.items():
+        fmt = FORMATS[name]
+        if not Path(path).resolve().parent.is_dir():
+            raise InputError(f"{fmt.flag}: folder of '{path}' does not exist")
+        fmt.check_available(opts.format_options)
+
+
+def _check_distinct(request: CliRequest) -> None:
+    """No two outputs may name the same file."""
+    opts = request.outputs
+    taken = {Path(p).resolve(): flag for flag, p in (
+        ("-floatfile", opts.floatfile), ("-intfile", opts.intfile),
+        ("-pgmfile", opts.pgmfile), ("-noisefile", opts.noisefile)) if p}
+    for name, path in opts.formats.items():
+        flag, resolved = FORMATS[name].flag, Path(path).resolve()
+        if resolved in taken:
+            raise InputError(f"{flag}: '{path}' is also the {taken[resolved]} output")
+        taken[resolved] = flag
+
+
+def write_formats(request: CliRequest, result: SimulationResult, table,
+                  started: datetime.datetime, out) -> None:
+    """Write every requested image format of one render (after the C's own outputs)."""
+    for _path, write in format_writes(request, result, table, started, out):
+        write()
+
+
+def format_writes(request: CliRequest, result: SimulationResult, table,
+                  started: datetime.datetime, out) -> list[tuple[Path, Callable[[], None]]]:
+    """(path, write) for every requested image format; ``write()`` reports and writes.
+
+    A rotation series (``-nexus_stack``) is rendered here, before anything is written.
+    """
+    opts = request.outputs
+    if not opts.formats:
+        return []
+    ended = datetime.datetime.now(datetime.timezone.utc)
+    package = functools.partial(image_product, result, request.config, scale=opts.intfile_scale,
+                                adc=opts.adc, exposure=opts.exposure, start_time=started,
+                                end_time=ended)
+    still = package()
+    series = None
+    if opts.phi_frames and "nexus" in opts.formats:
+        series = package(frames=_phi_frames(request, table, out))
+    writes = []
+    for name, path in opts.formats.items():
+        product = series if name == "nexus" and series is not None else still
+        writes.append((Path(path), functools.partial(_write_one, name, path, product,
+                                                     opts.format_options, out)))
+    return writes
+
+
+def _phi_frames(request: CliRequest, table, out) -> np.ndarray:
+    runtime = request.runtime
+    frames = phi_frames(request.config, table, request.mask,
+                        dtype=getattr(torch, runtime.dtype), device=runtime.device,
+                        evaluations_per_chunk=runtime.chunk_evaluations)
+    print(f"rendered {frames.shape[0]} phi-step frames for the NeXus series", file=out)
+    return frames.detach().to("cpu", torch.float32).numpy()
+
+
+def _write_one(name: str, path: Path, product, options: dict, out) -> None:
+    fmt = FORMATS[name]
+    print(f"writing {path} as {fmt.description}", file=out)
+    if name == "png" and options.get("rings"):
+        spacings = ring_spacings(product, options["rings"])
+        print(f"  resolution rings at {' '.join(f'{d * 1e10:g}' for d in spacings)} A",
+              file=out)
+    fmt.write(path, product, **options)

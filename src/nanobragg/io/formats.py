@@ -1,0 +1,67 @@
+"""The image formats beyond the C program's, found through one table the CLI reads.
+
+Each row names the format, its command-line flag, the optional Python packages it
+needs (checked before a render) and the function that writes an
+:class:`~nanobragg.io.product.ImageProduct` to a path. A writer takes
+``(path, product, **options)``; options are the format's own (for example ``rings``
+for PNG, ``compression`` for NeXus) and writers ignore the others.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ._optional import require
+from .cbf import write_cbf
+from .nexus import write_nexus
+from .png import write_preview
+from .product import ImageProduct
+
+Writer = Callable[..., None]
+
+
+def _nexus(path: str | os.PathLike[str], product: ImageProduct, **options) -> None:
+    write_nexus(path, product, compression=options.get("compression", "gzip"))
+
+
+def _cbf(path: str | os.PathLike[str], product: ImageProduct, **options) -> None:
+    write_cbf(path, product)
+
+
+def _png(path: str | os.PathLike[str], product: ImageProduct, **options) -> None:
+    write_preview(path, product, rings=options.get("rings"))
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """One output format.
+
+    Attributes:
+        name: table key.
+        flag: command-line option that names the file.
+        description: what is written (for messages and help).
+        requires: importable optional packages the writer needs.
+        write: ``write(path, product, **options)``.
+    """
+
+    name: str
+    flag: str
+    description: str
+    requires: tuple[str, ...]
+    write: Writer
+
+    def check_available(self, options: dict | None = None) -> None:
+        """Raise InputError naming the extra when a needed package is missing."""
+        for module in self.requires:
+            require(module, self.flag)
+        if self.name == "nexus" and (options or {}).get("compression") == "bitshuffle":
+            require("hdf5plugin", "-nexus_compression bitshuffle")
+
+
+FORMATS: dict[str, ImageFormat] = {
+    "nexus": ImageFormat("nexus", "-nexusfile", "NeXus NXmx HDF5 file", ("h5py",), _nexus),
+    "cbf": ImageFormat("cbf", "-cbffile", "miniCBF (Pilatus header)", (), _cbf),
+    "png": ImageFormat("png", "-pngfile", "PNG preview", (), _png),
+}
