@@ -117,7 +117,7 @@ def gpu_bench(opts) -> None:
     import torch
 
     from nanobragg.cli.main import DTYPES, load_table
-    from nanobragg.cli.to_config import build_request
+    from nanobragg.commandline.to_config import build_request
     from nanobragg.simulator import simulate
 
     if not torch.cuda.is_available():

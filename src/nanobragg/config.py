@@ -30,6 +30,34 @@ DEFAULT_FLUENCE = 125932015286227086360700780544.0
 
 
 @dataclass(frozen=True)
+class PanelConfig:
+    """One flat detector panel in nanobragg's lab frame (SI units).
+
+    Attributes:
+        origin: vector from the sample to the outer corner of pixel (0, 0) (m), 3 values
+            or a (3,) tensor.
+        fast_axis, slow_axis: unit vectors along increasing fast and slow pixel index.
+        pixel_size: square pixel edge (m).
+        fpixels, spixels: pixel counts along fast and slow.
+        normal: unit normal, or None for ``fast_axis x slow_axis`` pointing away from
+            the sample.
+        rotation: small rotations (rad) about the panel's own fast, slow and normal axes
+            through its centre, applied in that order (refinement parameters).
+        name: label (written to ``.expt`` files).
+    """
+
+    origin: Any
+    fast_axis: Any
+    slow_axis: Any
+    pixel_size: Any = 1e-4
+    fpixels: int = 1024
+    spixels: int = 1024
+    normal: Any = None
+    rotation: tuple[Any, Any, Any] = (0.0, 0.0, 0.0)
+    name: str = ""
+
+
+@dataclass(frozen=True)
 class DetectorConfig:
     """Detector geometry and pixel sampling.
 
@@ -57,6 +85,9 @@ class DetectorConfig:
         oversample_thick, oversample_polar, oversample_omega: recompute that factor
             for every sub-pixel (running-product semantics of the C program).
         roi: ``(xmin, xmax, ymin, ymax)`` inclusive fast/slow pixel bounds or None.
+        panels: the detector as a list of panels, or None for the convention's single
+            rectangle. With panels, the convention only gives the beam, polarization and
+            spindle vectors; sensor, oversampling and ROI apply to every panel.
     """
 
     convention: str = "MOSFLM"
@@ -89,10 +120,15 @@ class DetectorConfig:
     oversample_polar: bool = False
     oversample_omega: bool = False
     roi: tuple[int, int, int, int] | None = None
+    panels: tuple[PanelConfig, ...] | None = None
 
     def validate(self) -> None:
         """Raise InputError for values the simulation cannot use."""
         _check_choice("convention", self.convention, CONVENTIONS)
+        if self.panels is not None:
+            _check_panels(self.panels)
+            if self.curved:
+                raise InputError("-curved_det: a detector given as panels is flat")
         _check_choice("pivot", self.pivot, PIVOTS)
         _check_positive("-pixel", self.pixel_size, 1e3, "mm")
         if int(self.fpixels) <= 0 or int(self.spixels) <= 0:
@@ -280,8 +316,46 @@ class SimulationConfig:
         _check_finite((("-dmin", self.dmin),))
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict of the configuration (tensors become floats)."""
+        """Plain nested dict of the configuration (tensors become floats or lists)."""
         return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SimulationConfig:
+        """The configuration that :meth:`to_dict` wrote (lists become tuples).
+
+        Raises:
+            InputError: a key that is not a configuration field.
+        """
+        parts = {name: _record(kind, data[name], name)
+                 for name, kind in _PARTS.items() if data.get(name) is not None}
+        rest = {k: v for k, v in data.items() if k not in _PARTS}
+        return _record(cls, rest | parts, "config", keep=tuple(parts))
+
+
+def _record(kind, data: dict[str, Any], where: str, keep: tuple[str, ...] = ()):
+    """Dataclass ``kind`` from a plain dict; lists become tuples, ``panels`` PanelConfigs."""
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: expected a mapping, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise InputError(f"{where}: unknown field '{unknown[0]}'")
+    values = {}
+    for key, value in data.items():
+        if key in keep:
+            values[key] = value
+        elif key == "panels" and value is not None:
+            values[key] = tuple(_record(PanelConfig, p, f"{where}.panels[{i}]")
+                                for i, p in enumerate(value))
+        else:
+            values[key] = _tuples(value)
+    return kind(**values)
+
+
+def _tuples(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_tuples(v) for v in value)
+    return value
 
 
 def _plain(value: Any) -> Any:
@@ -290,8 +364,22 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if hasattr(value, "detach"):
-        return value_of(value)
+        return value.detach().cpu().tolist()
     return value
+
+
+_PARTS = {"detector": DetectorConfig, "crystal": CrystalConfig, "beam": BeamConfig}
+
+
+def _check_panels(panels: tuple[PanelConfig, ...]) -> None:
+    """Raise InputError for an empty panel list or a panel without pixels or area."""
+    if len(panels) == 0:
+        raise InputError("detector: the panel list is empty")
+    for index, panel in enumerate(panels):
+        if int(panel.fpixels) <= 0 or int(panel.spixels) <= 0:
+            raise InputError(f"detector panel {index}: must have at least one pixel "
+                             f"(got {panel.fpixels} x {panel.spixels})")
+        _check_positive(f"detector panel {index} pixel size", panel.pixel_size, 1e3, "mm")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

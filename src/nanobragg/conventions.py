@@ -130,3 +130,45 @@ def forced_pivot(convention: str, requested: str) -> str:
 
 def _given(value, default):
     return default if value is None else value
+
+
+def user_beam_centre(convention: str, fbeam, sbeam, pixel_size, detsize_s) -> tuple:
+    """The inverse of :func:`beam_centre`: ``(Xbeam, Ybeam)`` (m) of a direct-beam point.
+
+    Args:
+        convention: convention name.
+        fbeam, sbeam: direct-beam point along fast and slow from the first pixel's corner (m).
+        pixel_size: pixel edge (m).
+        detsize_s: detector size along slow (m).
+    """
+    if convention == "ADXV":
+        return fbeam, detsize_s - sbeam
+    if convention in ("MOSFLM", "DENZO"):
+        shift = 0.5 * pixel_size if convention == "MOSFLM" else 0.0
+        return sbeam - shift, fbeam - shift
+    return fbeam, sbeam
+
+
+def lab_to_dxtbx(v):
+    """A lab-frame vector in the dxtbx (imgCIF) laboratory frame: ``(z, y, -x)``.
+
+    nanobragg's lab frame is the C program's (MOSFLM: beam along +x, spindle along +z);
+    the map is the C's own ``DIALS_ORIGIN`` rule, so the MOSFLM beam becomes dxtbx's
+    ``(0, 0, -1)``, its spindle ``(1, 0, 0)`` and its slow axis ``(0, -1, 0)``. It is a
+    proper rotation made of sign flips and a permutation, so it rounds nothing.
+
+    Args:
+        v: 3 numbers or a tensor of shape (..., 3).
+    """
+    if hasattr(v, "new_tensor"):
+        return v[..., [2, 1, 0]] * v.new_tensor([1.0, 1.0, -1.0])
+    x, y, z = v
+    return (z, y, 0.0 - x)
+
+
+def dxtbx_to_lab(v):
+    """The inverse of :func:`lab_to_dxtbx`: a dxtbx-frame ``(x, y, z)`` -> ``(-z, y, x)``."""
+    if hasattr(v, "new_tensor"):
+        return v[..., [2, 1, 0]] * v.new_tensor([-1.0, 1.0, 1.0])
+    x, y, z = v
+    return (0.0 - z, y, x)

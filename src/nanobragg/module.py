@@ -102,6 +102,9 @@ def with_value(config: SimulationConfig, entry: Parameter, value: torch.Tensor):
 
 def _refinable(name: str) -> Parameter:
     entry = lookup(name)
+    if entry.field.startswith("detector.panels."):
+        raise ValueError(f"refine: {name} is not held by DiffractionModel: give the panels "
+                         f"tensors with requires_grad and render with simulate_panels")
     if not entry.differentiable:
         raise ValueError(f"refine: {name} is not differentiable ({entry.doc})")
     return entry

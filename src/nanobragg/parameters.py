@@ -26,7 +26,8 @@ class Parameter:
     Attributes:
         name: dotted name, e.g. ``"detector.distance"`` (what ``DiffractionModel`` refines).
         field: dotted configuration field holding it (differs for views such as
-            ``crystal.cell_lengths``, which is ``crystal.cell[0:3]``).
+            ``crystal.cell_lengths``, which is ``crystal.cell[0:3]``); ``detector.panels.X``
+            is field ``X`` of every panel.
         indices: the elements of a tuple field it covers, or None for a scalar field.
         unit: SI unit of the configuration value.
         natural_unit: unit a refinement works in.
@@ -75,6 +76,10 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("detector.fdet_vector", "1", "1", 1.0, False, _VECTOR, indices=(0, 1, 2)),
     _p("detector.sdet_vector", "1", "1", 1.0, False, _VECTOR, indices=(0, 1, 2)),
     _p("detector.odet_vector", "1", "1", 1.0, False, _VECTOR, indices=(0, 1, 2)),
+    _p("detector.panels.origin", "m", "mm", 1e-3, True,
+       "each PanelConfig.origin (multi-panel detectors, through simulate_panels)"),
+    _p("detector.panels.rotation", "rad", "deg", DEG, True,
+       "each PanelConfig.rotation about its fast, slow, normal axes (simulate_panels)"),
     _p("crystal.cell_lengths", "m", "A", 1e-10, True, "a, b, c", "crystal.cell", (0, 1, 2)),
     _p("crystal.cell_angles", "rad", "deg", DEG, True, "alpha, beta, gamma", "crystal.cell",
        (3, 4, 5)),

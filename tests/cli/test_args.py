@@ -1,4 +1,4 @@
-"""Tests of the C-faithful argument tokenizer (nanobragg.cli.args)."""
+"""Tests of the C-faithful argument tokenizer (nanobragg.commandline.args)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from nanobragg.cli.args import (
+from nanobragg.commandline.args import (
     RULES,
     c_atoi,
     from_deg,

@@ -1,4 +1,4 @@
-"""Tests of nanobragg.cli.to_config: command line -> SimulationConfig and options."""
+"""Tests of nanobragg.commandline.to_config: command line -> SimulationConfig and options."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nanobragg.cli.args import from_deg
-from nanobragg.cli.to_config import build_request
+from nanobragg.commandline.args import from_deg
+from nanobragg.commandline.to_config import build_request
 from nanobragg.errors import InputError
 
 GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "golden"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from nanobragg.cli.to_config import build_request
+from nanobragg.commandline.to_config import build_request
 from nanobragg.diagnostics.compare import correlation, main, prepare_args
 from nanobragg.io.png import write_png
 from nanobragg.simulator import simulate

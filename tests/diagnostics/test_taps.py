@@ -10,7 +10,7 @@ import shlex
 import pytest
 import torch
 
-from nanobragg.cli.to_config import build_request
+from nanobragg.commandline.to_config import build_request
 from nanobragg.diagnostics.taps import main, pixel_taps
 from nanobragg.simulator import simulate
 

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from nanobragg.cli.main import run
-from nanobragg.cli.to_config import build_request
+from nanobragg.commandline.to_config import build_request
 from nanobragg.diagnostics.cformat import g15
 from nanobragg.diagnostics.pixels import render_taps
 from nanobragg.diagnostics.trace import trace_log
@@ -153,7 +153,7 @@ def test_trace_follows_the_render_when_interpolation_switches_off(tmp_path):
     import io
 
     from nanobragg.cli.main import load_table
-    from nanobragg.cli.to_config import build_request
+    from nanobragg.commandline.to_config import build_request
     from nanobragg.diagnostics.pixels import render_taps
     from nanobragg.simulator import simulate
 

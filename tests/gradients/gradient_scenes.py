@@ -62,7 +62,9 @@ VARIANTS = {
     "detector.close_distance": "close", "detector.org": "xds",
     "detector.close_center": "custom", "crystal.fudge": "gauss",
 }
-DIFFERENTIABLE = [p.name for p in PARAMETERS if p.differentiable]
+#: Panel fields belong to multi-panel scenes; tests/panels/test_panels.py gradchecks them.
+DIFFERENTIABLE = [p.name for p in PARAMETERS
+                  if p.differentiable and not p.field.startswith("detector.panels.")]
 
 
 def scene(name: str, point: str) -> dict:

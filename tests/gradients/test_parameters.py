@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
-from nanobragg.parameters import BY_NAME, PARAMETERS, check_gradient_requests
+from nanobragg.parameters import BY_NAME, PARAMETERS, check_gradient_requests, lookup
 from nanobragg.simulator import simulate
 
 #: Configuration fields that are not continuous inputs (choices, counts, flags, seeds).
@@ -53,7 +53,8 @@ def test_every_continuous_field_is_listed_once():
         for f in dataclasses.fields(getattr(config, part)):
             if f.name in DISCRETE[part]:
                 continue
-            assert any(k[0] == f"{part}.{f.name}" for k in listed), f"{part}.{f.name}"
+            name = f"{part}.{f.name}"
+            assert any(k[0] == name or k[0].startswith(name + ".") for k in listed), name
     assert ("dmin", None) in listed
     for p in PARAMETERS:
         assert p.unit and p.natural_unit and p.doc, p.name
@@ -116,3 +117,13 @@ def test_names_and_natural_units_of_the_refinement_entries():
     assert BY_NAME["crystal.cell_angles"].natural_unit == "deg"
     assert BY_NAME["detector.distance"].scale == 1e-3
     assert BY_NAME["detector.beam_center"].natural_unit == "pixel"
+
+
+def test_panel_fields_are_listed_and_refused_by_the_module():
+    from nanobragg.module import DiffractionModel
+
+    for name in ("detector.panels.origin", "detector.panels.rotation"):
+        entry = lookup(name)
+        assert entry.differentiable and entry.field == name
+        with pytest.raises(ValueError, match="simulate_panels"):
+            DiffractionModel(SimulationConfig(), refine=[name])

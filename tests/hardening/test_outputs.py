@@ -130,7 +130,9 @@ def test_output_set_commits_only_written_outputs(tmp_path):
 
 def test_ctrl_c_mid_render_writes_nothing(tmp_path):
     command = [sys.executable, "-m", "nanobragg", *BASE, "-default_F", "10",
-               "-detpixels", "512", "-oversample", "24", "-N", "5"]
+               "-detpixels", "1024", "-oversample", "64", "-N", "5"]
+    # about 4e9 evaluations: many seconds even on the compiled path, so the SIGINT below
+    # always lands mid-render
     child = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60

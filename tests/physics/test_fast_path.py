@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from nanobragg import fast
-from nanobragg.cli.to_config import build_request
+from nanobragg.commandline.to_config import build_request
 from nanobragg.fast import build
 from nanobragg.physics.structure_factors import FTable
 from nanobragg.simulator import prepare, simulate

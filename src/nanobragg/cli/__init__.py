@@ -1,1 +1,1 @@
-"""nanobragg.cli package."""
+"""The ``nanoBragg`` program: parse (in :mod:`nanobragg.commandline`), simulate, print, write."""

@@ -7,11 +7,11 @@ import sys
 import time
 from pathlib import Path
 
+from ..commandline.to_config import build_request
 from ..config import SimulationConfig
 from ..dataset.description import load_description
 from ..dataset.distributed import parse_cluster
 from ..errors import InputError
-from .to_config import build_request
 
 PROG = "nanobragg-dataset"
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..commandline.to_config import CliRequest
 from ..errors import InputError
 from ..io.formats import FORMATS
 from ..io.png import ring_spacings
 from ..io.product import image_product
 from ..series import phi_frames
 from ..simulator import SimulationResult
-from .to_config import CliRequest
 
 
 def check_formats(request: CliRequest) -> None:

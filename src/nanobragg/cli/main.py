@@ -18,10 +18,11 @@ from ..budget import (
     config_cost,
     render_cost,
 )
+from ..commandline.to_config import CliRequest, build_request
 from ..errors import InputError
+from ..experiments import write_experiment_list
 from ..io._atomic import write_chunks
 from ..io.formats import FORMATS
-from ..io.hkl import HKLGrid, read_fdump, read_hkl, write_fdump
 from ..io.output_set import OutputSet
 from ..io.pgm import pgm_header
 from ..io.rawfloat import float_image_chunks
@@ -40,8 +41,9 @@ from ..outputs import (
 from ..physics.structure_factors import FTable
 from ..progress import RenderProgress
 from ..simulator import SimulationResult, prepare, rendered_mask, simulate
+from ..tables import load_structure_factors
 from .formats import check_formats, format_writes
-from .to_config import CliRequest, build_request
+from .panel_outputs import render_panels
 from .usage import USAGE
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -94,36 +96,21 @@ def load_table(request: CliRequest, out) -> FTable | None:
 
     Returns None when there is neither (every reflection then gets default_F).
     """
-    default_F = request.config.crystal.default_F
-    grid: HKLGrid | None = None
-    if request.hkl_path is not None:
-        grid = read_hkl(request.hkl_path, default_F)
-        print(f"writing dump file for next time: {request.dump_path}", file=out)
-        try:
-            write_fdump(request.dump_path, grid)
-        except InputError as err:
-            print(f"WARNING: {err}", file=out)
-    elif request.dump_path is not None and Path(request.dump_path).is_file():
-        grid = _cached_table(request, out)
-    if grid is None:
-        return None
-    return FTable(torch.from_numpy(np.ascontiguousarray(grid.F)),
-                  (grid.h_min, grid.k_min, grid.l_min), default_F, loaded=grid.count > 0)
-
-
-def _cached_table(request: CliRequest, out) -> HKLGrid | None:
-    """The Fdump cache without ``-hkl``: used as the C does unless -default_F was given."""
-    path = request.dump_path
-    if request.parsed.default_F_given:
-        print(f"WARNING: ignoring '{path}' (a structure-factor cache from an earlier run) "
+    dump = request.dump_path
+    cached = request.hkl_path is None and dump is not None and Path(dump).is_file()
+    if cached and request.parsed.default_F_given:
+        print(f"WARNING: ignoring '{dump}' (a structure-factor cache from an earlier run) "
               f"because -default_F was given; use -hkl to load structure factors",
               file=sys.stderr)
-        return None
-    grid = read_fdump(path)
-    print(f"WARNING: no -hkl: reading structure factors from '{path}', the cache of an "
-          f"earlier run (give -hkl or -default_F to avoid it)", file=sys.stderr)
-    print(f"reading Fs from {path}", file=out)
-    return grid
+        dump = cached = None
+    table, notes = load_structure_factors(request.hkl_path, dump,
+                                          request.config.crystal.default_F)
+    if cached:
+        print(f"WARNING: no -hkl: reading structure factors from '{dump}', the cache of an "
+              f"earlier run (give -hkl or -default_F to avoid it)", file=sys.stderr)
+    for note in notes:
+        print(note, file=out)
+    return table
 
 
 def output_paths(request: CliRequest) -> list[tuple[str, Path]]:
@@ -132,6 +119,7 @@ def output_paths(request: CliRequest) -> list[tuple[str, Path]]:
     paths = [("-floatfile", opts.floatfile), ("-intfile", opts.intfile),
              ("-pgmfile", opts.pgmfile), ("-noisefile", opts.noisefile)]
     paths += [(FORMATS[name].flag, path) for name, path in opts.formats.items()]
+    paths.append(("-exptout", opts.expt))
     return [(flag, Path(path)) for flag, path in paths if path]
 
 
@@ -141,6 +129,8 @@ def _check_cost(request: CliRequest, dtype: torch.dtype) -> None:
     check_allocation(request.config)
     check_counts(request.config, override)
     check_render_cost(config_cost(request.config), override)
+    if _multi_panel(request):
+        return
     setup = prepare(request.config, None, dtype, "cpu")
     check_render_cost(render_cost(request.config, setup), override)
 
@@ -155,6 +145,10 @@ def _simulate_and_write(request: CliRequest, out) -> None:
         check_formats(request)
         _check_cost(request, dtype)
         table = load_table(request, out)
+        if _multi_panel(request):
+            render_panels(request, table, dtype, out, files)
+            files.commit()
+            return
         started_at = datetime.datetime.now(datetime.timezone.utc)
         started = time.perf_counter()
         with RenderProgress(request.parsed.progress) as progress:
@@ -173,6 +167,12 @@ def _simulate_and_write(request: CliRequest, out) -> None:
         for flag, writer in format_writes(request, result, table, started_at, out):
             files.write(flag, writer)
         files.commit()
+
+
+def _multi_panel(request: CliRequest) -> bool:
+    """Whether the detector has more than one panel (rendered by :func:`render_panels`)."""
+    panels = request.config.detector.panels
+    return panels is not None and len(panels) > 1
 
 
 def _report_non_finite(image: np.ndarray) -> None:
@@ -243,6 +243,10 @@ def _write_outputs(request: CliRequest, result: SimulationResult, out,
         print(f"writing {opts.noisefile} as 2-byte integers", file=out)
         chunks = itertools.chain([header], array_chunks(noise, "<u2"))
         files.write("-noisefile", lambda p: write_chunks(p, chunks))
+    if opts.expt:
+        print(f"writing {opts.expt} (DIALS experiment list)", file=out)
+        images = [str(opts.intfile or opts.floatfile)]
+        files.write("-exptout", lambda p: write_experiment_list(p, cfg, images))
 
 
 def _header_fields(request: CliRequest, result: SimulationResult) -> dict:

@@ -31,6 +31,8 @@ Output
 nanobragg only
   -dtype float32|float64 (default float64)  -device cpu|cuda|auto  -trace_pixel slow fast
   -chunk N (evaluations per kernel call, bounds memory)
+  -expt FILE (geometry from a DIALS experiment list) -expt_image n (its scan's image n)
+  -exptout FILE (write the rendered geometry as a DIALS experiment list)
   -nexusfile F.h5 (NeXus NXmx; -nexus_stack: one frame per phi step; -nexus_compression
   gzip|bitshuffle|none)  -cbffile F.cbf (miniCBF)  -pngfile F.png (preview; -pngrings)
   -nocostlimit (render even above 1e13 evaluations or 1e6 sources/domains/phi steps)

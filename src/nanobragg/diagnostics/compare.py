@@ -126,7 +126,7 @@ def run_program(command: list[str], folder: Path, timeout: float | None) -> RunR
 
 def detector_shape(nb_args: list[str], folder: Path) -> tuple[int, int] | None:
     """(slow, fast) pixels of the arguments, or None if nanobragg cannot parse them."""
-    from ..cli.to_config import build_request
+    from ..commandline.to_config import build_request
 
     try:
         det = build_request(list(nb_args), cwd=folder).config.detector

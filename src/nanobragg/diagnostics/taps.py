@@ -58,13 +58,15 @@ def prepared_request(argv: list[str], out, dtype: str | None = None,
     Returns:
         ``(request, setup)``.
     """
-    from ..cli.main import load_table
-    from ..cli.to_config import build_request
+    from ..commandline.to_config import build_request
+    from ..tables import load_structure_factors
 
     request = build_request(list(argv))
     if request.show_help:
         raise InputError("-h asks for the usage text; give a simulation to trace")
-    table = load_table(request, out)
+    table, notes = load_structure_factors(request.hkl_path, request.dump_path,
+                                          request.config.crystal.default_F)
+    out.write("".join(f"{note}\n" for note in notes))
     dtype = dtype or request.runtime.dtype
     if dtype not in DTYPES:
         raise InputError(f"dtype must be one of {sorted(DTYPES)}, not {dtype!r}")
@@ -233,7 +235,7 @@ def _render(opts, nb_args: list[str]) -> str:
         return "\n".join(lines) + "\n"
     pixels = opts.pixel
     if not pixels:
-        from ..cli.to_config import build_request
+        from ..commandline.to_config import build_request
 
         pixels = build_request(nb_args).trace_pixels
     if not pixels:

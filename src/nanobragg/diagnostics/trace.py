@@ -38,7 +38,7 @@ def print_traces(request, setup: Setup, table, out, interpolation_stop=None) -> 
     """Print the trace of every ``-trace_pixel`` of a CLI request.
 
     Args:
-        request: :class:`nanobragg.cli.to_config.CliRequest` (config, mask, trace_pixels).
+        request: :class:`nanobragg.commandline.to_config.CliRequest` (config, mask, trace_pixels).
         setup: the setup the image was rendered with.
         table: structure factors (already part of ``setup.inputs``; kept for the CLI hook).
         out: text stream.

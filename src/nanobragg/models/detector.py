@@ -74,6 +74,10 @@ def build_detector(
     Returns:
         The detector model.
     """
+    if cfg.panels is not None:
+        from .panels import build_panel_detector
+
+        return build_panel_detector(cfg, beam_cfg, dtype, device)
     scalar = _scalar_maker(dtype, device)
     vectors = frame_vectors(cfg, beam_cfg, dtype, device)
     pixel = scalar(cfg.pixel_size)

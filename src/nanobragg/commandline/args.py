@@ -192,6 +192,9 @@ class ParsedArgs:
     intfile: str = "intimage.img"
     pgmfile: str = "image.pgm"
     noisefile: str = "noiseimage.img"
+    exptfile: str | None = None  # DIALS experiment list giving the geometry
+    expt_image: int | None = None  # image number of its scan (default: the first)
+    exptout: str | None = None  # experiment list written with the image
     # output
     write_pgm: bool = True
     calculate_noise: bool = True
@@ -632,6 +635,9 @@ RULES: tuple[Rule, ...] = (
     _rule("=-device", "s", _choice("device", ("cpu", "cuda", "auto"))),
     _rule("=-trace_pixel", "ii", _trace_pixel),
     _rule("=-chunk", "i", _chunk),
+    _rule("=-expt", "s", _store("exptfile")),
+    _rule("=-expt_image", "i", _store("expt_image")),
+    _rule("=-exptout", "s", _store("exptout")),
     *(_rule(f"={fmt.flag}", "s", _format_file(name)) for name, fmt in FORMATS.items()),
     _rule("=-pngrings", "", _constants({"png_rings": True})),
     _rule("=-nexus_compression", "s", _choice("nexus_compression", COMPRESSIONS)),

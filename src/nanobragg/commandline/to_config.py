@@ -2,7 +2,7 @@
 
 Order of work, as in the C program: the SMV headers of ``-mask`` and then ``-img``
 give starting values (wherever those options stand in ``argv``), the argument loop
-(:func:`nanobragg.cli.args.parse_argv`) overrides them, and the C's fill-in rules
+(:func:`nanobragg.commandline.args.parse_argv`) overrides them, and the C's fill-in rules
 after the loop complete the detector size, fluence and sample size. Values the C
 derives later from several options (beam centre, pivot forced by the convention,
 source grid, phi steps, mosaic domains, oversampling) are left to the models: the
@@ -13,6 +13,7 @@ ranges the C treats exactly like "not given" (e.g. ``-oversample 0``, a negative
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import numpy as np
 
 from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
 from nanobragg.errors import InputError
+from nanobragg.io.expt import from_expt
 from nanobragg.io.matrix import read_mosflm_matrix
 from nanobragg.io.smv import SMVImage, header_value, read_smv
 from nanobragg.io.sources import read_source_file
@@ -39,6 +41,7 @@ class OutputOptions:
         intfile_scale, pgm_scale: None = automatic (the C treats values <= 0 so).
         adc: offset added to int and noise images.
         seed: C ``idum`` of the noise generator (``-atoi(-seed)``, else ``-time()``).
+        expt: DIALS experiment list of the rendered geometry (``-exptout``), or None.
         exposure: ``-exposure`` (s), recorded by the image formats.
         formats: image format name (``nanobragg.io.formats.FORMATS``) -> file.
         format_options: writer options (``rings``, ``compression``).
@@ -53,6 +56,7 @@ class OutputOptions:
     pgm_scale: float | None
     adc: float
     seed: int
+    expt: Path | None = None
     exposure: float = 1.0
     formats: dict[str, Path] = field(default_factory=dict)
     format_options: dict[str, object] = field(default_factory=dict)
@@ -124,6 +128,8 @@ def build_request(argv: list[str], cwd: Path | None = None) -> CliRequest:
         beam=beam,
         dmin=parsed.dmin,
     )
+    if parsed.exptfile is not None:
+        config = expt_config(parsed, config, base)
     config.validate()
     hkl_path = _hkl_path(parsed, base)
     _check_stol(parsed, base, notes)
@@ -150,6 +156,41 @@ def _request(parsed: ParsedArgs, config: SimulationConfig, base: Path, now: int,
         notes=tuple(parsed.notes),
         parsed=parsed,
     )
+
+
+# ---------------------------------------------------------------- DIALS experiment list
+
+#: ParsedArgs fields the experiment list replaces, and the flag that sets each
+_EXPT_REPLACES = (
+    ("imgfile", "-img"), ("maskfile", "-mask"), ("distance", "-distance"),
+    ("close_distance", "-close_distance"), ("Xbeam", "-Xbeam"),
+    ("Ybeam", "-Ybeam"), ("Xclose", "-Xclose"), ("Yclose", "-Yclose"), ("ORGX", "-ORGX"),
+    ("ORGY", "-ORGY"), ("rotx", "-detector_rotx"), ("roty", "-detector_roty"),
+    ("rotz", "-detector_rotz"), ("twotheta", "-twotheta"), ("pixel_size", "-pixel"),
+    ("fpixels", "-detpixels"), ("spixels", "-detpixels"), ("curved_det", "-curved_det"),
+    ("wavelength", "-lambda"), ("polarization", "-polar"), ("user_cell", "-cell"),
+    ("matfile", "-mat"), ("misset", "-misset"), ("phi0", "-phi"), ("osc", "-osc"),
+    ("phistep", "-phistep"), ("trace_pixels", "-trace_pixel"),
+)
+
+
+def expt_config(p: ParsedArgs, config: SimulationConfig, base: Path) -> SimulationConfig:
+    """The configuration with the geometry of ``-expt`` (beam, detector, crystal, scan).
+
+    Raises:
+        InputError: a flag that sets what the experiment list gives, or a bad file.
+    """
+    defaults = ParsedArgs()
+    for name, flag in _EXPT_REPLACES:
+        if getattr(p, name) != getattr(defaults, name):
+            raise InputError(f"{flag}: conflicts with -expt (the experiment list gives it)")
+    def read(path: Path) -> SimulationConfig:
+        return from_expt(path, image=p.expt_image, base=config)
+
+    config = _read_for("-expt", read, base / p.exptfile)
+    det = config.detector
+    roi = _roi(p.roi, det.fpixels, det.spixels)  # bounds of the file's detector
+    return dataclasses.replace(config, detector=dataclasses.replace(det, roi=roi))
 
 
 # ---------------------------------------------------------------- SMV headers
@@ -287,7 +328,7 @@ def detector_config(p: ParsedArgs) -> DetectorConfig:
         oversample_thick=p.oversample_thick,
         oversample_polar=p.oversample_polar,
         oversample_omega=p.oversample_omega,
-        roi=_roi(p.roi, fpixels, spixels),
+        roi=None if p.exptfile else _roi(p.roi, fpixels, spixels),
     )
 
 
@@ -481,6 +522,7 @@ def output_options(p: ParsedArgs, base: Path, now: int) -> OutputOptions:
         pgm_scale=_positive(p.pgm_scale),
         adc=p.adc,
         seed=p.seed if p.seed is not None else -now,
+        expt=base / p.exptout if p.exptout else None,
         exposure=p.exposure,
         formats={name: base / path for name, path in p.format_files.items()},
         format_options={"rings": "auto" if p.png_rings else None,
