@@ -32,6 +32,10 @@ MAX_EVALUATIONS = 10**13
 MAX_COUNT = 10**6
 #: Most detector pixels (flat pixel indices stay below 2**31).
 MAX_PIXELS = 2**31 - 1
+#: Most sub-steps per pixel where a pixel must be evaluated in one piece (about 190 bytes
+#: each, so about 0.8 GB): the ``-oversample_*`` running products, ``-dmin`` and tricubic
+#: interpolation are not split into blocks by the eager kernel.
+MAX_UNSPLIT_EVALUATIONS = 2**22
 #: Bytes per detector pixel a run holds at its peak (float64 image, float32 copy,
 #: masks and 16-bit output images), used to check that the images fit in memory.
 BYTES_PER_PIXEL = 32
@@ -165,3 +169,37 @@ def check_render_cost(cost: RenderCost, override: bool = False) -> None:
             f"({cost.pixels} pixels x {cost.steps} steps x {cost.layers} layers), more than "
             f"{MAX_EVALUATIONS:.0e}; reduce it or give -nocostlimit to render anyway")
 
+
+
+def _unsplit_reason(inp) -> str:
+    """The flag that keeps a pixel's sub-steps in one piece (see substeps.splittable)."""
+    for flag, on in (("-oversample_omega", inp.oversample_omega),
+                     ("-oversample_polar", inp.oversample_polar),
+                     ("-oversample_thick", inp.oversample_thick),
+                     ("-dmin", inp.dmin > 0), ("-interpolate", inp.interpolate)):
+        if on:
+            return flag
+    return "-oversample"
+
+
+def check_unsplit_memory(setup) -> None:
+    """Raise InputError when a pixel's sub-steps must stay in one piece and are too many.
+
+    Pixels rendered by the compiled path, or whose sub-steps the eager kernel splits into
+    blocks, need bounded memory at any count; the others hold every sub-step of a pixel
+    at once.
+
+    Args:
+        setup: the prepared simulation (simulator.Setup).
+    """
+    from .fast import supported
+    from .substeps import splittable
+
+    inp = setup.inputs
+    per_pixel = inp.evaluations_per_pixel
+    if per_pixel <= MAX_UNSPLIT_EVALUATIONS or splittable(inp) or supported(inp):
+        return
+    raise InputError(
+        f"{_unsplit_reason(inp)}: with it each pixel's {per_pixel:.3g} sub-steps are "
+        f"evaluated at once, more than the {MAX_UNSPLIT_EVALUATIONS:.3g} that fit the "
+        f"memory bound; lower -oversample, the mosaic domains, sources or phi steps")

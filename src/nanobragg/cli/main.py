@@ -15,6 +15,7 @@ from ..budget import (
     check_allocation,
     check_counts,
     check_render_cost,
+    check_unsplit_memory,
     config_cost,
     render_cost,
 )
@@ -133,6 +134,7 @@ def _check_cost(request: CliRequest, dtype: torch.dtype) -> None:
         return
     setup = prepare(request.config, None, dtype, "cpu")
     check_render_cost(render_cost(request.config, setup), override)
+    check_unsplit_memory(setup)
 
 
 def _simulate_and_write(request: CliRequest, out) -> None:
