@@ -12,25 +12,34 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ._optional import require
-from .cbf import write_cbf
-from .nexus import write_nexus
-from .png import write_preview
-from .product import ImageProduct
+
+if TYPE_CHECKING:
+    from .product import ImageProduct
 
 Writer = Callable[..., None]
 
+# The writers are imported when a format is written: a plain render (and the argument
+# table, which only needs the flags) does not pay for their modules.
+
 
 def _nexus(path: str | os.PathLike[str], product: ImageProduct, **options) -> None:
+    from .nexus import write_nexus
+
     write_nexus(path, product, compression=options.get("compression", "gzip"))
 
 
 def _cbf(path: str | os.PathLike[str], product: ImageProduct, **options) -> None:
+    from .cbf import write_cbf
+
     write_cbf(path, product)
 
 
 def _png(path: str | os.PathLike[str], product: ImageProduct, **options) -> None:
+    from .png import write_preview
+
     write_preview(path, product, rings=options.get("rings"))
 
 
