@@ -24,14 +24,20 @@ def read_structure_factors(path: str | os.PathLike[str], default_F: float = 0.0)
     return table_from_grid(read_hkl(path, default_F), default_F)
 
 
-def load_structure_factors(hkl_path: Path | None, dump_path: Path | None, default_F: float
-                           ) -> tuple[FTable | None, list[str]]:
+def load_structure_factors(hkl_path: Path | None, dump_path: Path | None, default_F: float,
+                           default_F_given: bool = False
+                           ) -> tuple[FTable | None, list[str], list[str]]:
     """The C's rule: read ``-hkl`` and write the Fdump cache, else read the cache if any.
 
+    Without ``-hkl`` a cache left by an earlier run is used only when ``-default_F`` was
+    not given (``default_F_given``); either way a warning says what happened.
+
     Returns:
-        The table (None when there is neither file) and messages for the caller to print.
+        The table (None when there is no file to use), messages for the report and
+        warnings (for stderr) for the caller to print.
     """
     notes: list[str] = []
+    warnings: list[str] = []
     grid: HKLGrid | None = None
     if hkl_path is not None:
         grid = read_hkl(hkl_path, default_F)
@@ -41,6 +47,13 @@ def load_structure_factors(hkl_path: Path | None, dump_path: Path | None, defaul
         except InputError as err:
             notes.append(f"WARNING: {err}")
     elif dump_path is not None and Path(dump_path).is_file():
-        notes.append(f"reading Fs from {dump_path}")
-        grid = read_fdump(dump_path)
-    return (None if grid is None else table_from_grid(grid, default_F)), notes
+        if default_F_given:
+            warnings.append(f"WARNING: ignoring '{dump_path}' (a structure-factor cache from an "
+                            f"earlier run) because -default_F was given; use -hkl to load "
+                            f"structure factors")
+        else:
+            grid = read_fdump(dump_path)
+            warnings.append(f"WARNING: no -hkl: reading structure factors from '{dump_path}', "
+                            f"the cache of an earlier run (give -hkl or -default_F to avoid it)")
+            notes.append(f"reading Fs from {dump_path}")
+    return (None if grid is None else table_from_grid(grid, default_F)), notes, warnings

@@ -97,18 +97,11 @@ def load_table(request: CliRequest, out) -> FTable | None:
 
     Returns None when there is neither (every reflection then gets default_F).
     """
-    dump = request.dump_path
-    cached = request.hkl_path is None and dump is not None and Path(dump).is_file()
-    if cached and request.parsed.default_F_given:
-        print(f"WARNING: ignoring '{dump}' (a structure-factor cache from an earlier run) "
-              f"because -default_F was given; use -hkl to load structure factors",
-              file=sys.stderr)
-        dump = cached = None
-    table, notes = load_structure_factors(request.hkl_path, dump,
-                                          request.config.crystal.default_F)
-    if cached:
-        print(f"WARNING: no -hkl: reading structure factors from '{dump}', the cache of an "
-              f"earlier run (give -hkl or -default_F to avoid it)", file=sys.stderr)
+    table, notes, warnings = load_structure_factors(
+        request.hkl_path, request.dump_path, request.config.crystal.default_F,
+        request.parsed.default_F_given)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
     for note in notes:
         print(note, file=out)
     return table

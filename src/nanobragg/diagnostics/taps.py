@@ -64,9 +64,10 @@ def prepared_request(argv: list[str], out, dtype: str | None = None,
     request = build_request(list(argv))
     if request.show_help:
         raise InputError("-h asks for the usage text; give a simulation to trace")
-    table, notes = load_structure_factors(request.hkl_path, request.dump_path,
-                                          request.config.crystal.default_F)
-    out.write("".join(f"{note}\n" for note in notes))
+    table, notes, warnings = load_structure_factors(
+        request.hkl_path, request.dump_path, request.config.crystal.default_F,
+        request.parsed.default_F_given)
+    out.write("".join(f"{line}\n" for line in warnings + notes))
     dtype = dtype or request.runtime.dtype
     if dtype not in DTYPES:
         raise InputError(f"dtype must be one of {sorted(DTYPES)}, not {dtype!r}")
