@@ -171,17 +171,6 @@ def check_render_cost(cost: RenderCost, override: bool = False) -> None:
 
 
 
-def _unsplit_reason(inp) -> str:
-    """The flag that keeps a pixel's sub-steps in one piece (see substeps.splittable)."""
-    for flag, on in (("-oversample_omega", inp.oversample_omega),
-                     ("-oversample_polar", inp.oversample_polar),
-                     ("-oversample_thick", inp.oversample_thick),
-                     ("-dmin", inp.dmin > 0), ("-interpolate", inp.interpolate)):
-        if on:
-            return flag
-    return "-oversample"
-
-
 def check_unsplit_memory(setup) -> None:
     """Raise InputError when a pixel's sub-steps must stay in one piece and are too many.
 
@@ -193,13 +182,14 @@ def check_unsplit_memory(setup) -> None:
         setup: the prepared simulation (simulator.Setup).
     """
     from .fast import supported
-    from .substeps import splittable
+    from .substeps import unsplit_reason
 
     inp = setup.inputs
     per_pixel = inp.evaluations_per_pixel
-    if per_pixel <= MAX_UNSPLIT_EVALUATIONS or splittable(inp) or supported(inp):
+    reason = unsplit_reason(inp)
+    if per_pixel <= MAX_UNSPLIT_EVALUATIONS or reason is None or supported(inp):
         return
     raise InputError(
-        f"{_unsplit_reason(inp)}: with it each pixel's {per_pixel:.3g} sub-steps are "
+        f"{reason}: with it each pixel's {per_pixel:.3g} sub-steps are "
         f"evaluated at once, more than the {MAX_UNSPLIT_EVALUATIONS:.3g} that fit the "
         f"memory bound; lower -oversample, the mosaic domains, sources or phi steps")

@@ -18,11 +18,24 @@ import torch
 from .kernel import KernelInputs, final_factors, render_pixels
 
 
+def unsplit_reason(inp: KernelInputs) -> str | None:
+    """The option that keeps a pixel's sub-steps in one piece, or None when they split.
+
+    They split for a plain running sum: no ``-oversample_*`` products, no resolution cut
+    and no tricubic interpolation.
+    """
+    for flag, on in (("-oversample_omega", inp.oversample_omega),
+                     ("-oversample_polar", inp.oversample_polar),
+                     ("-oversample_thick", inp.oversample_thick),
+                     ("-dmin", inp.dmin > 0), ("-interpolate", inp.interpolate)):
+        if on:
+            return flag
+    return None
+
+
 def splittable(inp: KernelInputs) -> bool:
-    """Whether a pixel's sub-steps can be split: a plain running sum (no ``-oversample_*``
-    products), no resolution cut and no tricubic interpolation."""
-    return not (inp.oversample_thick or inp.oversample_polar or inp.oversample_omega
-                or inp.dmin > 0 or inp.interpolate)
+    """Whether a pixel's sub-steps can be split into blocks (see :func:`unsplit_reason`)."""
+    return unsplit_reason(inp) is None
 
 
 def block_sizes(sizes: list[int], budget: int) -> list[int]:
