@@ -142,9 +142,16 @@ def choose_oversample(requested: int | None, crystal: Crystal, detector: Detecto
 
 def rendered_mask(config: SimulationConfig, mask: np.ndarray | None,
                   device: torch.device) -> torch.Tensor:
-    """Pixels the C visits: inside the ROI (inclusive bounds) and not zero in the mask."""
+    """Pixels the C visits: inside the ROI (inclusive bounds) and not zero in the mask.
+
+    Without an ROI and a mask it is a read-only broadcast of one True (no memory and no
+    parallel fill, which costs milliseconds on the first call of a process).
+    """
     det = config.detector
-    keep = torch.ones((det.spixels, det.fpixels), dtype=torch.bool, device=device)
+    shape = (det.spixels, det.fpixels)
+    if det.roi is None and mask is None:
+        return torch.ones((), dtype=torch.bool, device=device).expand(shape)
+    keep = torch.ones(shape, dtype=torch.bool, device=device)
     if det.roi is not None:
         xmin, xmax, ymin, ymax = det.roi
         f = torch.arange(det.fpixels, device=device)
@@ -159,7 +166,7 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
              mask: np.ndarray | None = None, dtype: torch.dtype = torch.float64,
              device: torch.device | str | None = "cpu",
              evaluations_per_chunk: int | None = None, engine: str = "auto",
-             progress=None) -> SimulationResult:
+             progress=None, setup: Setup | None = None) -> SimulationResult:
     """Render the full image.
 
     Args:
@@ -172,15 +179,19 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
             renders it covers and the eager kernel otherwise; ``"eager"`` or ``"fast"``
             force one (``"fast"`` still falls back where it does not apply).
         progress: optional callable ``progress(pixels_just_finished, pixels_in_total)``.
+        setup: the result of ``prepare(config, table, dtype, device)`` when the caller
+            has it already (then ``table``, ``dtype`` and ``device`` are taken from it).
 
     Returns:
         The image (zero outside ROI and mask) and its setup.
     """
-    setup = prepare(config, table, dtype, device)
+    if setup is None:
+        setup = prepare(config, table, dtype, device)
     inp = setup.inputs
+    dtype = inp.dtype
     dev = inp.pix0.device
     rendered = rendered_mask(config, mask, dev)
-    everything = bool(rendered.all())
+    everything = _is_broadcast(rendered) or bool(rendered.all())
     count = rendered.numel() if everything else int(rendered.sum())
     if fast.choose(inp, count, engine):
         return _render_fast(config, setup, rendered, everything, progress)
@@ -205,6 +216,11 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         if progress is not None:
             progress(idx.numel(), flat_index.numel())
     return SimulationResult(image.reshape(rendered.shape), rendered, setup, stop)
+
+
+def _is_broadcast(rendered: torch.Tensor) -> bool:
+    """Whether ``rendered`` is the all-True broadcast of :func:`rendered_mask`."""
+    return all(stride == 0 for stride in rendered.stride())
 
 
 def _render_fast(config: SimulationConfig, setup: Setup, rendered: torch.Tensor,

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .errors import InputError
-from .io.hkl import HKLGrid, read_fdump, read_hkl, write_fdump
 from .physics.structure_factors import FTable
+
+if TYPE_CHECKING:
+    from .io.hkl import HKLGrid
+
+# The HKL and Fdump readers are imported when a file is read: most renders have none.
 
 
 def table_from_grid(grid: HKLGrid, default_F: float = 0.0) -> FTable:
@@ -21,6 +26,8 @@ def table_from_grid(grid: HKLGrid, default_F: float = 0.0) -> FTable:
 
 def read_structure_factors(path: str | os.PathLike[str], default_F: float = 0.0) -> FTable:
     """Read an ``h k l F`` text file into an F table (grid points not listed: default_F)."""
+    from .io.hkl import read_hkl
+
     return table_from_grid(read_hkl(path, default_F), default_F)
 
 
@@ -40,6 +47,8 @@ def load_structure_factors(hkl_path: Path | None, dump_path: Path | None, defaul
     warnings: list[str] = []
     grid: HKLGrid | None = None
     if hkl_path is not None:
+        from .io.hkl import read_hkl, write_fdump
+
         grid = read_hkl(hkl_path, default_F)
         notes.append(f"writing dump file for next time: {dump_path}")
         try:
@@ -52,6 +61,8 @@ def load_structure_factors(hkl_path: Path | None, dump_path: Path | None, defaul
                             f"earlier run) because -default_F was given; use -hkl to load "
                             f"structure factors")
         else:
+            from .io.hkl import read_fdump
+
             grid = read_fdump(dump_path)
             warnings.append(f"WARNING: no -hkl: reading structure factors from '{dump_path}', "
                             f"the cache of an earlier run (give -hkl or -default_F to avoid it)")

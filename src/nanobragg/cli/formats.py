@@ -16,10 +16,10 @@ import torch
 from ..commandline.to_config import CliRequest
 from ..errors import InputError
 from ..io.formats import FORMATS
-from ..io.png import ring_spacings
-from ..io.product import image_product
-from ..series import phi_frames
 from ..simulator import SimulationResult
+
+# The product, PNG and series modules are imported where a format is written, so a plain
+# render does not load them.
 
 
 def check_formats(request: CliRequest) -> None:
@@ -57,6 +57,8 @@ def format_writes(request: CliRequest, result: SimulationResult, table,
     opts = request.outputs
     if not opts.formats:
         return []
+    from ..io.product import image_product
+
     ended = datetime.datetime.now(datetime.timezone.utc)
     package = functools.partial(image_product, result, request.config, scale=opts.intfile_scale,
                                 adc=opts.adc, exposure=opts.exposure, start_time=started,
@@ -74,6 +76,8 @@ def format_writes(request: CliRequest, result: SimulationResult, table,
 
 
 def _phi_frames(request: CliRequest, table, out) -> np.ndarray:
+    from ..series import phi_frames
+
     runtime = request.runtime
     frames = phi_frames(request.config, table, request.mask,
                         dtype=getattr(torch, runtime.dtype), device=runtime.device,
@@ -86,6 +90,8 @@ def _write_one(name: str, path: str, product, options: dict, out, temp: Path) ->
     fmt = FORMATS[name]
     print(f"writing {path} as {fmt.description}", file=out)
     if name == "png" and options.get("rings"):
+        from ..io.png import ring_spacings
+
         spacings = ring_spacings(product, options["rings"])
         print(f"  resolution rings at {' '.join(f'{d * 1e10:g}' for d in spacings)} A",
               file=out)

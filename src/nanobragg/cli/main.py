@@ -21,7 +21,6 @@ from ..budget import (
 )
 from ..commandline.to_config import CliRequest, build_request
 from ..errors import InputError
-from ..experiments import write_experiment_list
 from ..io._atomic import write_chunks
 from ..io.formats import FORMATS
 from ..io.output_set import OutputSet
@@ -30,7 +29,6 @@ from ..io.rawfloat import float_image_chunks
 from ..io.smv import format_smv_header
 from ..io.streaming import array_chunks, image_chunks
 from ..models.crystal import phi_sampling
-from ..noise import poisson_noise_image
 from ..outputs import (
     auto_int_scale,
     auto_pgm_scale,
@@ -41,10 +39,9 @@ from ..outputs import (
 )
 from ..physics.structure_factors import FTable
 from ..progress import RenderProgress
-from ..simulator import SimulationResult, prepare, rendered_mask, simulate
+from ..simulator import Setup, SimulationResult, prepare, rendered_mask, simulate
 from ..tables import load_structure_factors
 from .formats import check_formats, format_writes
-from .panel_outputs import render_panels
 from .usage import USAGE
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -117,17 +114,20 @@ def output_paths(request: CliRequest) -> list[tuple[str, Path]]:
     return [(flag, Path(path)) for flag, path in paths if path]
 
 
-def _check_cost(request: CliRequest, dtype: torch.dtype) -> None:
-    """Refuse an absurd render before it starts (see nanobragg.budget)."""
+def _check_config_cost(request: CliRequest) -> None:
+    """Refuse, before any model is built, a render the configuration says is absurd."""
     override = request.parsed.no_cost_limit
     check_allocation(request.config)
     check_counts(request.config, override)
     check_render_cost(config_cost(request.config), override)
-    if _multi_panel(request):
-        return
-    setup = prepare(request.config, None, dtype, "cpu")
-    check_render_cost(render_cost(request.config, setup), override)
+
+
+def _prepare_checked(request: CliRequest, table: FTable | None, dtype: torch.dtype) -> Setup:
+    """The models of the render, refused when their real cost is absurd (nanobragg.budget)."""
+    setup = prepare(request.config, table, dtype, request.runtime.device)
+    check_render_cost(render_cost(request.config, setup), request.parsed.no_cost_limit)
     check_unsplit_memory(setup)
+    return setup
 
 
 def _simulate_and_write(request: CliRequest, out) -> None:
@@ -138,19 +138,22 @@ def _simulate_and_write(request: CliRequest, out) -> None:
         for flag, path in output_paths(request):
             files.reserve(flag, path)
         check_formats(request)
-        _check_cost(request, dtype)
+        _check_config_cost(request)
         table = load_table(request, out)
         if _multi_panel(request):
+            from .panel_outputs import render_panels
+
             render_panels(request, table, dtype, out, files)
             files.commit()
             return
+        setup = _prepare_checked(request, table, dtype)
         started_at = datetime.datetime.now(datetime.timezone.utc)
         started = time.perf_counter()
         with RenderProgress(request.parsed.progress) as progress:
             result = simulate(request.config, table, request.mask, dtype=dtype,
                               device=request.runtime.device,
                               evaluations_per_chunk=request.runtime.chunk_evaluations,
-                              progress=progress)
+                              progress=progress, setup=setup)
         _print_setup(result, out)
         print(f"  rendered in {time.perf_counter() - started:.3f} s on "
               f"{result.image.device} ({request.runtime.dtype})", file=out)
@@ -202,7 +205,7 @@ def _print_setup(result: SimulationResult, out) -> None:
 def _write_outputs(request: CliRequest, result: SimulationResult, out,
                    files: OutputSet) -> None:
     cfg, opts = request.config, request.outputs
-    image = result.image.detach().to("cpu", torch.float32).numpy()
+    image = np.asarray(result.image.detach().cpu().numpy(), dtype=np.float32)
     _report_non_finite(image)
     rendered = result.rendered.cpu().numpy()
     roi = rendered_mask(cfg, None, torch.device("cpu")).numpy()
@@ -232,6 +235,8 @@ def _write_outputs(request: CliRequest, result: SimulationResult, out,
         top = pgm_header(image.shape[1], image.shape[0], pgm_scale)
         files.write("-pgmfile", lambda p: write_chunks(p, itertools.chain([top], pixels)))
     if opts.noisefile:
+        from ..noise import poisson_noise_image
+
         noise, photons, overloads = poisson_noise_image(image, opts.seed, opts.adc,
                                                         cfg.detector.roi)
         print(f"{photons:.0f} photons on noise image ({overloads} overloads)", file=out)
@@ -239,6 +244,8 @@ def _write_outputs(request: CliRequest, result: SimulationResult, out,
         chunks = itertools.chain([header], array_chunks(noise, "<u2"))
         files.write("-noisefile", lambda p: write_chunks(p, chunks))
     if opts.expt:
+        from ..experiments import write_experiment_list
+
         print(f"writing {opts.expt} (DIALS experiment list)", file=out)
         images = [str(opts.intfile or opts.floatfile)]
         files.write("-exptout", lambda p: write_experiment_list(p, cfg, images))

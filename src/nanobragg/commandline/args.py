@@ -41,8 +41,7 @@ from typing import Any
 from nanobragg.config import DEFAULT_FLUENCE
 from nanobragg.errors import InputError
 from nanobragg.io._cnum import atof, strtod_prefix
-from nanobragg.io.formats import FORMATS
-from nanobragg.io.nexus import COMPRESSIONS
+from nanobragg.io.formats import FORMATS, NEXUS_COMPRESSIONS
 from nanobragg.units import HC_EV_ANGSTROM
 
 #: Degrees per radian exactly as the C computes it (``180.0*M_1_PI``).
@@ -640,7 +639,7 @@ RULES: tuple[Rule, ...] = (
     _rule("=-exptout", "s", _store("exptout")),
     *(_rule(f"={fmt.flag}", "s", _format_file(name)) for name, fmt in FORMATS.items()),
     _rule("=-pngrings", "", _constants({"png_rings": True})),
-    _rule("=-nexus_compression", "s", _choice("nexus_compression", COMPRESSIONS)),
+    _rule("=-nexus_compression", "s", _choice("nexus_compression", NEXUS_COMPRESSIONS)),
     _rule("=-nexus_stack", "", _constants({"nexus_stack": True})),
     _rule("=-nocostlimit", "", _constants({"no_cost_limit": True})),
     _rule("=-h =-help =--help", "", _constants({"show_help": True})),

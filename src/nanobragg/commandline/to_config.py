@@ -23,12 +23,11 @@ import numpy as np
 
 from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
 from nanobragg.errors import InputError
-from nanobragg.io.expt import from_expt
-from nanobragg.io.matrix import read_mosflm_matrix
 from nanobragg.io.smv import SMVImage, header_value, read_smv
-from nanobragg.io.sources import read_source_file
 
 from .args import ParsedArgs, from_angstrom, from_deg, from_mm, input_images, parse_argv
+
+# The readers of -expt, -mat and -sourcefile are imported when those flags are given.
 
 
 @dataclass(frozen=True)
@@ -185,6 +184,8 @@ def expt_config(p: ParsedArgs, config: SimulationConfig, base: Path) -> Simulati
         if getattr(p, name) != getattr(defaults, name):
             raise InputError(f"{flag}: conflicts with -expt (the experiment list gives it)")
     def read(path: Path) -> SimulationConfig:
+        from nanobragg.io.expt import from_expt
+
         return from_expt(path, image=p.expt_image, base=config)
 
     config = _read_for("-expt", read, base / p.exptfile)
@@ -405,6 +406,8 @@ def _reciprocal_matrix(p: ParsedArgs, base: Path) -> tuple | None:
     """The ``-mat`` A matrix divided by the final wavelength (1/Angstrom)."""
     if p.matfile is None:
         return None
+    from nanobragg.io.matrix import read_mosflm_matrix
+
     matrix = _read_for("-mat", read_mosflm_matrix, base / p.matfile)
     scaled = matrix * (1e-10 / p.wavelength)
     return tuple(tuple(float(v) for v in row) for row in scaled)
@@ -481,6 +484,8 @@ def _sources(p: ParsedArgs, base: Path) -> tuple[tuple[float, ...], ...] | None:
     """Rows (X, Y, Z, weight, lambda) of ``-sourcefile``, NaN where missing."""
     if p.sourcefile is None:
         return None
+    from nanobragg.io.sources import read_source_file
+
     rows = _read_for("-sourcefile", read_source_file, base / p.sourcefile)
     return tuple(tuple(float(v) for v in row) for row in rows)
 

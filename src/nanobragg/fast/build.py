@@ -2,8 +2,9 @@
 
 The shared library is cached in ``$NANOBRAGG_CACHE_DIR`` (default
 ``$XDG_CACHE_HOME/nanobragg`` or ``~/.cache/nanobragg``) under a name that hashes the
-kernel source, the compiler command, the compiler version, the torch version and the
-CPU model and flags, so a change of any of them builds a new one. Deleting the folder
+kernel source, the compiler flags, the compiler executable (its resolved path, size and
+modification time, so an upgrade counts), the torch version and the CPU model and flags, so
+a change of any of them builds a new one. Deleting the folder
 clears the cache.
 """
 
@@ -58,6 +59,20 @@ def _cpu_signature() -> str:
     return "\n".join(sorted(set(lines)))
 
 
+def _compiler_signature(cc: str) -> str:
+    """Resolved path, size and modification time of the compiler executable.
+
+    Cheaper than running ``cc --version`` on every start, and it changes when the
+    compiler is upgraded or ``$CC`` points elsewhere.
+    """
+    found = shutil.which(cc)
+    if found is None:
+        return cc
+    real = os.path.realpath(found)
+    info = os.stat(real)
+    return f"{real} {info.st_size} {info.st_mtime_ns}"
+
+
 def library_path(cc: str) -> Path:
     """Where the kernel built by ``cc`` for this source, torch and CPU lives."""
     return cache_dir() / _library_name(cc)
@@ -65,13 +80,13 @@ def library_path(cc: str) -> Path:
 
 @functools.cache
 def _library_name(cc: str) -> str:
-    """File name hashing the sources, flags, compiler version, torch version and CPU."""
+    """File name hashing the sources, flags, compiler executable, torch version and CPU."""
     here = Path(__file__).parent
     digest = hashlib.sha256()
     for name in SOURCES:
         digest.update((here / name).read_bytes())
-    version = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
-    for part in (" ".join(FLAGS), version, torch.__version__, _cpu_signature()):
+    for part in (" ".join(FLAGS), _compiler_signature(cc), torch.__version__,
+                 _cpu_signature()):
         digest.update(part.encode())
     return f"nbkernel-{digest.hexdigest()[:20]}.so"
 

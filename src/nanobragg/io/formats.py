@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 Writer = Callable[..., None]
 
+#: NeXus image compressions (``-nexus_compression``).
+NEXUS_COMPRESSIONS = ("gzip", "bitshuffle", "none")
+
 # The writers are imported when a format is written: a plain render (and the argument
 # table, which only needs the flags) does not pay for their modules.
 

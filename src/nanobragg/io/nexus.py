@@ -29,10 +29,10 @@ import numpy as np
 
 from ._atomic import atomic_path
 from ._optional import require
+from .formats import NEXUS_COMPRESSIONS
 from .geometry import ImageGeometry, PanelGeometry, mcstas_rotation
 from .product import ImageProduct
 
-COMPRESSIONS = ("gzip", "bitshuffle", "none")
 #: pixel_mask bit for pixels that were not rendered (outside -roi or zero in -mask).
 USER_MASK_BIT = 1 << 8
 
@@ -92,7 +92,7 @@ def _filters(compression: str) -> dict:
     if compression == "bitshuffle":
         plugin = require("hdf5plugin", "-nexus_compression bitshuffle")
         return dict(plugin.Bitshuffle(cname="lz4"))
-    raise ValueError(f"compression must be one of {', '.join(COMPRESSIONS)}, "
+    raise ValueError(f"compression must be one of {', '.join(NEXUS_COMPRESSIONS)}, "
                      f"not {compression!r}")
 
 
