@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +24,7 @@ from .physics.structure_factors import FTable
 from .substeps import render_blocked, splittable
 from .units import R_E_SQR
 from .vectors import value_of
+from .workers import run_items
 
 log = logging.getLogger(__name__)
 
@@ -197,25 +200,71 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         return _render_fast(config, setup, rendered, everything, progress)
     flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
     image = torch.zeros(rendered.numel(), dtype=dtype, device=dev)
-    chunk = pixels_per_chunk(inp, evaluations_per_chunk)
-    fpixels = config.detector.fpixels
+    chunks = _chunks(flat_index, pixels_per_chunk(inp, evaluations_per_chunk))
+    render = functools.partial(_render_chunk, fpixels=config.detector.fpixels,
+                               evaluations_per_chunk=evaluations_per_chunk)
+    report = _chunk_progress(progress, flat_index.numel())
+    if _chunks_independent(inp):
+        _render_in_parallel(inp, chunks, image, render, report)
+        return SimulationResult(image.reshape(rendered.shape), rendered, setup, None)
     stop = None
-    for start in range(0, flat_index.numel(), chunk):
-        idx = flat_index[start:start + chunk]
-        chunk_inputs = _without_interpolation(inp) if stop is not None else inp
-        budget = _budget(chunk_inputs, evaluations_per_chunk)
-        if chunk_inputs.evaluations_per_pixel > budget and splittable(chunk_inputs):
-            image.index_put_((idx,), render_blocked(chunk_inputs, idx // fpixels,
-                                                    idx % fpixels, budget))
-            continue
-        out = render_pixels(chunk_inputs, idx // fpixels, idx % fpixels)
-        image.index_put_((idx,), out.intensity)
-        failed = out.interpolation_failed
+    for idx in chunks:
+        values, failed = render(inp if stop is None else _without_interpolation(inp), idx)
+        image.index_put_((idx,), values)
         if failed is not None and bool(failed.any()):
             stop = int(idx[int(torch.argmax(failed.to(torch.int8)))])
-        if progress is not None:
-            progress(idx.numel(), flat_index.numel())
+        report(idx)
     return SimulationResult(image.reshape(rendered.shape), rendered, setup, stop)
+
+
+def _chunks(flat_index: torch.Tensor, pixels: int) -> list[torch.Tensor]:
+    """Consecutive pieces of ``flat_index`` with at most ``pixels`` pixels each."""
+    return [flat_index[start:start + pixels] for start in range(0, flat_index.numel(), pixels)]
+
+
+def _render_chunk(inp: KernelInputs, idx: torch.Tensor, fpixels: int,
+                  evaluations_per_chunk: int | None):
+    """Photons of the pixels ``idx`` (P,) and, with interpolation, which left the grid."""
+    budget = _budget(inp, evaluations_per_chunk)
+    if inp.evaluations_per_pixel > budget and splittable(inp):
+        return render_blocked(inp, idx // fpixels, idx % fpixels, budget), None
+    out = render_pixels(inp, idx // fpixels, idx % fpixels)
+    return out.intensity, out.interpolation_failed
+
+
+def _chunk_progress(progress, total: int):
+    """``report(idx)`` passing a finished chunk to ``progress`` (a no-op without one)."""
+    lock = threading.Lock()
+
+    def report(idx: torch.Tensor) -> None:
+        if progress is not None:
+            with lock:
+                progress(idx.numel(), total)
+    return report
+
+
+def _chunks_independent(inp: KernelInputs) -> bool:
+    """Whether chunks may run in any order on several CPU threads.
+
+    Not on a GPU (one stream), not when an input requires grad (one autograd graph)
+    and not with tricubic interpolation (the C switches it off for every pixel after
+    the first that leaves the grid, so chunks depend on the ones before).
+    """
+    if inp.pix0.device.type != "cpu" or inp.interpolate or torch.get_num_threads() < 2:
+        return False
+    tensors = [v for v in vars(inp).values() if isinstance(v, torch.Tensor)] + [inp.table.F]
+    return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+
+
+def _render_in_parallel(inp: KernelInputs, chunks: list[torch.Tensor], image: torch.Tensor,
+                        render, report) -> None:
+    """Chunks on as many threads as torch has, each chunk's operators on one thread."""
+    def work(idx: torch.Tensor) -> None:
+        values, _ = render(inp, idx)
+        image.index_put_((idx,), values)
+        report(idx)
+
+    run_items(chunks, work, torch.get_num_threads(), single_threaded_ops=True)
 
 
 def _is_broadcast(rendered: torch.Tensor) -> bool:

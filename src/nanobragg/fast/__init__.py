@@ -18,6 +18,7 @@ import torch
 from ..kernel import KernelInputs
 from ..physics.lattice import lattice_shape
 from ..vectors import unit, value_of
+from ..workers import run_items
 from . import build
 
 #: Evaluations below which the eager kernel is used even when the library is built.
@@ -81,9 +82,8 @@ def render(inp: KernelInputs, flat_index: torch.Tensor | int, fpixels: int,
     An int ``flat_index`` means the first that many pixels (a whole frame).
 
     Work is split into items of whole pixel blocks that ``threads`` Python threads take
-    in turn (the library call releases the GIL), so a busy core only slows its items; an
-    interrupt stops them after their current item. ``progress(pixels_done)`` is called
-    after each item when given.
+    in turn (:func:`nanobragg.workers.run_items`; the library call releases the GIL).
+    ``progress(pixels_done)`` is called after each item when given.
     """
     lib = build.load()
     args = _arguments(inp, fpixels)
@@ -93,33 +93,18 @@ def render(inp: KernelInputs, flat_index: torch.Tensor | int, fpixels: int,
     out = torch.empty(total, dtype=inp.dtype)
     threads = threads or torch.get_num_threads()
     item = max(MIN_PIXELS_PER_ITEM, -(-total // (threads * 64)) // 64 * 64)
-    starts = iter(range(0, total, item))
     lock = threading.Lock()
-    stop = threading.Event()
 
-    def work():
-        while not stop.is_set():
+    def work(start: int) -> None:
+        count = min(item, total - start)
+        listed = None if pixels is None else ctypes.c_void_p(pixels[start:].data_ptr())
+        fn(ctypes.byref(args["params"]), listed, ctypes.c_int64(start),
+           ctypes.c_int64(count), *args["arrays"], ctypes.c_void_p(out[start:].data_ptr()))
+        if progress is not None:
             with lock:
-                start = next(starts, None)
-            if start is None:
-                return
-            count = min(item, total - start)
-            listed = None if pixels is None else ctypes.c_void_p(pixels[start:].data_ptr())
-            fn(ctypes.byref(args["params"]), listed, ctypes.c_int64(start),
-               ctypes.c_int64(count), *args["arrays"], ctypes.c_void_p(out[start:].data_ptr()))
-            if progress is not None:
-                with lock:
-                    progress(count)
+                progress(count)
 
-    workers = [threading.Thread(target=work, daemon=True) for _ in range(max(1, threads))]
-    for w in workers:
-        w.start()
-    try:
-        for w in workers:
-            w.join()
-    except BaseException:
-        stop.set()  # e.g. Ctrl-C: workers finish their current item and take no more
-        raise
+    run_items(range(0, total, item), work, max(1, threads))
     return out
 
 
