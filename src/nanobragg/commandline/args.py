@@ -91,7 +91,7 @@ def _dmin_from_angstrom(value: float) -> float:
     return value * 1e-10
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # 100 fields: generated __eq__/__repr__ cost start-up
 class ParsedArgs:
     """The C program's option variables after its argument loop, in SI units.
 
