@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,15 +11,19 @@ import torch
 from . import fast
 from .config import SimulationConfig
 from .errors import InputError
-from .kernel import KernelInputs, render_pixels
-from .models.beam import Beam, build_beam
-from .models.crystal import Crystal, build_crystal
-from .models.detector import Detector, build_detector, frame_vectors
+from .kernel import render_pixels
+from .models.beam import build_beam
+from .models.crystal import build_crystal
+from .models.detector import build_detector, frame_vectors
+from .models.sampling import build_sampling, choose_oversample
+from .models.setup import Setup, with_lookup
 from .parameters import check_gradient_requests
-from .physics.structure_factors import FTable
+from .physics.structure_factors import FTable, structure_factor_lookup
 from .substeps import render_blocked, splittable
-from .units import R_E_SQR
 from .vectors import value_of
+
+__all__ = ["Setup", "SimulationResult", "choose_oversample", "pixels_per_chunk", "prepare",
+           "rendered_mask", "resolve_device", "simulate"]
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +33,6 @@ EVALUATIONS_PER_CHUNK = 1 << 16
 INTERPOLATION_EVALUATIONS_PER_CHUNK = 1 << 13
 #: Default budgets are multiplied by this on a GPU.
 GPU_CHUNK_FACTOR = 64
-
-
-@dataclass(frozen=True)
-class Setup:
-    """The models and derived sampling of one simulation."""
-
-    detector: Detector
-    crystal: Crystal
-    beam: Beam
-    oversample: int
-    steps: int
-    inputs: KernelInputs
 
 
 @dataclass
@@ -80,10 +70,10 @@ def resolve_device(name: str | torch.device | None) -> torch.device:
 def prepare(config: SimulationConfig, table: FTable | None = None,
             dtype: torch.dtype = torch.float64, device: torch.device | str | None = "cpu"
             ) -> Setup:
-    """Build the detector, crystal and beam models and the kernel inputs.
+    """Build the detector, crystal, beam and sampling models: the kernel's inputs.
 
     The models (setup geometry) are always float64; ``dtype`` sets the precision of the
-    per-evaluation work in the kernel.
+    per-evaluation work in the kernel (and of the F table).
 
     Args:
         config: the simulation configuration.
@@ -104,40 +94,8 @@ def prepare(config: SimulationConfig, table: FTable | None = None,
     crystal = build_crystal(cry_cfg, frame["spindle"], geometry, device)
     beam = build_beam(config.beam, frame["beam"], frame["polar"])
     table = _table_on(table, cry_cfg.default_F, dtype, device)
-    oversample = choose_oversample(det_cfg.oversample, crystal, detector, config.beam.wavelength)
-    steps = beam.sources * crystal.domains * crystal.phisteps * oversample**2
-    interpolate = _interpolation_on(cry_cfg.interpolate, cry_cfg.N, table)
-    inputs = KernelInputs(
-        fdet=detector.fdet, sdet=detector.sdet, odet=detector.odet, pix0=detector.pix0,
-        beam=detector.beam, pixel_size=detector.pixel_size,
-        close_distance=detector.close_distance, distance=detector.distance,
-        oversample=oversample, layer_offsets=detector.layer_offsets,
-        thickstep=detector.thickstep, mu=detector.mu, thick=detector.thickness > 0,
-        curved=detector.curved, point_pixel=detector.point_pixel,
-        incident=beam.incident, wavelength=beam.wavelength, polar_vector=beam.polar_vector,
-        kahn=beam.kahn, nopolar=beam.nopolar, real_rows=crystal.real_rows,
-        recip_rows=crystal.recip_rows.to(dtype), N=crystal.N.to(dtype), shape=crystal.shape,
-        fudge=crystal.fudge.to(dtype),
-        table=table, interpolate=interpolate,
-        oversample_thick=det_cfg.oversample_thick, oversample_polar=det_cfg.oversample_polar,
-        oversample_omega=det_cfg.oversample_omega, dmin=value_of(config.dmin),
-        water=value_of(beam.water_size) != 0.0,
-        background=beam.background_intensity().to(dtype),
-        scale=(R_E_SQR * beam.fluence / steps).to(dtype), dtype=dtype,
-        c_formula=cry_cfg.c_rounding,
-    )
-    return Setup(detector, crystal, beam, oversample, steps, inputs)
-
-
-def choose_oversample(requested: int | None, crystal: Crystal, detector: Detector,
-                      wavelength) -> int:
-    """The user's oversample, or the C's ``ceil(3*max crystal size / (lambda*d/pixel))``."""
-    if requested is not None and requested > 0:
-        return int(requested)
-    size = max(crystal.xtal_size)
-    pixel = value_of(detector.pixel_size)
-    reciprocal_pixel = value_of(wavelength) * detector.report["distance"] / pixel
-    return max(1, math.ceil(3.0 * size / reciprocal_pixel))
+    sampling = build_sampling(config, detector, crystal, beam, table.loaded, dtype)
+    return Setup(detector, crystal, beam, sampling, table)
 
 
 def rendered_mask(config: SimulationConfig, mask: np.ndarray | None,
@@ -177,27 +135,26 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         The image (zero outside ROI and mask) and its setup.
     """
     setup = prepare(config, table, dtype, device)
-    inp = setup.inputs
-    dev = inp.pix0.device
+    dev = setup.device
     rendered = rendered_mask(config, mask, dev)
     everything = bool(rendered.all())
     count = rendered.numel() if everything else int(rendered.sum())
-    if fast.choose(inp, count, engine):
+    if fast.choose(setup, count, engine):
         return _render_fast(config, setup, rendered, everything, progress)
     flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
     image = torch.zeros(rendered.numel(), dtype=dtype, device=dev)
-    chunk = pixels_per_chunk(inp, evaluations_per_chunk)
+    chunk = pixels_per_chunk(setup, evaluations_per_chunk)
     fpixels = config.detector.fpixels
     stop = None
     for start in range(0, flat_index.numel(), chunk):
         idx = flat_index[start:start + chunk]
-        chunk_inputs = _without_interpolation(inp) if stop is not None else inp
-        budget = _budget(chunk_inputs, evaluations_per_chunk)
-        if chunk_inputs.evaluations_per_pixel > budget and splittable(chunk_inputs):
-            image.index_put_((idx,), render_blocked(chunk_inputs, idx // fpixels,
+        models = with_lookup(setup, "nearest") if stop is not None else setup
+        budget = _budget(models, evaluations_per_chunk)
+        if models.evaluations_per_pixel > budget and splittable(models):
+            image.index_put_((idx,), render_blocked(models, idx // fpixels,
                                                     idx % fpixels, budget))
             continue
-        out = render_pixels(chunk_inputs, idx // fpixels, idx % fpixels)
+        out = render_pixels(models, idx // fpixels, idx % fpixels)
         image.index_put_((idx,), out.intensity)
         failed = out.interpolation_failed
         if failed is not None and bool(failed.any()):
@@ -210,50 +167,37 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
 def _render_fast(config: SimulationConfig, setup: Setup, rendered: torch.Tensor,
                  everything: bool, progress) -> SimulationResult:
     """The image through :mod:`nanobragg.fast` (a whole frame needs no index list)."""
-    inp = setup.inputs
     flat_index = rendered.numel() if everything else torch.nonzero(
         rendered.reshape(-1)).squeeze(1)
     total = rendered.numel() if everything else flat_index.numel()
     report = None if progress is None else (lambda n: progress(n, total))
-    values = fast.render(inp, flat_index, config.detector.fpixels, progress=report)
+    values = fast.render(setup, flat_index, config.detector.fpixels, progress=report)
     if everything:
         image = values
     else:
-        image = torch.zeros(rendered.numel(), dtype=inp.dtype, device=rendered.device)
+        image = torch.zeros(rendered.numel(), dtype=setup.dtype, device=rendered.device)
         image.index_put_((flat_index,), values)
     return SimulationResult(image.reshape(rendered.shape), rendered, setup, None)
 
 
-def pixels_per_chunk(inp: KernelInputs, evaluations_per_chunk: int | None) -> int:
+def pixels_per_chunk(setup: Setup, evaluations_per_chunk: int | None) -> int:
     """Pixels per kernel call so that pixels x evaluations stays under the budget.
 
     The default budget is sized for a CPU cache; on a GPU, where each call has a launch
     cost and memory is plentiful, it is 64 times larger.
     """
-    return max(1, _budget(inp, evaluations_per_chunk) // inp.evaluations_per_pixel)
+    return max(1, _budget(setup, evaluations_per_chunk) // setup.evaluations_per_pixel)
 
 
-def _budget(inp: KernelInputs, evaluations_per_chunk: int | None) -> int:
-    """Evaluations per kernel call: the caller's, or the default for this device."""
+def _budget(setup: Setup, evaluations_per_chunk: int | None) -> int:
+    """Evaluations per kernel call: the caller's, or the default for this device (smaller
+    for a structure-factor lookup that reads many table values per evaluation)."""
+    many = structure_factor_lookup(setup.sampling.lookup).neighbours > 1
     budget = evaluations_per_chunk or (
-        INTERPOLATION_EVALUATIONS_PER_CHUNK if inp.interpolate else EVALUATIONS_PER_CHUNK)
-    if evaluations_per_chunk is None and inp.pix0.is_cuda:
+        INTERPOLATION_EVALUATIONS_PER_CHUNK if many else EVALUATIONS_PER_CHUNK)
+    if evaluations_per_chunk is None and setup.device.type == "cuda":
         budget *= GPU_CHUNK_FACTOR
     return budget
-
-
-def _without_interpolation(inp: KernelInputs) -> KernelInputs:
-    return dataclasses.replace(inp, interpolate=False)
-
-
-def _interpolation_on(requested: bool | None, cells, table: FTable) -> bool:
-    """The C's rule: auto-on when any N given on the command line is <= 2 (checked before
-    the crystal size sets N); never without a loaded table."""
-    if not table.loaded:
-        return False
-    if requested is None:
-        return any(value_of(n) <= 2 for n in cells)
-    return bool(requested)
 
 
 def _table_on(table: FTable | None, default_F: float, dtype, device) -> FTable:

@@ -207,7 +207,7 @@ def _write_outputs(request: CliRequest, result: SimulationResult, out,
     rendered = result.rendered.cpu().numpy()
     roi = rendered_mask(cfg, None, torch.device("cpu")).numpy()
     stats = image_stats(image, rendered, roi)
-    sub = result.setup.inputs.pixel_size.item() / result.setup.oversample
+    sub = result.setup.detector.pixel_size.item() / result.setup.oversample
     os_ = result.setup.oversample
     slow, fast = stats.max_pixel
     print(f"max_I = {stats.max_I:g}  at {sub * (fast * os_ + os_ - 1) + sub / 2:g} "

@@ -34,9 +34,8 @@ class Detector:
         distance: reported distance close_distance/ratio (m), scalar tensor.
         fpixels, spixels: pixel counts.
         layer_offsets: depth of each sensor layer along odet (m), shape (T,).
-        thickstep: layer thickness (m) and mu: attenuation (1/m), a float or a scalar
-            tensor (when given as one); thickness: total (m), float.
-        curved, point_pixel: geometry options.
+        thickstep: layer thickness (m) and mu: attenuation (1/m), scalar tensors (carrying
+            the gradient of a thickness or mu given as a tensor); thickness: total (m), float.
         pivot: the pivot really used.
         report: values the C prints and writes into SMV headers (floats, m or pixels).
     """
@@ -52,11 +51,9 @@ class Detector:
     fpixels: int
     spixels: int
     layer_offsets: torch.Tensor
-    thickstep: float | torch.Tensor
-    mu: float | torch.Tensor
+    thickstep: torch.Tensor
+    mu: torch.Tensor
     thickness: float
-    curved: bool
-    point_pixel: bool
     pivot: str
     report: dict
 
@@ -118,8 +115,7 @@ def build_detector(
         fpixels=int(cfg.fpixels), spixels=int(cfg.spixels),
         layer_offsets=torch.arange(layers[0], dtype=dtype, device=device) * layers[1],
         thickstep=_as(layers[1], dtype, device), mu=_as(layers[2], dtype, device),
-        thickness=layers[3],
-        curved=bool(cfg.curved), point_pixel=bool(cfg.point_pixel), pivot=pivot,
+        thickness=layers[3], pivot=pivot,
         report=_report(cfg, centre, pix0, fdet, sdet, odet, beam, ratio, pixel, detsize_s)
         | {"construction": _construction_report(
             cfg, centre, angles, twotheta, (fdet0, sdet0, odet0, tt_axis), (fdet, sdet, beam),
@@ -255,11 +251,11 @@ def _float(value) -> float:
     return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
 
 
-def _as(value, dtype, device):
-    """A tensor value on dtype and device; a float stays a float."""
+def _as(value, dtype, device) -> torch.Tensor:
+    """A number or tensor as a tensor on dtype and device (a tensor keeps its graph)."""
     if isinstance(value, torch.Tensor):
         return value.to(dtype=dtype, device=device)
-    return value
+    return torch.tensor(value, dtype=dtype, device=device)
 
 
 def _scalar_maker(dtype: torch.dtype, device: torch.device):

@@ -87,7 +87,7 @@ def build_panel_detector(cfg: DetectorConfig, beam_cfg: BeamConfig, dtype: torch
     return dataclasses.replace(
         base, fdet=fdet, sdet=sdet, odet=odet, pix0=pix0, pixel_size=pixel,
         close_distance=close, distance=close / ratio, fpixels=int(panel.fpixels),
-        spixels=int(panel.spixels), curved=False, pivot="SAMPLE",
+        spixels=int(panel.spixels), pivot="SAMPLE",
         report=report | {"construction": None},
     )
 
