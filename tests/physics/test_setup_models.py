@@ -41,3 +41,13 @@ def test_replacing_fields_and_lookup_keeps_the_rest():
     assert with_lookup(setup, "tricubic").sampling.lookup == "tricubic"
     assert setup.sampling.lookup == "nearest"
     assert setup.evaluations_per_pixel == setup.layers * setup.oversample**2
+
+
+def test_models_hold_tensors_and_sizes_only():
+    """Reported values are computed on demand (nanobragg.reports), not kept in models."""
+    setup = _setup()
+    for model in ("detector", "crystal", "beam"):
+        value = getattr(setup, model)
+        for f in dataclasses.fields(value):
+            kept = getattr(value, f.name)
+            assert isinstance(kept, (torch.Tensor, int, float, tuple)), (model, f.name)

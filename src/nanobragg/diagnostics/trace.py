@@ -71,7 +71,7 @@ def trace_log(setup: Setup, config, pixels, mask=None, prefix: str = PREFIX,
         return []
     traced = render_taps(setup, pixels, interpolation_stop)
     rendered = rendered_flags(config, mask, pixels, setup.device)
-    header = detector_lines(setup.detector, config.detector.convention, prefix)
+    header = detector_lines(setup.detector, config, prefix)
     lines: list[str] = []
     for p, (s, f) in enumerate(pixels):
         lines += header
