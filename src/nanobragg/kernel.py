@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .models.panels import pixel_frames
 from .models.rotations import rotate_axis
 from .models.setup import Setup
 from .physics.lattice import LatticeParams, lattice_shape
@@ -50,7 +51,8 @@ class KernelOutput:
 
 
 def render_pixels(setup: Setup, spixel: torch.Tensor, fpixel: torch.Tensor,
-                  want_taps: bool = False, final: bool = True) -> KernelOutput:
+                  want_taps: bool = False, final: bool = True,
+                  panel: torch.Tensor | None = None) -> KernelOutput:
     """Photons in each pixel of a chunk.
 
     Args:
@@ -60,12 +62,14 @@ def render_pixels(setup: Setup, spixel: torch.Tensor, fpixel: torch.Tensor,
         final: apply scale and the once-per-pixel factors; with False the intensity is
             the running sum ``I`` without the background and the taps hold ``geometry``,
             ``polar``, ``skipped`` (for callers that split a pixel's sub-steps).
+        panel: each pixel's panel, shape (P,), for a detector of stacked panels (None for
+            a detector of one panel).
 
     Returns:
         The intensities and, if asked, the intermediates.
     """
     beam, sampling = setup.beam, setup.sampling
-    geo = subpixel_geometry(setup, spixel, fpixel)
+    geo = subpixel_geometry(setup, spixel, fpixel, panel)
     diffracted = tuple(d[:, :, None, :] for d in geo["diffracted"])  # (T, O, 1, P)
     scattering = tuple((d - beam.incident[:, c, None]) / beam.wavelength[:, None]
                        for c, d in enumerate(diffracted))  # (T, O, S, P) in 1/m
@@ -132,15 +136,18 @@ def miller_indices(scattering: tuple, rows: torch.Tensor) -> tuple:
     return tuple(out)
 
 
-def subpixel_geometry(setup: Setup, spixel: torch.Tensor, fpixel: torch.Tensor) -> dict:
+def subpixel_geometry(setup: Setup, spixel: torch.Tensor, fpixel: torch.Tensor,
+                      panel: torch.Tensor | None = None) -> dict:
     """Sub-pixel positions and the per-sub-pixel factors (pixel axis last).
+
+    ``panel`` (P,) picks each pixel's frame from a detector of stacked panels.
 
     Returns:
         Dict with ``Fdet``, ``Sdet`` (m, (O, P)); ``position`` and ``diffracted`` as
         component tuples of (T, O, P) and ``airpath`` (m, (T, O, P)), all float64; and
         ``omega`` (sr) and ``capture_fraction`` (T, O, P) in the working dtype.
     """
-    det, sampling = setup.detector, setup.sampling
+    det, sampling = pixel_frames(setup.detector, panel), setup.sampling
     os_ = sampling.oversample
     sub = det.pixel_size / os_
     k = torch.arange(os_, device=spixel.device)
@@ -151,8 +158,8 @@ def subpixel_geometry(setup: Setup, spixel: torch.Tensor, fpixel: torch.Tensor) 
     fdet = sub * (fpixel[None, :] * os_ + sub_f[:, None]).to(dtype) + sub / 2.0  # (O, P)
     sdet = sub * (spixel[None, :] * os_ + sub_s[:, None]).to(dtype) + sub / 2.0
     layers = det.layer_offsets[:, None, None]
-    pos = tuple(fdet[None] * det.fdet[c] + sdet[None] * det.sdet[c] + layers * det.odet[c]
-                + det.pix0[c] for c in range(3))  # (T, O, P) each
+    pos = tuple(fdet[None] * det.fdet[..., c] + sdet[None] * det.sdet[..., c]
+                + layers * det.odet[..., c] + det.pix0[..., c] for c in range(3))  # (T, O, P)
     if sampling.curved:
         pos = curve_positions(det, pos)
     airpath = torch.sqrt(pos[0] * pos[0] + pos[1] * pos[1] + pos[2] * pos[2])
@@ -164,7 +171,7 @@ def subpixel_geometry(setup: Setup, spixel: torch.Tensor, fpixel: torch.Tensor) 
     return {
         "Fdet": fdet, "Sdet": sdet, "position": pos, "airpath": airpath,
         "diffracted": diffracted, "omega": omega.to(sampling.dtype),
-        "capture_fraction": capture_fraction(setup, diffracted).to(sampling.dtype),
+        "capture_fraction": capture_fraction(det, sampling, diffracted).to(sampling.dtype),
     }
 
 
@@ -184,17 +191,21 @@ def curve_positions(det, pos: tuple) -> tuple:
     return tuple(rotate_axis(turned, det.fdet, pos[2] / det.distance).unbind(-1))
 
 
-def capture_fraction(setup: Setup, diffracted: tuple) -> torch.Tensor:
+def capture_fraction(det, sampling, diffracted: tuple) -> torch.Tensor:
     """Fraction of photons absorbed in each sensor layer, shape (T, O, P).
 
     1 without a sensor, except with ``-oversample_thick``: the C then evaluates the formula
     anyway, with a zero layer step, which gives 0 (and a blank image). Kept deliberately.
+
+    Args:
+        det: the detector (its normal (3,), or per pixel (P, 3)), layer step and mu.
+        sampling: the sampling model.
+        diffracted: unit diffracted directions, component tuple of (T, O, P).
     """
-    det, sampling = setup.detector, setup.sampling
     if not sampling.thick and not sampling.oversample_thick:
         return torch.ones_like(diffracted[0])
-    parallax = (diffracted[0] * det.odet[0] + diffracted[1] * det.odet[1]
-                + diffracted[2] * det.odet[2])
+    parallax = (diffracted[0] * det.odet[..., 0] + diffracted[1] * det.odet[..., 1]
+                + diffracted[2] * det.odet[..., 2])
     first = sampling.first_layer
     index = torch.arange(first, first + parallax.shape[0],
                          dtype=parallax.dtype, device=parallax.device)[:, None, None]

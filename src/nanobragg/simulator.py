@@ -23,7 +23,7 @@ from .substeps import render_blocked, splittable
 from .vectors import value_of
 
 __all__ = ["Setup", "SimulationResult", "choose_oversample", "pixels_per_chunk", "prepare",
-           "rendered_mask", "resolve_device", "simulate"]
+           "render_eager", "rendered_mask", "resolve_device", "simulate"]
 
 log = logging.getLogger(__name__)
 
@@ -141,27 +141,48 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
     count = rendered.numel() if everything else int(rendered.sum())
     if fast.choose(setup, count, engine):
         return _render_fast(config, setup, rendered, everything, progress)
+    image, stop = render_eager(setup, rendered, evaluations_per_chunk, progress)
+    return SimulationResult(image, rendered, setup, stop)
+
+
+def render_eager(setup: Setup, rendered: torch.Tensor, evaluations_per_chunk: int | None = None,
+                 progress=None) -> tuple[torch.Tensor, int | None]:
+    """The image through the eager kernel, chunk by chunk, in the C's pixel order.
+
+    Args:
+        setup: the models; a detector of stacked panels takes a (panels, slow, fast)
+            ``rendered``.
+        rendered: pixels to render, bool (slow, fast) or (panels, slow, fast).
+        evaluations_per_chunk: memory bound per kernel call (pixels x sub-steps).
+        progress: optional callable ``progress(pixels_just_finished, pixels_in_total)``.
+
+    Returns:
+        Photons per pixel (zero where not rendered), the shape of ``rendered``, and the
+        flat index where a stopping structure-factor lookup left its grid (else None).
+    """
     flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
-    image = torch.zeros(rendered.numel(), dtype=dtype, device=dev)
+    image = torch.zeros(rendered.numel(), dtype=setup.dtype, device=rendered.device)
     chunk = pixels_per_chunk(setup, evaluations_per_chunk)
-    fpixels = config.detector.fpixels
+    frame = rendered.shape[-2] * rendered.shape[-1]
+    fpixels = rendered.shape[-1]
     stop = None
     for start in range(0, flat_index.numel(), chunk):
         idx = flat_index[start:start + chunk]
+        panel, local = (idx // frame, idx % frame) if rendered.dim() == 3 else (None, idx)
         models = with_lookup(setup, "nearest") if stop is not None else setup
         budget = _budget(models, evaluations_per_chunk)
         if models.evaluations_per_pixel > budget and splittable(models):
-            image.index_put_((idx,), render_blocked(models, idx // fpixels,
-                                                    idx % fpixels, budget))
+            image.index_put_((idx,), render_blocked(models, local // fpixels, local % fpixels,
+                                                    budget, panel))
             continue
-        out = render_pixels(models, idx // fpixels, idx % fpixels)
+        out = render_pixels(models, local // fpixels, local % fpixels, panel=panel)
         image.index_put_((idx,), out.intensity)
         failed = out.interpolation_failed
         if failed is not None and bool(failed.any()):
             stop = int(idx[int(torch.argmax(failed.to(torch.int8)))])
         if progress is not None:
             progress(idx.numel(), flat_index.numel())
-    return SimulationResult(image.reshape(rendered.shape), rendered, setup, stop)
+    return image.reshape(rendered.shape), stop
 
 
 def _render_fast(config: SimulationConfig, setup: Setup, rendered: torch.Tensor,

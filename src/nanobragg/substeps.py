@@ -55,8 +55,9 @@ def block_sizes(sizes: list[int], budget: int) -> list[int]:
 
 
 def render_blocked(setup: Setup, spixel: torch.Tensor, fpixel: torch.Tensor,
-                   budget: int) -> torch.Tensor:
-    """Photons of the pixels (P,), evaluating at most ``budget`` evaluations at a time."""
+                   budget: int, panel: torch.Tensor | None = None) -> torch.Tensor:
+    """Photons of the pixels (P,), evaluating at most ``budget`` evaluations at a time
+    (``panel``: each pixel's panel of a stacked-panel detector, see ``render_pixels``)."""
     rows = setup.crystal.real_rows
     sizes = [setup.layers, setup.oversample**2, int(setup.beam.incident.shape[0]),
              int(rows.shape[0]), int(rows.shape[1])]
@@ -65,11 +66,12 @@ def render_blocked(setup: Setup, spixel: torch.Tensor, fpixel: torch.Tensor,
     starts = [range(0, n, b) for n, b in zip(sizes, blocks)]
     for corner in itertools.product(*starts):
         ranges = [(c, min(c + b, n)) for c, b, n in zip(corner, blocks, sizes)]
-        part = render_pixels(_block(setup, ranges), spixel, fpixel, final=False).intensity
+        part = render_pixels(_block(setup, ranges), spixel, fpixel, final=False,
+                             panel=panel).intensity
         total = part if total is None else total + part
     first = [(0, 1), (0, 1), (0, 1), (0, 1), (0, 1)]
     first[0] = (0, sizes[0])
-    head = render_pixels(_block(setup, first), spixel, fpixel, final=False)
+    head = render_pixels(_block(setup, first), spixel, fpixel, final=False, panel=panel)
     factors = final_factors(setup.sampling, head.taps["geometry"], head.taps["polar"], None)
     return scale(setup) * (background(setup) + total) * factors
 

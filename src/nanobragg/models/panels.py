@@ -82,6 +82,38 @@ def build_panel_detector(cfg: DetectorConfig, beam_cfg: BeamConfig, dtype: torch
         spixels=int(panel.spixels))
 
 
+def stack_panels(detectors: list[Detector]) -> Detector:
+    """One detector model of several panels of equal pixel counts, frames stacked.
+
+    ``fdet``, ``sdet``, ``odet``, ``pix0`` become (K, 3) and ``pixel_size``,
+    ``close_distance``, ``distance`` (K,); the beam, sensor layers and counts are the first
+    panel's (the same for every panel of one configuration). The kernel picks each
+    pixel's rows by its panel index (:func:`pixel_frames`).
+
+    Raises:
+        ValueError: the panels' pixel counts differ.
+    """
+    first = detectors[0]
+    if any((d.fpixels, d.spixels) != (first.fpixels, first.spixels) for d in detectors):
+        raise ValueError("stack_panels: the panels' pixel counts differ")
+    return dataclasses.replace(first, **{
+        name: torch.stack([getattr(d, name) for d in detectors]) for name in _PANEL_FIELDS})
+
+
+def pixel_frames(detector: Detector, panel: torch.Tensor | None) -> Detector:
+    """The detector with each pixel's frame: itself without ``panel``; for stacked panels
+    the rows of each pixel's panel, (P, 3) vectors and (P,) pixel size and distances.
+
+    Args:
+        detector: one panel, or panels stacked by :func:`stack_panels`.
+        panel: panel index of each pixel, shape (P,), or None.
+    """
+    if panel is None:
+        return detector
+    return dataclasses.replace(detector, **{
+        name: getattr(detector, name)[panel] for name in _PANEL_FIELDS})
+
+
 def panel_from_detector(detector: Detector, name: str = "") -> PanelConfig:
     """The one panel of a detector model (its frame as plain floats, the normal kept)."""
     def floats(t: torch.Tensor) -> tuple[float, float, float]:
@@ -101,6 +133,10 @@ def single_panel(cfg: DetectorConfig, index: int) -> DetectorConfig:
     return dataclasses.replace(cfg, panels=(panel,), fpixels=int(panel.fpixels),
                                spixels=int(panel.spixels), pixel_size=panel.pixel_size,
                                detsize_f=None, detsize_s=None)
+
+
+#: Detector fields that differ from panel to panel.
+_PANEL_FIELDS = ("fdet", "sdet", "odet", "pix0", "pixel_size", "close_distance", "distance")
 
 
 def _rotated(angles) -> bool:
