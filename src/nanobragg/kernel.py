@@ -16,7 +16,9 @@ transform, structure factors and sums (the bulk of the work) run in ``sampling.d
 The inputs are the typed models of a :class:`~nanobragg.models.setup.Setup`: tensors
 from the detector, crystal and beam models, static choices from its sampling model and
 the structure-factor table. The scale and the water background are computed from them
-here (:func:`scale`, :func:`background`).
+here (:func:`scale`, :func:`background`). A detector of stacked panels
+(:func:`nanobragg.models.panels.stack_panels`) takes each pixel's panel index with its
+slow and fast indices; the pixel's frame is then its panel's.
 """
 
 from __future__ import annotations
