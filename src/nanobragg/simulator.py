@@ -174,12 +174,12 @@ def render_eager(setup: Setup, rendered: torch.Tensor, evaluations_per_chunk: in
         if models.evaluations_per_pixel > budget and splittable(models):
             image.index_put_((idx,), render_blocked(models, local // fpixels, local % fpixels,
                                                     budget, panel))
-            continue
-        out = render_pixels(models, local // fpixels, local % fpixels, panel=panel)
-        image.index_put_((idx,), out.intensity)
-        failed = out.interpolation_failed
-        if failed is not None and bool(failed.any()):
-            stop = int(idx[int(torch.argmax(failed.to(torch.int8)))])
+        else:
+            out = render_pixels(models, local // fpixels, local % fpixels, panel=panel)
+            image.index_put_((idx,), out.intensity)
+            failed = out.interpolation_failed
+            if failed is not None and bool(failed.any()):
+                stop = int(idx[int(torch.argmax(failed.to(torch.int8)))])
         if progress is not None:
             progress(idx.numel(), flat_index.numel())
     return image.reshape(rendered.shape), stop

@@ -89,3 +89,22 @@ def test_one_pass_splits_sub_steps_like_each_panel_alone(monkeypatch):
     out = simulate_panels(_with_panels(cfg, panels), evaluations_per_chunk=4)
     for k, image in enumerate(alone):
         assert torch.equal(out.images[k], image), f"panel {k}"
+
+
+def test_trace_of_a_panel_pixel_equals_the_rendered_pixel():
+    """A one-panel detector traces like any other (the geometry block is its frame)."""
+    from nanobragg.diagnostics.trace import trace_log
+
+    cfg = _with_panels(_config(), _panels(_config())[2:])
+    result = simulate(cfg)
+    lines = trace_log(result.setup, cfg, [(4, 6)])
+    assert lines[0].startswith("DETECTOR_FAST_AXIS")
+    final = [line for line in lines if "I_pixel_final" in line]
+    assert float(final[0].split()[-1]) == pytest.approx(float(result.image[4, 6]), rel=1e-14)
+
+
+def test_progress_counts_blocked_chunks_too():
+    cfg = _config(oversample=3)
+    seen = []
+    simulate(cfg, evaluations_per_chunk=4, progress=lambda n, total: seen.append((n, total)))
+    assert sum(n for n, _ in seen) == 120 and {t for _, t in seen} == {120}
