@@ -148,7 +148,7 @@ def gpu_bench(opts) -> None:
                               device="cuda")
             torch.cuda.synchronize()
             seconds = time.perf_counter() - start
-            substeps = result.image.numel() * result.setup.inputs.evaluations_per_pixel
+            substeps = result.image.numel() * result.setup.evaluations_per_pixel
             peak = torch.cuda.max_memory_allocated() / 2**20
             print(f"{case:<18}{d:<9}{seconds:>8.3f}{substeps / seconds / 1e9:>9.2f}"
                   f"{peak:>9.0f}{_parity(result.image, meta, case, np):>10.2e}")

@@ -42,6 +42,11 @@ _PUBLIC = {
     "simulate_panels": ("nanobragg.multipanel", "simulate_panels"),
     "PanelImages": ("nanobragg.multipanel", "PanelImages"),
     "DiffractionModel": ("nanobragg.module", "DiffractionModel"),
+    # the kernel's inputs and the kernel
+    "Setup": ("nanobragg.models.setup", "Setup"),
+    "Sampling": ("nanobragg.models.sampling", "Sampling"),
+    "render_pixels": ("nanobragg.kernel", "render_pixels"),
+    "detector_report": ("nanobragg.reports", "detector_report"),
     # structure factors
     "FTable": ("nanobragg.physics.structure_factors", "FTable"),
     "HKLGrid": ("nanobragg.io.hkl", "HKLGrid"),

@@ -145,7 +145,7 @@ def render_cost(config: SimulationConfig, setup) -> RenderCost:
     return RenderCost(
         pixels=roi_pixels(config),
         steps=int(setup.steps),
-        layers=int(setup.inputs.layer_offsets.shape[0]),
+        layers=setup.layers,
         oversample=int(setup.oversample),
         auto_oversample=config.detector.oversample is None,
     )
@@ -184,10 +184,9 @@ def check_unsplit_memory(setup) -> None:
     from .fast import supported
     from .substeps import unsplit_reason
 
-    inp = setup.inputs
-    per_pixel = inp.evaluations_per_pixel
-    reason = unsplit_reason(inp)
-    if per_pixel <= MAX_UNSPLIT_EVALUATIONS or reason is None or supported(inp):
+    per_pixel = setup.evaluations_per_pixel
+    reason = unsplit_reason(setup)
+    if per_pixel <= MAX_UNSPLIT_EVALUATIONS or reason is None or supported(setup):
         return
     raise InputError(
         f"{reason}: with it each pixel's {per_pixel:.3g} sub-steps are "

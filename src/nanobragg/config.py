@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
+from .physics import lattice
 from .vectors import value_of
 
 CONVENTIONS = ("MOSFLM", "XDS", "ADXV", "DENZO", "DIALS", "CUSTOM")
 PIVOTS = ("BEAM", "SAMPLE")
-SHAPES = ("square", "round", "gauss", "tophat")
+#: Lattice shape names: the entries of the shape family (``physics.lattice.SHAPES``).
+SHAPES = tuple(lattice.SHAPES)
 
 Vector = tuple[float, float, float]
 

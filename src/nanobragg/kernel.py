@@ -11,7 +11,14 @@ diagnostics are rearranged pixel-first with vectors stacked last: (P, T, O, S, F
 Precision: the geometry up to the Miller indices (per sub-pixel and source, plus one
 small matrix product per evaluation) is always float64, so that the nearest-reflection
 choice ``ceil(h - 0.5)`` is the C's even when the rest runs in float32. The lattice
-transform, structure factors and sums (the bulk of the work) run in ``inp.dtype``.
+transform, structure factors and sums (the bulk of the work) run in ``sampling.dtype``.
+
+The inputs are the typed models of a :class:`~nanobragg.models.setup.Setup`: tensors
+from the detector, crystal and beam models, static choices from its sampling model and
+the structure-factor table. The scale and the water background are computed from them
+here (:func:`scale`, :func:`background`). A detector of stacked panels
+(:func:`nanobragg.models.panels.stack_panels`) takes each pixel's panel index with its
+slow and fast indices; the pixel's frame is then its panel's.
 """
 
 from __future__ import annotations
@@ -20,90 +27,13 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .models.panels import pixel_frames
 from .models.rotations import rotate_axis
+from .models.setup import Setup
 from .physics.lattice import LatticeParams, lattice_shape
 from .physics.polarization import polarization_factor
-from .physics.structure_factors import FTable, interpolation_out_of_range, nearest_F, tricubic_F
-
-
-@dataclass(frozen=True)
-class KernelInputs:
-    """Everything the kernel needs, as tensors on one device.
-
-    Geometry tensors (detector, sources, crystal rows) are float64; the F table,
-    background and scale are in the working ``dtype``.
-
-    Attributes:
-        fdet, sdet, odet, pix0, beam: detector frame (unit vectors; pix0 in m), (3,) each.
-        pixel_size: pixel edge (m); close_distance, distance: (m), scalar tensors.
-        oversample: sub-pixels per pixel edge.
-        layer_offsets: sensor layer depths (m), (T,); thickstep (m), mu (1/m), thick (bool).
-        curved, point_pixel: geometry options.
-        incident: unit incident directions, (S, 3); wavelength: (m), (S,).
-        polar_vector: (3,); kahn: scalar; nopolar: bool.
-        real_rows: crystal rows a, b, c (m) per phi step and domain, (F, M, 3, 3).
-        recip_rows: a*, b*, c* (1/A) without rotation, (3, 3); N: (3,); shape; fudge.
-        table: structure factors; interpolate: tricubic interpolation on.
-        oversample_thick, oversample_polar, oversample_omega: running-product factors.
-        dmin: resolution cut-off (m), 0 = off; water: a water background is present.
-        background: the C's I_bg; scale: r_e^2 * fluence / steps.
-        dtype: working precision of the per-evaluation work.
-        c_formula: float64 lattice values by the C's direct formula (bit parity).
-        subpixels: (first, stop) range of the flattened sub-pixels to evaluate (None: all).
-        first_layer: index of the first of ``layer_offsets`` among all sensor layers.
-    """
-
-    fdet: torch.Tensor
-    sdet: torch.Tensor
-    odet: torch.Tensor
-    pix0: torch.Tensor
-    beam: torch.Tensor
-    pixel_size: torch.Tensor
-    close_distance: torch.Tensor
-    distance: torch.Tensor
-    oversample: int
-    layer_offsets: torch.Tensor
-    thickstep: float
-    mu: float
-    thick: bool
-    curved: bool
-    point_pixel: bool
-    incident: torch.Tensor
-    wavelength: torch.Tensor
-    polar_vector: torch.Tensor
-    kahn: torch.Tensor
-    nopolar: bool
-    real_rows: torch.Tensor
-    recip_rows: torch.Tensor
-    N: torch.Tensor
-    shape: str
-    fudge: torch.Tensor
-    table: FTable
-    interpolate: bool
-    oversample_thick: bool
-    oversample_polar: bool
-    oversample_omega: bool
-    dmin: float
-    water: bool
-    background: torch.Tensor
-    scale: torch.Tensor
-    dtype: torch.dtype = torch.float64
-    c_formula: bool = False
-    subpixels: tuple[int, int] | None = None
-    first_layer: int = 0
-
-    @property
-    def subpixel_count(self) -> int:
-        """O: sub-pixels evaluated per pixel."""
-        if self.subpixels is None:
-            return self.oversample**2
-        return self.subpixels[1] - self.subpixels[0]
-
-    @property
-    def evaluations_per_pixel(self) -> int:
-        """T * O * S * F * M."""
-        return (self.layer_offsets.shape[0] * self.subpixel_count * self.incident.shape[0]
-                * self.real_rows.shape[0] * self.real_rows.shape[1])
+from .physics.structure_factors import structure_factor_lookup
+from .units import R_E_SQR
 
 
 @dataclass
@@ -122,52 +52,68 @@ class KernelOutput:
     taps: dict = field(default_factory=dict)
 
 
-def render_pixels(inp: KernelInputs, spixel: torch.Tensor, fpixel: torch.Tensor,
-                  want_taps: bool = False, final: bool = True) -> KernelOutput:
+def render_pixels(setup: Setup, spixel: torch.Tensor, fpixel: torch.Tensor,
+                  want_taps: bool = False, final: bool = True,
+                  panel: torch.Tensor | None = None) -> KernelOutput:
     """Photons in each pixel of a chunk.
 
     Args:
-        inp: kernel inputs.
+        setup: the models (detector, crystal, beam, sampling, F table).
         spixel, fpixel: slow and fast pixel indices, shape (P,) (integer tensors).
         want_taps: also return the named intermediates of every evaluation.
         final: apply scale and the once-per-pixel factors; with False the intensity is
-            the running sum ``I`` and the taps hold ``geometry``, ``polar``, ``skipped``
-            (for callers that split a pixel's sub-steps).
+            the running sum ``I`` without the background and the taps hold ``geometry``,
+            ``polar``, ``skipped`` (for callers that split a pixel's sub-steps).
+        panel: each pixel's panel, shape (P,), for a detector of stacked panels (None for
+            a detector of one panel).
 
     Returns:
         The intensities and, if asked, the intermediates.
     """
-    geo = subpixel_geometry(inp, spixel, fpixel)
+    beam, sampling = setup.beam, setup.sampling
+    geo = subpixel_geometry(setup, spixel, fpixel, panel)
     diffracted = tuple(d[:, :, None, :] for d in geo["diffracted"])  # (T, O, 1, P)
-    scattering = tuple((d - inp.incident[:, c, None]) / inp.wavelength[:, None]
+    scattering = tuple((d - beam.incident[:, c, None]) / beam.wavelength[:, None]
                        for c, d in enumerate(diffracted))  # (T, O, S, P) in 1/m
     stol = 0.5 * torch.sqrt(sum(q * q for q in scattering))
-    skipped = dmin_skip(stol, inp.dmin)
-    polar = polarization_factor(inp.incident, diffracted, inp.polar_vector,
-                                inp.kahn).to(inp.dtype)
-    hkl64 = miller_indices(scattering, inp.real_rows)  # (T, O, S, F, M, P) each
-    shape = lattice_shape(inp.shape)
-    need_rounded = want_taps or inp.table.loaded or shape.needs_nearest
+    skipped = dmin_skip(stol, sampling.dmin)
+    polar = polarization_factor(beam.incident, diffracted, beam.polar_vector,
+                                beam.kahn).to(sampling.dtype)
+    hkl64 = miller_indices(scattering, setup.crystal.real_rows)  # (T, O, S, F, M, P) each
+    shape = lattice_shape(sampling.shape)
+    need_rounded = want_taps or setup.table.loaded or shape.needs_nearest
     hkl0 = tuple(torch.ceil(h - 0.5) for h in hkl64) if need_rounded else None
-    F_latt, axes = lattice_factor(inp, hkl64, hkl0)
+    F_latt, axes = lattice_factor(setup, hkl64, hkl0)
     skip_eval = None
     if skipped is not None:
         skip_eval = skipped[:, :, :, None, None, :].expand(hkl64[0].shape)
-    F_cell, failed = cell_factor(inp, hkl64, hkl0, _reached(inp, F_latt, skip_eval))
+    F_cell, failed = cell_factor(setup, hkl64, hkl0, F_latt, skip_eval)
     terms = (F_cell * F_cell) * (F_latt * F_latt)
     if skip_eval is not None:
         terms = torch.where(skip_eval, 0.0, terms)
-    accumulated = accumulate(inp, terms, skip_eval, F_latt, geo, polar)
+    start = background(setup)
+    start = start if final else torch.zeros_like(start)
+    accumulated = accumulate(sampling, terms, skip_eval, F_latt, geo, polar, start)
     if not final:
         return KernelOutput(accumulated, failed,
                             {"geometry": geo, "polar": polar, "skipped": skipped})
-    intensity = inp.scale * accumulated * final_factors(inp, geo, polar, skipped)
+    intensity = scale(setup) * accumulated * final_factors(sampling, geo, polar, skipped)
     taps = {}
     if want_taps:
         taps = _pixel_first_taps(geo, scattering, stol, skipped, polar, hkl64, hkl0,
                                  F_cell, F_latt, axes)
         taps.update(I_before_scaling=accumulated, intensity=intensity)
     return KernelOutput(intensity, failed, taps)
+
+
+def scale(setup: Setup) -> torch.Tensor:
+    """``r_e^2 * fluence / steps`` (m^2 per photon and step), scalar in the working dtype."""
+    return (R_E_SQR * setup.beam.fluence / setup.sampling.steps).to(setup.sampling.dtype)
+
+
+def background(setup: Setup) -> torch.Tensor:
+    """The C's water background ``I_bg`` (before scaling), scalar in the working dtype."""
+    return setup.beam.background_intensity().to(setup.sampling.dtype)
 
 
 def miller_indices(scattering: tuple, rows: torch.Tensor) -> tuple:
@@ -192,67 +138,80 @@ def miller_indices(scattering: tuple, rows: torch.Tensor) -> tuple:
     return tuple(out)
 
 
-def subpixel_geometry(inp: KernelInputs, spixel: torch.Tensor,
-                      fpixel: torch.Tensor) -> dict:
+def subpixel_geometry(setup: Setup, spixel: torch.Tensor, fpixel: torch.Tensor,
+                      panel: torch.Tensor | None = None) -> dict:
     """Sub-pixel positions and the per-sub-pixel factors (pixel axis last).
+
+    ``panel`` (P,) picks each pixel's frame from a detector of stacked panels.
 
     Returns:
         Dict with ``Fdet``, ``Sdet`` (m, (O, P)); ``position`` and ``diffracted`` as
         component tuples of (T, O, P) and ``airpath`` (m, (T, O, P)), all float64; and
         ``omega`` (sr) and ``capture_fraction`` (T, O, P) in the working dtype.
     """
-    os_ = inp.oversample
-    sub = inp.pixel_size / os_
+    det, sampling = pixel_frames(setup.detector, panel), setup.sampling
+    os_ = sampling.oversample
+    sub = det.pixel_size / os_
     k = torch.arange(os_, device=spixel.device)
     sub_s, sub_f = k.repeat_interleave(os_), k.repeat(os_)
-    if inp.subpixels is not None:
-        sub_s, sub_f = sub_s[slice(*inp.subpixels)], sub_f[slice(*inp.subpixels)]
-    dtype = inp.pix0.dtype
+    if sampling.subpixels is not None:
+        sub_s, sub_f = sub_s[slice(*sampling.subpixels)], sub_f[slice(*sampling.subpixels)]
+    dtype = det.pix0.dtype
     fdet = sub * (fpixel[None, :] * os_ + sub_f[:, None]).to(dtype) + sub / 2.0  # (O, P)
     sdet = sub * (spixel[None, :] * os_ + sub_s[:, None]).to(dtype) + sub / 2.0
-    layers = inp.layer_offsets[:, None, None]
-    pos = tuple(fdet[None] * inp.fdet[c] + sdet[None] * inp.sdet[c] + layers * inp.odet[c]
-                + inp.pix0[c] for c in range(3))  # (T, O, P) each
-    if inp.curved:
-        pos = curve_positions(inp, pos)
+    layers = det.layer_offsets[:, None, None]
+    pos = tuple(fdet[None] * det.fdet[..., c] + sdet[None] * det.sdet[..., c]
+                + layers * det.odet[..., c] + det.pix0[..., c] for c in range(3))  # (T, O, P)
+    if sampling.curved:
+        pos = curve_positions(det, pos)
     airpath = torch.sqrt(pos[0] * pos[0] + pos[1] * pos[1] + pos[2] * pos[2])
     diffracted = tuple(p / airpath for p in pos)
-    if inp.point_pixel:
+    if sampling.point_pixel:
         omega = 1.0 / airpath / airpath
     else:
-        omega = inp.pixel_size * inp.pixel_size / airpath / airpath * inp.close_distance / airpath
+        omega = det.pixel_size * det.pixel_size / airpath / airpath * det.close_distance / airpath
     return {
         "Fdet": fdet, "Sdet": sdet, "position": pos, "airpath": airpath,
-        "diffracted": diffracted, "omega": omega.to(inp.dtype),
-        "capture_fraction": capture_fraction(inp, diffracted).to(inp.dtype),
+        "diffracted": diffracted, "omega": omega.to(sampling.dtype),
+        "capture_fraction": capture_fraction(det, sampling, diffracted).to(sampling.dtype),
     }
 
 
-def curve_positions(inp: KernelInputs, pos: tuple) -> tuple:
+def curve_positions(det, pos: tuple) -> tuple:
     """Move flat-detector positions onto a sphere of radius ``distance``, as the C does.
 
     The point ``distance*beam`` is rotated about sdet by (lab y)/distance and then about
     fdet by (lab z)/distance of the flat position.
+
+    Args:
+        det: the detector model.
+        pos: flat positions (m), component tuple of (T, O, P).
     """
     flat = torch.stack(pos, -1)
-    start = (inp.distance * inp.beam).expand_as(flat)
-    turned = rotate_axis(start, inp.sdet, pos[1] / inp.distance)
-    return tuple(rotate_axis(turned, inp.fdet, pos[2] / inp.distance).unbind(-1))
+    start = (det.distance * det.beam).expand_as(flat)
+    turned = rotate_axis(start, det.sdet, pos[1] / det.distance)
+    return tuple(rotate_axis(turned, det.fdet, pos[2] / det.distance).unbind(-1))
 
 
-def capture_fraction(inp: KernelInputs, diffracted: tuple) -> torch.Tensor:
+def capture_fraction(det, sampling, diffracted: tuple) -> torch.Tensor:
     """Fraction of photons absorbed in each sensor layer, shape (T, O, P).
 
     1 without a sensor, except with ``-oversample_thick``: the C then evaluates the formula
     anyway, with a zero layer step, which gives 0 (and a blank image). Kept deliberately.
+
+    Args:
+        det: the detector (its normal (3,), or per pixel (P, 3)), layer step and mu.
+        sampling: the sampling model.
+        diffracted: unit diffracted directions, component tuple of (T, O, P).
     """
-    if not inp.thick and not inp.oversample_thick:
+    if not sampling.thick and not sampling.oversample_thick:
         return torch.ones_like(diffracted[0])
-    parallax = (diffracted[0] * inp.odet[0] + diffracted[1] * inp.odet[1]
-                + diffracted[2] * inp.odet[2])
-    index = torch.arange(inp.first_layer, inp.first_layer + parallax.shape[0],
+    parallax = (diffracted[0] * det.odet[..., 0] + diffracted[1] * det.odet[..., 1]
+                + diffracted[2] * det.odet[..., 2])
+    first = sampling.first_layer
+    index = torch.arange(first, first + parallax.shape[0],
                          dtype=parallax.dtype, device=parallax.device)[:, None, None]
-    depth = inp.thickstep * inp.mu
+    depth = det.thickstep * det.mu
     return torch.exp(-index * depth / parallax) - torch.exp(-(index + 1) * depth / parallax)
 
 
@@ -264,11 +223,11 @@ def dmin_skip(stol: torch.Tensor, dmin: float) -> torch.Tensor | None:
     return (stol > 0) & (dmin > 0.5 / safe)
 
 
-def lattice_factor(inp: KernelInputs, hkl: tuple, hkl0: tuple | None):
+def lattice_factor(setup: Setup, hkl: tuple, hkl0: tuple | None):
     """F_latt for every evaluation and, for a per-axis shape, the per-axis factors.
 
     Args:
-        inp: kernel inputs.
+        setup: the models (crystal N, fudge, reciprocal rows; sampling shape and dtype).
         hkl: fractional indices ``(h, k, l)`` in float64 (reduced to offsets from the
             nearest integers before the working dtype takes over).
         hkl0: nearest integers ``ceil(h - 0.5)`` decided in float64 (needed when the
@@ -278,59 +237,43 @@ def lattice_factor(inp: KernelInputs, hkl: tuple, hkl0: tuple | None):
         F_latt, and for a per-axis shape the list of three per-axis factors (None for an
         axis with N <= 1), else None.
     """
-    params = LatticeParams(inp.N, inp.fudge, inp.recip_rows, inp.dtype, inp.c_formula)
-    return lattice_shape(inp.shape).factor(hkl, hkl0, params)
+    crystal, sampling = setup.crystal, setup.sampling
+    dtype = sampling.dtype
+    params = LatticeParams(crystal.N.to(dtype), crystal.fudge.to(dtype),
+                           crystal.recip_rows.to(dtype), dtype, sampling.c_formula)
+    return lattice_shape(sampling.shape).factor(hkl, hkl0, params)
 
 
-def _reached(inp: KernelInputs, F_latt: torch.Tensor,
-             skip_eval: torch.Tensor | None) -> torch.Tensor | None:
-    """Evaluations that get as far as the C's F_cell look-up (None: all of them).
+def cell_factor(setup: Setup, hkl: tuple, hkl0: tuple | None, F_latt: torch.Tensor,
+                skip_eval: torch.Tensor | None = None):
+    """F_cell for every evaluation by the sampling's structure-factor lookup.
 
-    The C passes over an evaluation beyond ``dmin`` and one with ``F_latt == 0`` (no
-    water) before it looks at F_cell, so those never test the interpolation range.
-    """
-    if not inp.interpolate:
-        return None
-    reached = (F_latt != 0) if not inp.water else torch.ones_like(F_latt, dtype=torch.bool)
-    return reached if skip_eval is None else reached & ~skip_eval
-
-
-def cell_factor(inp: KernelInputs, hkl: tuple, hkl0: tuple | None,
-                reached: torch.Tensor | None = None):
-    """F_cell for every evaluation and whether tricubic interpolation had to stop.
-
-    Interpolation follows the C: the first evaluation (in the C's pixel-major loop
-    order) whose neighbourhood leaves the grid, and every later one, uses the nearest
-    reflection instead. Only evaluations in ``reached`` take part in that test.
+    A lookup that can stop (tricubic interpolation) only tests the evaluations the C gets
+    to F_cell for: it passes over one beyond ``dmin`` and one with ``F_latt == 0`` (no
+    water) before it looks at F_cell.
 
     Args:
-        inp: kernel inputs.
+        setup: the models (F table; sampling lookup, dtype, water).
         hkl: fractional indices (float64) ``(h, k, l)``, each (T, O, S, F, M, P).
         hkl0: nearest integers, same layout.
-        reached: evaluations the C gets to F_cell for (bool, same layout), None = all.
+        F_latt: lattice factors, same layout.
+        skip_eval: evaluations beyond the resolution cut (bool, same layout), or None.
 
     Returns:
         F_cell in the working dtype (a scalar tensor when no table is loaded), and per pixel
-        (P,) whether interpolation left the grid (None without interpolation).
+        (P,) whether the lookup left the grid (None for a lookup that cannot).
     """
-    if not inp.table.loaded:
-        return torch.tensor(inp.table.default_F, dtype=inp.dtype, device=hkl[0].device), None
-    nearest = nearest_F(inp.table, hkl0)
-    if not inp.interpolate:
-        return nearest, None
-    outside = interpolation_out_of_range(inp.table, hkl)
-    if reached is not None:
-        outside = outside & reached
-    in_c_order = outside.movedim(-1, 0)
-    still_on = torch.cumsum(in_c_order.reshape(-1).to(torch.int32), 0) == 0
-    still_on = still_on.reshape(in_c_order.shape).movedim(0, -1)
-    interpolated = tricubic_F(inp.table, hkl).to(inp.dtype)
-    failed_pixels = outside.reshape(-1, outside.shape[-1]).any(0)
-    return torch.where(still_on, interpolated, nearest), failed_pixels
+    sampling = setup.sampling
+    lookup = structure_factor_lookup(sampling.lookup)
+    reached = None
+    if lookup.stops:
+        reached = (F_latt != 0) if not sampling.water else torch.ones_like(F_latt, dtype=torch.bool)
+        reached = reached if skip_eval is None else reached & ~skip_eval
+    return lookup.cell(setup.table, hkl, hkl0, reached, sampling.dtype)
 
 
-def accumulate(inp: KernelInputs, terms, skip_eval, F_latt, geo, polar) -> torch.Tensor:
-    """The C's per-pixel running sum ``I`` (starting at the background), shape (P,).
+def accumulate(sampling, terms, skip_eval, F_latt, geo, polar, start) -> torch.Tensor:
+    """The C's per-pixel running sum ``I`` (starting at ``start``), shape (P,).
 
     Without ``-oversample_*`` flags it is the plain sum. With them the C multiplies the
     whole running sum by the factor after every addition; that is
@@ -339,18 +282,18 @@ def accumulate(inp: KernelInputs, terms, skip_eval, F_latt, geo, polar) -> torch
     """
     n_pix = terms.shape[-1]
     flat = terms.reshape(-1, n_pix)
-    if not (inp.oversample_thick or inp.oversample_polar or inp.oversample_omega):
+    if not sampling.running_products:
         # a running sum in loop order (as the C's I += ...): the same bits for a pixel
         # alone or inside any chunk, unlike .sum(0)
-        return inp.background + torch.cumsum(flat, 0)[-1]
+        return start + torch.cumsum(flat, 0)[-1]
     factor = torch.ones_like(terms)
-    if inp.oversample_thick:
+    if sampling.oversample_thick:
         factor = factor * geo["capture_fraction"][:, :, None, None, None, :]
-    if inp.oversample_polar:
+    if sampling.oversample_polar:
         factor = factor * polar[:, :, :, None, None, :]
-    if inp.oversample_omega:
+    if sampling.oversample_omega:
         factor = factor * geo["omega"][:, :, None, None, None, :]
-    passed_over = (F_latt == 0) & (not inp.water)
+    passed_over = (F_latt == 0) & (not sampling.water)
     if skip_eval is not None:
         passed_over = passed_over | skip_eval
     factor = torch.where(passed_over, 1.0, factor).reshape(-1, n_pix)
@@ -358,11 +301,11 @@ def accumulate(inp: KernelInputs, terms, skip_eval, F_latt, geo, polar) -> torch
     # a zero term stays zero even where the product overflowed (the C adds 0 before
     # multiplying, so it reaches inf, never 0 * inf = NaN)
     weighted = torch.where(flat == 0, 0.0, flat * suffix)
-    start = torch.where(inp.background == 0, 0.0, inp.background * suffix[0])
+    start = torch.where(start == 0, 0.0, start * suffix[0])
     return start + torch.cumsum(weighted, 0)[-1]
 
 
-def final_factors(inp: KernelInputs, geo, polar, skipped) -> torch.Tensor:
+def final_factors(sampling, geo, polar, skipped) -> torch.Tensor:
     """Factors applied once per pixel when not oversampled, shape (P,).
 
     Solid angle at the first sub-pixel of the first layer; polarization at the first
@@ -370,11 +313,11 @@ def final_factors(inp: KernelInputs, geo, polar, skipped) -> torch.Tensor:
     of the LAST layer at its first sub-pixel.
     """
     factor = torch.ones_like(geo["omega"][0, 0])
-    if not inp.oversample_omega:
+    if not sampling.oversample_omega:
         factor = factor * geo["omega"][0, 0]
-    if not inp.oversample_thick:
+    if not sampling.oversample_thick:
         factor = factor * geo["capture_fraction"][-1, 0]
-    if not inp.oversample_polar and not inp.nopolar:
+    if not sampling.oversample_polar and not sampling.nopolar:
         n_pix = polar.shape[-1]
         flat_polar = polar.reshape(-1, n_pix)
         if skipped is None:

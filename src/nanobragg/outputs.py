@@ -140,7 +140,8 @@ def smv_fields(report: dict, fpixels: int, spixels: int, wavelength: float, phi0
     """SMV header keys and values in the C's order (lengths in mm, angles in degrees).
 
     Args:
-        report: the detector model's report (m and pixels).
+        report: the detector's reported values (m and pixels), from
+            :func:`nanobragg.reports.detector_report`.
         fpixels, spixels: image size.
         wavelength: central wavelength (m).
         phi0, osc: spindle start and range (rad).

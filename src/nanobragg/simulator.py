@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
-import math
 import threading
 from dataclasses import dataclass
 
@@ -15,16 +13,20 @@ import torch
 from . import fast
 from .config import SimulationConfig
 from .errors import InputError
-from .kernel import KernelInputs, render_pixels
-from .models.beam import Beam, build_beam
-from .models.crystal import Crystal, build_crystal
-from .models.detector import Detector, build_detector, frame_vectors
+from .kernel import render_pixels
+from .models.beam import build_beam
+from .models.crystal import build_crystal
+from .models.detector import build_detector, frame_vectors
+from .models.sampling import build_sampling, choose_oversample
+from .models.setup import Setup, requires_grad, with_lookup
 from .parameters import check_gradient_requests
-from .physics.structure_factors import FTable
+from .physics.structure_factors import FTable, structure_factor_lookup
 from .substeps import render_blocked, splittable
-from .units import R_E_SQR
 from .vectors import value_of
 from .workers import run_items
+
+__all__ = ["Setup", "SimulationResult", "choose_oversample", "pixels_per_chunk", "prepare",
+           "render_eager", "rendered_mask", "resolve_device", "simulate"]
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +36,6 @@ EVALUATIONS_PER_CHUNK = 1 << 16
 INTERPOLATION_EVALUATIONS_PER_CHUNK = 1 << 13
 #: Default budgets are multiplied by this on a GPU.
 GPU_CHUNK_FACTOR = 64
-
-
-@dataclass(frozen=True)
-class Setup:
-    """The models and derived sampling of one simulation."""
-
-    detector: Detector
-    crystal: Crystal
-    beam: Beam
-    oversample: int
-    steps: int
-    inputs: KernelInputs
 
 
 @dataclass
@@ -83,10 +73,10 @@ def resolve_device(name: str | torch.device | None) -> torch.device:
 def prepare(config: SimulationConfig, table: FTable | None = None,
             dtype: torch.dtype = torch.float64, device: torch.device | str | None = "cpu"
             ) -> Setup:
-    """Build the detector, crystal and beam models and the kernel inputs.
+    """Build the detector, crystal, beam and sampling models: the kernel's inputs.
 
     The models (setup geometry) are always float64; ``dtype`` sets the precision of the
-    per-evaluation work in the kernel.
+    per-evaluation work in the kernel (and of the F table).
 
     Args:
         config: the simulation configuration.
@@ -107,40 +97,8 @@ def prepare(config: SimulationConfig, table: FTable | None = None,
     crystal = build_crystal(cry_cfg, frame["spindle"], geometry, device)
     beam = build_beam(config.beam, frame["beam"], frame["polar"])
     table = _table_on(table, cry_cfg.default_F, dtype, device)
-    oversample = choose_oversample(det_cfg.oversample, crystal, detector, config.beam.wavelength)
-    steps = beam.sources * crystal.domains * crystal.phisteps * oversample**2
-    interpolate = _interpolation_on(cry_cfg.interpolate, cry_cfg.N, table)
-    inputs = KernelInputs(
-        fdet=detector.fdet, sdet=detector.sdet, odet=detector.odet, pix0=detector.pix0,
-        beam=detector.beam, pixel_size=detector.pixel_size,
-        close_distance=detector.close_distance, distance=detector.distance,
-        oversample=oversample, layer_offsets=detector.layer_offsets,
-        thickstep=detector.thickstep, mu=detector.mu, thick=detector.thickness > 0,
-        curved=detector.curved, point_pixel=detector.point_pixel,
-        incident=beam.incident, wavelength=beam.wavelength, polar_vector=beam.polar_vector,
-        kahn=beam.kahn, nopolar=beam.nopolar, real_rows=crystal.real_rows,
-        recip_rows=crystal.recip_rows.to(dtype), N=crystal.N.to(dtype), shape=crystal.shape,
-        fudge=crystal.fudge.to(dtype),
-        table=table, interpolate=interpolate,
-        oversample_thick=det_cfg.oversample_thick, oversample_polar=det_cfg.oversample_polar,
-        oversample_omega=det_cfg.oversample_omega, dmin=value_of(config.dmin),
-        water=value_of(beam.water_size) != 0.0,
-        background=beam.background_intensity().to(dtype),
-        scale=(R_E_SQR * beam.fluence / steps).to(dtype), dtype=dtype,
-        c_formula=cry_cfg.c_rounding,
-    )
-    return Setup(detector, crystal, beam, oversample, steps, inputs)
-
-
-def choose_oversample(requested: int | None, crystal: Crystal, detector: Detector,
-                      wavelength) -> int:
-    """The user's oversample, or the C's ``ceil(3*max crystal size / (lambda*d/pixel))``."""
-    if requested is not None and requested > 0:
-        return int(requested)
-    size = max(crystal.xtal_size)
-    pixel = value_of(detector.pixel_size)
-    reciprocal_pixel = value_of(wavelength) * detector.report["distance"] / pixel
-    return max(1, math.ceil(3.0 * size / reciprocal_pixel))
+    sampling = build_sampling(config, detector, crystal, beam, table.loaded, dtype)
+    return Setup(detector, crystal, beam, sampling, table)
 
 
 def rendered_mask(config: SimulationConfig, mask: np.ndarray | None,
@@ -190,31 +148,51 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
     """
     if setup is None:
         setup = prepare(config, table, dtype, device)
-    inp = setup.inputs
-    dtype = inp.dtype
-    dev = inp.pix0.device
+    dev = setup.device
     rendered = rendered_mask(config, mask, dev)
     everything = _is_broadcast(rendered) or bool(rendered.all())
     count = rendered.numel() if everything else int(rendered.sum())
-    if fast.choose(inp, count, engine):
+    if fast.choose(setup, count, engine):
         return _render_fast(config, setup, rendered, everything, progress)
+    image, stop = render_eager(setup, rendered, evaluations_per_chunk, progress)
+    return SimulationResult(image, rendered, setup, stop)
+
+
+def render_eager(setup: Setup, rendered: torch.Tensor, evaluations_per_chunk: int | None = None,
+                 progress=None) -> tuple[torch.Tensor, int | None]:
+    """The image through the eager kernel, chunk by chunk.
+
+    Chunks run on several CPU threads when they are independent (see
+    :func:`_chunks_independent`), else one after the other in the C's pixel order.
+
+    Args:
+        setup: the models; a detector of stacked panels takes a (panels, slow, fast)
+            ``rendered``.
+        rendered: pixels to render, bool (slow, fast) or (panels, slow, fast).
+        evaluations_per_chunk: memory bound per kernel call (pixels x sub-steps).
+        progress: optional callable ``progress(pixels_just_finished, pixels_in_total)``.
+
+    Returns:
+        Photons per pixel (zero where not rendered), the shape of ``rendered``, and the
+        flat index where a stopping structure-factor lookup left its grid (else None).
+    """
     flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
-    image = torch.zeros(rendered.numel(), dtype=dtype, device=dev)
-    chunks = _chunks(flat_index, pixels_per_chunk(inp, evaluations_per_chunk))
-    render = functools.partial(_render_chunk, fpixels=config.detector.fpixels,
+    image = torch.zeros(rendered.numel(), dtype=setup.dtype, device=rendered.device)
+    chunks = _chunks(flat_index, pixels_per_chunk(setup, evaluations_per_chunk))
+    render = functools.partial(_render_chunk, shape=rendered.shape,
                                evaluations_per_chunk=evaluations_per_chunk)
     report = _chunk_progress(progress, flat_index.numel())
-    if _chunks_independent(inp):
-        _render_in_parallel(inp, chunks, image, render, report)
-        return SimulationResult(image.reshape(rendered.shape), rendered, setup, None)
+    if _chunks_independent(setup):
+        _render_in_parallel(setup, chunks, image, render, report)
+        return image.reshape(rendered.shape), None
     stop = None
     for idx in chunks:
-        values, failed = render(inp if stop is None else _without_interpolation(inp), idx)
+        values, failed = render(setup if stop is None else with_lookup(setup, "nearest"), idx)
         image.index_put_((idx,), values)
         if failed is not None and bool(failed.any()):
             stop = int(idx[int(torch.argmax(failed.to(torch.int8)))])
         report(idx)
-    return SimulationResult(image.reshape(rendered.shape), rendered, setup, stop)
+    return image.reshape(rendered.shape), stop
 
 
 def _chunks(flat_index: torch.Tensor, pixels: int) -> list[torch.Tensor]:
@@ -222,13 +200,17 @@ def _chunks(flat_index: torch.Tensor, pixels: int) -> list[torch.Tensor]:
     return [flat_index[start:start + pixels] for start in range(0, flat_index.numel(), pixels)]
 
 
-def _render_chunk(inp: KernelInputs, idx: torch.Tensor, fpixels: int,
+def _render_chunk(setup: Setup, idx: torch.Tensor, shape: torch.Size,
                   evaluations_per_chunk: int | None):
-    """Photons of the pixels ``idx`` (P,) and, with interpolation, which left the grid."""
-    budget = _budget(inp, evaluations_per_chunk)
-    if inp.evaluations_per_pixel > budget and splittable(inp):
-        return render_blocked(inp, idx // fpixels, idx % fpixels, budget), None
-    out = render_pixels(inp, idx // fpixels, idx % fpixels)
+    """Photons of the flat pixels ``idx`` (P,) of an image of ``shape`` ((slow, fast) or
+    (panels, slow, fast)) and, for a stopping lookup, which pixels left the grid."""
+    fpixels = shape[-1]
+    frame = shape[-2] * fpixels
+    panel, local = (idx // frame, idx % frame) if len(shape) == 3 else (None, idx)
+    budget = _budget(setup, evaluations_per_chunk)
+    if setup.evaluations_per_pixel > budget and splittable(setup):
+        return render_blocked(setup, local // fpixels, local % fpixels, budget, panel), None
+    out = render_pixels(setup, local // fpixels, local % fpixels, panel=panel)
     return out.intensity, out.interpolation_failed
 
 
@@ -243,24 +225,26 @@ def _chunk_progress(progress, total: int):
     return report
 
 
-def _chunks_independent(inp: KernelInputs) -> bool:
+def _chunks_independent(setup: Setup) -> bool:
     """Whether chunks may run in any order on several CPU threads.
 
     Not on a GPU (one stream), not when an input requires grad (one autograd graph)
-    and not with tricubic interpolation (the C switches it off for every pixel after
-    the first that leaves the grid, so chunks depend on the ones before).
+    and not with a lookup that stops part-way (the C switches tricubic interpolation
+    off for every pixel after the first that leaves the grid, so chunks depend on the
+    ones before).
     """
-    if inp.pix0.device.type != "cpu" or inp.interpolate or torch.get_num_threads() < 2:
+    if setup.device.type != "cpu" or torch.get_num_threads() < 2:
         return False
-    tensors = [v for v in vars(inp).values() if isinstance(v, torch.Tensor)] + [inp.table.F]
-    return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+    if structure_factor_lookup(setup.sampling.lookup).stops:
+        return False
+    return not (torch.is_grad_enabled() and requires_grad(setup))
 
 
-def _render_in_parallel(inp: KernelInputs, chunks: list[torch.Tensor], image: torch.Tensor,
+def _render_in_parallel(setup: Setup, chunks: list[torch.Tensor], image: torch.Tensor,
                         render, report) -> None:
     """Chunks on as many threads as torch has, each chunk's operators on one thread."""
     def work(idx: torch.Tensor) -> None:
-        values, _ = render(inp, idx)
+        values, _ = render(setup, idx)
         image.index_put_((idx,), values)
         report(idx)
 
@@ -275,50 +259,37 @@ def _is_broadcast(rendered: torch.Tensor) -> bool:
 def _render_fast(config: SimulationConfig, setup: Setup, rendered: torch.Tensor,
                  everything: bool, progress) -> SimulationResult:
     """The image through :mod:`nanobragg.fast` (a whole frame needs no index list)."""
-    inp = setup.inputs
     flat_index = rendered.numel() if everything else torch.nonzero(
         rendered.reshape(-1)).squeeze(1)
     total = rendered.numel() if everything else flat_index.numel()
     report = None if progress is None else (lambda n: progress(n, total))
-    values = fast.render(inp, flat_index, config.detector.fpixels, progress=report)
+    values = fast.render(setup, flat_index, config.detector.fpixels, progress=report)
     if everything:
         image = values
     else:
-        image = torch.zeros(rendered.numel(), dtype=inp.dtype, device=rendered.device)
+        image = torch.zeros(rendered.numel(), dtype=setup.dtype, device=rendered.device)
         image.index_put_((flat_index,), values)
     return SimulationResult(image.reshape(rendered.shape), rendered, setup, None)
 
 
-def pixels_per_chunk(inp: KernelInputs, evaluations_per_chunk: int | None) -> int:
+def pixels_per_chunk(setup: Setup, evaluations_per_chunk: int | None) -> int:
     """Pixels per kernel call so that pixels x evaluations stays under the budget.
 
     The default budget is sized for a CPU cache; on a GPU, where each call has a launch
     cost and memory is plentiful, it is 64 times larger.
     """
-    return max(1, _budget(inp, evaluations_per_chunk) // inp.evaluations_per_pixel)
+    return max(1, _budget(setup, evaluations_per_chunk) // setup.evaluations_per_pixel)
 
 
-def _budget(inp: KernelInputs, evaluations_per_chunk: int | None) -> int:
-    """Evaluations per kernel call: the caller's, or the default for this device."""
+def _budget(setup: Setup, evaluations_per_chunk: int | None) -> int:
+    """Evaluations per kernel call: the caller's, or the default for this device (smaller
+    for a structure-factor lookup that reads many table values per evaluation)."""
+    many = structure_factor_lookup(setup.sampling.lookup).neighbours > 1
     budget = evaluations_per_chunk or (
-        INTERPOLATION_EVALUATIONS_PER_CHUNK if inp.interpolate else EVALUATIONS_PER_CHUNK)
-    if evaluations_per_chunk is None and inp.pix0.is_cuda:
+        INTERPOLATION_EVALUATIONS_PER_CHUNK if many else EVALUATIONS_PER_CHUNK)
+    if evaluations_per_chunk is None and setup.device.type == "cuda":
         budget *= GPU_CHUNK_FACTOR
     return budget
-
-
-def _without_interpolation(inp: KernelInputs) -> KernelInputs:
-    return dataclasses.replace(inp, interpolate=False)
-
-
-def _interpolation_on(requested: bool | None, cells, table: FTable) -> bool:
-    """The C's rule: auto-on when any N given on the command line is <= 2 (checked before
-    the crystal size sets N); never without a loaded table."""
-    if not table.loaded:
-        return False
-    if requested is None:
-        return any(value_of(n) <= 2 for n in cells)
-    return bool(requested)
 
 
 def _table_on(table: FTable | None, default_F: float, dtype, device) -> FTable:

@@ -15,27 +15,31 @@ import itertools
 
 import torch
 
-from .kernel import KernelInputs, final_factors, render_pixels
+from .kernel import background, final_factors, render_pixels, scale
+from .models.setup import Setup
+from .physics.structure_factors import structure_factor_lookup
 
 
-def unsplit_reason(inp: KernelInputs) -> str | None:
+def unsplit_reason(setup: Setup) -> str | None:
     """The option that keeps a pixel's sub-steps in one piece, or None when they split.
 
     They split for a plain running sum: no ``-oversample_*`` products, no resolution cut
-    and no tricubic interpolation.
+    and no structure-factor lookup that stops part-way (tricubic interpolation).
     """
-    for flag, on in (("-oversample_omega", inp.oversample_omega),
-                     ("-oversample_polar", inp.oversample_polar),
-                     ("-oversample_thick", inp.oversample_thick),
-                     ("-dmin", inp.dmin > 0), ("-interpolate", inp.interpolate)):
+    s = setup.sampling
+    for flag, on in (("-oversample_omega", s.oversample_omega),
+                     ("-oversample_polar", s.oversample_polar),
+                     ("-oversample_thick", s.oversample_thick),
+                     ("-dmin", s.dmin > 0),
+                     ("-interpolate", structure_factor_lookup(s.lookup).stops)):
         if on:
             return flag
     return None
 
 
-def splittable(inp: KernelInputs) -> bool:
+def splittable(setup: Setup) -> bool:
     """Whether a pixel's sub-steps can be split into blocks (see :func:`unsplit_reason`)."""
-    return unsplit_reason(inp) is None
+    return unsplit_reason(setup) is None
 
 
 def block_sizes(sizes: list[int], budget: int) -> list[int]:
@@ -50,30 +54,36 @@ def block_sizes(sizes: list[int], budget: int) -> list[int]:
     return blocks
 
 
-def render_blocked(inp: KernelInputs, spixel: torch.Tensor, fpixel: torch.Tensor,
-                   budget: int) -> torch.Tensor:
-    """Photons of the pixels (P,), evaluating at most ``budget`` evaluations at a time."""
-    sizes = [inp.layer_offsets.shape[0], inp.oversample**2, inp.incident.shape[0],
-             inp.real_rows.shape[0], inp.real_rows.shape[1]]
+def render_blocked(setup: Setup, spixel: torch.Tensor, fpixel: torch.Tensor,
+                   budget: int, panel: torch.Tensor | None = None) -> torch.Tensor:
+    """Photons of the pixels (P,), evaluating at most ``budget`` evaluations at a time
+    (``panel``: each pixel's panel of a stacked-panel detector, see ``render_pixels``)."""
+    rows = setup.crystal.real_rows
+    sizes = [setup.layers, setup.oversample**2, int(setup.beam.incident.shape[0]),
+             int(rows.shape[0]), int(rows.shape[1])]
     blocks = block_sizes(sizes, max(1, budget // spixel.numel()))
-    zero = torch.zeros_like(inp.background)
     total = None
     starts = [range(0, n, b) for n, b in zip(sizes, blocks)]
     for corner in itertools.product(*starts):
         ranges = [(c, min(c + b, n)) for c, b, n in zip(corner, blocks, sizes)]
-        part = render_pixels(_block(inp, ranges, zero), spixel, fpixel, final=False).intensity
+        part = render_pixels(_block(setup, ranges), spixel, fpixel, final=False,
+                             panel=panel).intensity
         total = part if total is None else total + part
     first = [(0, 1), (0, 1), (0, 1), (0, 1), (0, 1)]
     first[0] = (0, sizes[0])
-    head = render_pixels(_block(inp, first, zero), spixel, fpixel, final=False)
-    factors = final_factors(inp, head.taps["geometry"], head.taps["polar"], None)
-    return inp.scale * (inp.background + total) * factors
+    head = render_pixels(_block(setup, first), spixel, fpixel, final=False, panel=panel)
+    factors = final_factors(setup.sampling, head.taps["geometry"], head.taps["polar"], None)
+    return scale(setup) * (background(setup) + total) * factors
 
 
-def _block(inp: KernelInputs, ranges: list[tuple[int, int]], zero) -> KernelInputs:
-    """The inputs restricted to one block of (layer, sub-pixel, source, phi, mosaic)."""
+def _block(setup: Setup, ranges: list[tuple[int, int]]) -> Setup:
+    """The models restricted to one block of (layer, sub-pixel, source, phi, mosaic)."""
     (t0, t1), sub, (s0, s1), (f0, f1), (m0, m1) = ranges
+    det, beam, crystal = setup.detector, setup.beam, setup.crystal
     return dataclasses.replace(
-        inp, layer_offsets=inp.layer_offsets[t0:t1], first_layer=t0, subpixels=sub,
-        incident=inp.incident[s0:s1], wavelength=inp.wavelength[s0:s1],
-        real_rows=inp.real_rows[f0:f1, m0:m1], background=zero)
+        setup,
+        detector=dataclasses.replace(det, layer_offsets=det.layer_offsets[t0:t1]),
+        beam=dataclasses.replace(beam, incident=beam.incident[s0:s1],
+                                 wavelength=beam.wavelength[s0:s1]),
+        crystal=dataclasses.replace(crystal, real_rows=crystal.real_rows[f0:f1, m0:m1]),
+        sampling=dataclasses.replace(setup.sampling, subpixels=sub, first_layer=t0))

@@ -98,9 +98,9 @@ def test_single_pixel_kernel_call_is_batch_invariant():
                                         "-detector_thick 100 -thicksteps 3"))
     setup = prepare(request.config, None, torch.float64, "cpu")
     index = torch.arange(128 * 128)
-    chunk = render_pixels(setup.inputs, index // 128, index % 128).intensity
+    chunk = render_pixels(setup, index // 128, index % 128).intensity
     for flat in (0, 4000, 128 * 64 + 64, 16383):
-        alone = render_pixels(setup.inputs, index[flat:flat + 1] // 128,
+        alone = render_pixels(setup, index[flat:flat + 1] // 128,
                               index[flat:flat + 1] % 128).intensity
         assert alone.item() == chunk[flat].item(), (
             f"pixel {flat}: the kernel's sum over evaluations rounds differently for one "

@@ -232,6 +232,6 @@ def offset_from_peak(values: dict) -> float:
     from nanobragg.kernel import render_pixels
 
     setup = prepare(config_of(values))
-    out = render_pixels(setup.inputs, torch.tensor([1]), torch.tensor([1]), want_taps=True)
+    out = render_pixels(setup, torch.tensor([1]), torch.tensor([1]), want_taps=True)
     hkl = out.taps["hkl"][0]
     return float((hkl - torch.round(hkl)).abs().amax(dim=-1).min())

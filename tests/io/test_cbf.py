@@ -12,6 +12,7 @@ import pytest
 from nanobragg.io.cbf import byte_offset_compress, format_cbf, is_pilatus_size, write_cbf
 from nanobragg.io.geometry import ImageGeometry, PanelGeometry
 from nanobragg.io.product import ImageProduct, image_product
+from nanobragg.reports import detector_report
 
 fabio = pytest.importorskip("fabio")
 
@@ -38,7 +39,7 @@ def test_fabio_reads_data_and_pilatus_header(mosflm_render, tmp_path):
     np.testing.assert_array_equal(image.data, product.counts[0])
     assert image.header["_array_data.header_convention"] == "GENERIC_MINI"  # 40x32
     values = _header_values(image.header["_array_data.header_contents"])
-    rep = result.setup.detector.report
+    rep = detector_report(result.setup.detector, cfg)
     pixel = [float(v) for v in re.findall(r"[-+0-9.e]+(?= m)", values["Pixel_size"])]
     assert pixel == pytest.approx([rep["pixel_size"]] * 2, rel=1e-6)
     assert float(values["Detector_distance"].split()[0]) == pytest.approx(rep["distance"],

@@ -13,6 +13,7 @@ from nanobragg.io.geometry import mcstas_rotation
 from nanobragg.io.nexus import USER_MASK_BIT, write_nexus
 from nanobragg.io.product import ImageProduct, image_product
 from nanobragg.outputs import auto_int_scale, int_image
+from nanobragg.reports import detector_report
 from nanobragg.series import phi_frames
 from nanobragg.simulator import simulate
 
@@ -64,7 +65,7 @@ def test_nxmx_reads_our_geometry(case, request, tmp_path):
     write_nexus(tmp_path / "image.h5", product)
     handle, entry, detector, modules = _read(tmp_path / "image.h5")
     with handle:
-        rep = result.setup.detector.report
+        rep = detector_report(result.setup.detector, cfg)
         rotation = mcstas_rotation(rep["beam"])
         assert entry.definition == "NXmx"
         assert entry.start_time <= entry.end_time
@@ -100,7 +101,7 @@ def test_mosflm_frame_is_the_c_dials_origin_turned_to_mcstas(mosflm_render, tmp_
     handle, _, _, modules = _read(tmp_path / "image.h5")
     with handle:
         origin, fast, slow = _module_frame(modules[0])
-    dials = np.array(result.setup.detector.report["dials_origin"])
+    dials = np.array(detector_report(result.setup.detector, cfg)["dials_origin"])
     np.testing.assert_allclose(origin, [-dials[0], dials[1], -dials[2]], atol=TOL)
     np.testing.assert_allclose(fast, [-1.0, 0.0, 0.0], atol=TOL)  # fdet = +z nanobragg
     np.testing.assert_allclose(slow, [0.0, -1.0, 0.0], atol=TOL)  # sdet = -y nanobragg
@@ -108,7 +109,7 @@ def test_mosflm_frame_is_the_c_dials_origin_turned_to_mcstas(mosflm_render, tmp_
 
 def test_xds_frame_is_the_identity(xds_render):
     _, result = xds_render
-    np.testing.assert_allclose(mcstas_rotation(result.setup.detector.report["beam"]),
+    np.testing.assert_allclose(mcstas_rotation(result.setup.detector.beam.tolist()),
                                np.eye(3), atol=1e-15)
 
 
@@ -157,7 +158,7 @@ def test_rotation_series_frames_and_scan_axis(make_config, tmp_path):
         assert detector.count_time.to("s").magnitude == pytest.approx(1.0)
         # the file's rotation turns the crystal as nanobragg's phi steps do
         rows = summed.setup.crystal.real_rows[:, 0].numpy()  # (phi, axis, xyz)
-        rotation = mcstas_rotation(summed.setup.detector.report["beam"])
+        rotation = mcstas_rotation(summed.setup.detector.beam.tolist())
         turn = phi.matrix[1][:3, :3]
         np.testing.assert_allclose(rotation @ rows[1].T, turn @ (rotation @ rows[0].T),
                                    atol=1e-9 * np.abs(rows).max())

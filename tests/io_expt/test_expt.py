@@ -15,6 +15,7 @@ from nanobragg.errors import InputError
 from nanobragg.experiments import experiment_list, write_experiment_list
 from nanobragg.io.expt import config_from_experiments, detector_from_dxtbx, from_expt
 from nanobragg.multipanel import simulate_panels
+from nanobragg.reports import detector_report
 from nanobragg.simulator import prepare, simulate
 
 DATA = Path(__file__).parent / "data"
@@ -54,7 +55,7 @@ def test_pilatus_crystal_and_beam_centre_in_the_models():
     assert np.allclose(recip.numpy(), expected, rtol=0, atol=1e-9)
     assert [float(n) for n in torch.linalg.norm(recip, dim=1)] == pytest.approx(
         [79.1, 79.1, 37.9], abs=1e-9)
-    report = setup.detector.report
+    report = detector_report(setup.detector, cfg)
     # the beam meets the panel at (212.4612, 219.6948) mm from the first pixel's corner
     assert (report["fbeam"], report["sbeam"]) == pytest.approx((0.2124612, 0.2196948), abs=1e-15)
     assert report["distance"] == pytest.approx(0.25, abs=1e-15)

@@ -18,6 +18,7 @@ from nanobragg.conventions import AXES, dxtbx_to_lab, lab_to_dxtbx
 from nanobragg.errors import InputError
 from nanobragg.models.panels import panel_frame, panel_from_detector
 from nanobragg.multipanel import panel_configs, simulate_panels
+from nanobragg.reports import detector_report
 from nanobragg.simulator import simulate
 
 
@@ -151,8 +152,9 @@ def test_frame_map_to_dxtbx():
 
 
 def test_frame_map_matches_the_c_dials_origin():
-    result = simulate(_config(convention="MOSFLM", rotx=0.05))
-    report = result.setup.detector.report
+    cfg = _config(convention="MOSFLM", rotx=0.05)
+    result = simulate(cfg)
+    report = detector_report(result.setup.detector, cfg)
     expected = [1000.0 * x for x in lab_to_dxtbx(result.setup.detector.pix0.tolist())]
     assert report["dials_origin"] == pytest.approx(expected, abs=1e-12)
 

@@ -48,7 +48,7 @@ def _table(dtype) -> FTable:
 def test_fast_path_matches_eager(name, dtype):
     request = _request(CONFIGS[name])
     for table in (None, _table(torch.float64)):
-        assert fast.supported(prepare(request.config, table, dtype).inputs)
+        assert fast.supported(prepare(request.config, table, dtype))
         eager = simulate(request.config, table, dtype=torch.float64, engine="eager").image
         quick = simulate(request.config, table, dtype=dtype, engine="fast").image
         assert quick.dtype == dtype
@@ -59,7 +59,7 @@ def test_fast_path_matches_eager(name, dtype):
 def test_fast_path_is_chunk_and_thread_independent():
     """A pixel's value does not depend on the other pixels of its call or the threads."""
     request = _request(CONFIGS["oversample_mosaic_phi"])
-    inp = prepare(request.config).inputs
+    inp = prepare(request.config)
     index = torch.arange(400)
     whole = fast.render(inp, index, 20, threads=1)
     split = torch.cat([fast.render(inp, index[a:a + 7], 20, threads=3)
@@ -71,7 +71,7 @@ def test_fast_path_is_chunk_and_thread_independent():
 @pytest.mark.parametrize("extra", ["-round_xtal", "-detector_thick 100 -thicksteps 2",
                                    "-curved_det", "-oversample 2 -oversample_omega", "-N 1"])
 def test_unsupported_inputs_take_the_eager_kernel(extra):
-    inp = prepare(_request(f"{extra} -detpixels 8").config).inputs
+    inp = prepare(_request(f"{extra} -detpixels 8").config)
     assert not fast.supported(inp)
 
 
@@ -80,16 +80,16 @@ def test_gradients_take_the_eager_kernel():
     cfg = request.config
     distance = torch.tensor(cfg.detector.distance, dtype=torch.float64, requires_grad=True)
     cfg = dataclasses.replace(cfg, detector=dataclasses.replace(cfg.detector, distance=distance))
-    assert not fast.supported(prepare(cfg).inputs)
+    assert not fast.supported(prepare(cfg))
     image = simulate(cfg, engine="fast").image
     image.sum().backward()
     assert distance.grad is not None and torch.isfinite(distance.grad)
 
 
 def test_small_renders_stay_eager_and_big_ones_go_fast():
-    small = prepare(_request("-detpixels 8").config).inputs
+    small = prepare(_request("-detpixels 8").config)
     assert not fast.choose(small, 64)
-    big = prepare(_request("-detpixels 1024").config).inputs
+    big = prepare(_request("-detpixels 1024").config)
     assert fast.choose(big, 1024 * 1024)
     assert not fast.choose(big, 1024 * 1024, engine="eager")
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
+from nanobragg.kernel import background, scale
 from nanobragg.simulator import prepare, simulate
 
 F64 = torch.float64
@@ -55,11 +56,11 @@ def _sincg(x, n):
 
 def _reference_pixel(setup, cfg, s, f):
     """One pixel with the C's loops, written plainly (square crystal, default_F only)."""
-    det, beam, cry, inp = setup.detector, setup.beam, setup.crystal, setup.inputs
+    det, beam, cry = setup.detector, setup.beam, setup.crystal
     os_, sub = setup.oversample, float(det.pixel_size) / setup.oversample
     fdet, sdet, odet, pix0 = (t.tolist() for t in (det.fdet, det.sdet, det.odet, det.pix0))
     flags = cfg.detector
-    total = float(inp.background)
+    total = float(background(setup))
     polar = omega = 0.0
     capture = 1.0
     for t in range(det.layer_offsets.shape[0]):
@@ -67,7 +68,7 @@ def _reference_pixel(setup, cfg, s, f):
         for ss in range(os_):
             for ff in range(os_):
                 fd, sd = sub * (f * os_ + ff) + sub / 2, sub * (s * os_ + ss) + sub / 2
-                od = t * det.thickstep
+                od = t * float(det.thickstep)
                 pos = [fd * fdet[i] + sd * sdet[i] + od * odet[i] + pix0[i] for i in range(3)]
                 air = math.sqrt(_dot(pos, pos))
                 diff = [x / air for x in pos]
@@ -75,8 +76,8 @@ def _reference_pixel(setup, cfg, s, f):
                     omega = float(det.pixel_size) ** 2 / air**2 * float(det.close_distance) / air
                 if capture == 0.0 or flags.oversample_thick:
                     par = _dot(diff, odet)
-                    capture = (math.exp(-t * det.thickstep * det.mu / par)
-                               - math.exp(-(t + 1) * det.thickstep * det.mu / par))
+                    depth = float(det.thickstep) * float(det.mu)
+                    capture = (math.exp(-t * depth / par) - math.exp(-(t + 1) * depth / par))
                 for src in range(beam.sources):
                     inc = beam.incident[src].tolist()
                     lam = float(beam.wavelength[src])
@@ -97,7 +98,7 @@ def _reference_pixel(setup, cfg, s, f):
                             total *= capture if flags.oversample_thick else 1.0
                             total *= polar if flags.oversample_polar else 1.0
                             total *= omega if flags.oversample_omega else 1.0
-    value = float(inp.scale) * total
+    value = float(scale(setup)) * total
     value *= 1.0 if flags.oversample_thick else capture
     value *= 1.0 if flags.oversample_polar else polar
     value *= 1.0 if flags.oversample_omega else omega

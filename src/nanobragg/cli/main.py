@@ -39,6 +39,7 @@ from ..outputs import (
 )
 from ..physics.structure_factors import FTable
 from ..progress import RenderProgress
+from ..reports import detector_report
 from ..simulator import Setup, SimulationResult, prepare, rendered_mask, simulate
 from ..tables import load_structure_factors
 from .formats import check_formats, format_writes
@@ -154,7 +155,7 @@ def _simulate_and_write(request: CliRequest, out) -> None:
                               device=request.runtime.device,
                               evaluations_per_chunk=request.runtime.chunk_evaluations,
                               progress=progress, setup=setup)
-        _print_setup(result, out)
+        _print_setup(result, request.config, out)
         print(f"  rendered in {time.perf_counter() - started:.3f} s on "
               f"{result.image.device} ({request.runtime.dtype})", file=out)
         if request.trace_pixels:
@@ -182,10 +183,10 @@ def _report_non_finite(image: np.ndarray) -> None:
               f"(of {image.size})", file=sys.stderr)
 
 
-def _print_setup(result: SimulationResult, out) -> None:
+def _print_setup(result: SimulationResult, config, out) -> None:
     setup = result.setup
     det, cry, beam = setup.detector, setup.crystal, setup.beam
-    rep = det.report
+    rep = detector_report(det, config)
     print(f"  {beam.sources} sources, {cry.domains} mosaic domains, {cry.phisteps} phi steps, "
           f"{setup.oversample}x{setup.oversample} oversample, {det.layer_offsets.shape[0]} "
           f"detector layers: {setup.steps} steps", file=out)
@@ -195,7 +196,7 @@ def _print_setup(result: SimulationResult, out) -> None:
     print(f"  Xbeam={rep['xbeam']:g} Ybeam={rep['ybeam']:g}", file=out)
     print(f"  Fbeam={rep['fbeam']:g} Sbeam={rep['sbeam']:g}", file=out)
     print(f"  Fclose={rep['fclose']:g} Sclose={rep['sclose']:g}", file=out)
-    print(f"  pivoting detector around {'sample' if det.pivot == 'SAMPLE' else 'direct beam'}",
+    print(f"  pivoting detector around {'sample' if rep['pivot'] == 'SAMPLE' else 'direct beam'}",
           file=out)
     if result.interpolation_stop is not None:
         print("WARNING: out of range for three point interpolation: "
@@ -210,7 +211,7 @@ def _write_outputs(request: CliRequest, result: SimulationResult, out,
     rendered = result.rendered.cpu().numpy()
     roi = rendered_mask(cfg, None, torch.device("cpu")).numpy()
     stats = image_stats(image, rendered, roi)
-    sub = result.setup.inputs.pixel_size.item() / result.setup.oversample
+    sub = result.setup.detector.pixel_size.item() / result.setup.oversample
     os_ = result.setup.oversample
     slow, fast = stats.max_pixel
     print(f"max_I = {stats.max_I:g}  at {sub * (fast * os_ + os_ - 1) + sub / 2:g} "
@@ -254,5 +255,6 @@ def _write_outputs(request: CliRequest, result: SimulationResult, out,
 def _header_fields(request: CliRequest, result: SimulationResult) -> dict:
     cfg = request.config
     _, _, osc = phi_sampling(cfg.crystal)
-    return smv_fields(result.setup.detector.report, cfg.detector.fpixels, cfg.detector.spixels,
-                      float(cfg.beam.wavelength), float(cfg.crystal.phi0), osc)
+    return smv_fields(detector_report(result.setup.detector, cfg), cfg.detector.fpixels,
+                      cfg.detector.spixels, float(cfg.beam.wavelength), float(cfg.crystal.phi0),
+                      osc)

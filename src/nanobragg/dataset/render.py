@@ -1,6 +1,6 @@
 """Render shots, several per kernel call.
 
-Shots of a batch whose kernel inputs have the same shapes and sampling are rendered
+Shots of a batch whose models have the same tensor shapes and sampling are rendered
 together: the kernel is vectorised over a leading shot axis with ``torch.func.vmap``.
 Inputs that are the same for every shot (for instance the whole detector when its
 distance and beam centre do not vary) stay unbatched, so the per-pixel geometry is
@@ -13,7 +13,6 @@ for the rest of an image at the first pixel that leaves the grid, which is seque
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 from dataclasses import dataclass
@@ -21,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..kernel import KernelInputs, render_pixels
-from ..physics.structure_factors import FTable
+from ..kernel import render_pixels
+from ..models.setup import Setup, replace_fields, tensor_fields
+from ..physics.structure_factors import FTable, structure_factor_lookup
 from ..simulator import pixels_per_chunk, prepare, rendered_mask, resolve_device, simulate
 from .description import DatasetDescription
 from .sampling import ShotParameters, check_variation, sample_shot, shot_config, stream
@@ -85,14 +85,14 @@ def render_batch(desc: DatasetDescription, params: list[ShotParameters]) -> list
     setups = [prepare(c, table, dtype, device) for c in configs]
     groups: dict[tuple, list[int]] = {}
     for k, (cfg, setup) in enumerate(zip(configs, setups)):
-        groups.setdefault(_signature(cfg, setup.inputs), []).append(k)
+        groups.setdefault(_signature(cfg, setup), []).append(k)
     out: list[np.ndarray | None] = [None] * len(configs)
     for members in groups.values():
-        inputs = [setups[k].inputs for k in members]
-        if len(members) == 1 or inputs[0].interpolate:
+        models = [setups[k] for k in members]
+        if len(members) == 1 or structure_factor_lookup(models[0].sampling.lookup).stops:
             images = [_single(configs[k], table, dtype, device) for k in members]
         else:
-            images = _batched_or_single(inputs, [configs[k] for k in members], table, device)
+            images = _batched_or_single(models, [configs[k] for k in members], table, device)
         for k, image in zip(members, images):
             out[k] = image
     return out
@@ -102,56 +102,55 @@ def _single(config, table, dtype, device) -> np.ndarray:
     return simulate(config, table, dtype=dtype, device=device).image.cpu().numpy()
 
 
-def _batched_or_single(inputs, configs, table, device) -> list[np.ndarray]:
+def _batched_or_single(setups, configs, table, device) -> list[np.ndarray]:
     """One shared call; one call per shot if the kernel cannot run under vmap."""
     try:
-        return _vmapped(inputs, configs[0], device)
+        return _vmapped(setups, configs[0], device)
     except (RuntimeError, NotImplementedError) as err:
         log.warning("batched rendering unavailable (%s); rendering one shot at a time",
                     str(err).splitlines()[0])
-        return [_single(c, table, inputs[0].dtype, device) for c in configs]
+        return [_single(c, table, setups[0].dtype, device) for c in configs]
 
 
-def _signature(config, inp: KernelInputs) -> tuple:
-    """What must agree for shots to share a kernel call: every non-tensor input, every
+def _signature(config, setup: Setup) -> tuple:
+    """What must agree for shots to share a kernel call: the sampling, every model
     tensor's shape, N (the lattice transform branches on its value) and the pixels."""
-    parts = [("N", tuple(inp.N.tolist())), ("roi", config.detector.roi),
-             ("pixels", (config.detector.spixels, config.detector.fpixels))]
-    for f in dataclasses.fields(inp):
-        value = getattr(inp, f.name)
-        if f.name == "table":
-            continue
-        parts.append((f.name, tuple(value.shape) if isinstance(value, torch.Tensor) else value))
-    return tuple(parts)
+    shapes = tuple((path, tuple(getattr(getattr(setup, path[0]), path[1]).shape))
+                   for path in tensor_fields(setup))
+    return (("N", tuple(setup.crystal.N.tolist())), ("roi", config.detector.roi),
+            ("pixels", (config.detector.spixels, config.detector.fpixels)),
+            ("sampling", setup.sampling), ("tensors", shapes))
 
 
-def _vmapped(inputs: list[KernelInputs], config, device) -> list[np.ndarray]:
+def _vmapped(setups: list[Setup], config, device) -> list[np.ndarray]:
     """Render shots with equal signatures in shared kernel calls (leading shot axis)."""
-    base = inputs[0]
-    varying = [f.name for f in dataclasses.fields(base)
-               if isinstance(getattr(base, f.name), torch.Tensor)
-               and not all(torch.equal(getattr(base, f.name), getattr(i, f.name))
-                           for i in inputs[1:])]
-    stacks = [torch.stack([getattr(i, name) for i in inputs]) for name in varying]
+    base = setups[0]
+
+    def field(setup, path):
+        return getattr(getattr(setup, path[0]), path[1])
+
+    varying = [path for path in tensor_fields(base)
+               if not all(torch.equal(field(base, path), field(s, path)) for s in setups[1:])]
+    stacks = [torch.stack([field(s, path) for s in setups]) for path in varying]
 
     def one(spixel, fpixel, *values):
-        inp = dataclasses.replace(base, **dict(zip(varying, values)))
-        return render_pixels(inp, spixel, fpixel).intensity
+        return render_pixels(replace_fields(base, dict(zip(varying, values))),
+                             spixel, fpixel).intensity
 
     if varying:
         batched = torch.func.vmap(one, in_dims=(None, None) + (0,) * len(stacks))
     else:  # identical shots: render once
         def batched(spixel, fpixel):
-            return one(spixel, fpixel)[None].expand(len(inputs), -1)
+            return one(spixel, fpixel)[None].expand(len(setups), -1)
     rendered = rendered_mask(config, None, device)
     flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
-    images = torch.zeros((len(inputs), rendered.numel()), dtype=base.dtype, device=device)
-    chunk = max(1, pixels_per_chunk(base, None) // len(inputs))
+    images = torch.zeros((len(setups), rendered.numel()), dtype=base.dtype, device=device)
+    chunk = max(1, pixels_per_chunk(base, None) // len(setups))
     fpixels = config.detector.fpixels
     for start in range(0, flat_index.numel(), chunk):
         idx = flat_index[start:start + chunk]
         images[:, idx] = batched(idx // fpixels, idx % fpixels, *stacks)
-    return list(images.reshape((len(inputs),) + rendered.shape).cpu().numpy())
+    return list(images.reshape((len(setups),) + rendered.shape).cpu().numpy())
 
 
 @functools.lru_cache(maxsize=4)

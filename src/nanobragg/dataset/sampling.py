@@ -19,6 +19,7 @@ import torch
 
 from ..config import SimulationConfig
 from ..models.detector import build_detector
+from ..reports import detector_report
 from ..units import ANGSTROM
 from ..vectors import value_of
 from .description import DatasetDescription
@@ -172,6 +173,7 @@ def base_values(desc: DatasetDescription) -> dict:
     """The experiment's own values of the varied quantities (label units)."""
     cfg = desc.config
     detector = build_detector(cfg.detector, cfg.beam, torch.float64, torch.device("cpu"))
+    report = detector_report(detector, cfg)
     cell = cfg.crystal.cell
     if cell is None:
         cell_values = (math.nan,) * 6
@@ -182,8 +184,8 @@ def base_values(desc: DatasetDescription) -> dict:
     return {
         "cell": cell_values, "wavelength_A": value_of(cfg.beam.wavelength) / ANGSTROM,
         "mosaic_spread_deg": 0.0 if spread is None else math.degrees(value_of(spread)),
-        "beam_center_mm": (1e3 * detector.report["xbeam"], 1e3 * detector.report["ybeam"]),
-        "distance_mm": 1e3 * detector.report["distance"], "fluence": value_of(cfg.beam.fluence),
+        "beam_center_mm": (1e3 * report["xbeam"], 1e3 * report["ybeam"]),
+        "distance_mm": 1e3 * report["distance"], "fluence": value_of(cfg.beam.fluence),
     }
 
 

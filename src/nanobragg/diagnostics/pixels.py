@@ -8,14 +8,15 @@ dtype's exact values.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..errors import InputError
-from ..kernel import KernelInputs, render_pixels
+from ..kernel import render_pixels
+from ..models.sampling import Sampling
+from ..models.setup import with_lookup
 from ..simulator import Setup, rendered_mask
 
 
@@ -49,7 +50,7 @@ def render_taps(setup: Setup, pixels, interpolation_stop: int | None = None) -> 
     a flat index), off after it.
 
     Args:
-        setup: models and kernel inputs from :func:`nanobragg.simulator.prepare`.
+        setup: the models from :func:`nanobragg.simulator.prepare`.
         pixels: (slow, fast) pairs.
         interpolation_stop: flat pixel index where the render switched interpolation off.
 
@@ -62,15 +63,15 @@ def render_taps(setup: Setup, pixels, interpolation_stop: int | None = None) -> 
         if not (0 <= s < det.spixels and 0 <= f < det.fpixels):
             raise InputError(f"traced pixel (slow={s}, fast={f}) is outside the "
                              f"{det.spixels}x{det.fpixels} detector")
-    device = setup.inputs.pix0.device
+    device = setup.device
     outs = []
     for s, f in pixels:
-        inputs = setup.inputs
+        models = setup
         if interpolation_stop is not None and s * det.fpixels + f > interpolation_stop:
-            inputs = dataclasses.replace(inputs, interpolate=False)
+            models = with_lookup(setup, "nearest")
         one = torch.tensor([s], dtype=torch.long, device=device)
         with torch.no_grad():
-            outs.append(render_pixels(inputs, one, torch.tensor([f], device=device),
+            outs.append(render_pixels(models, one, torch.tensor([f], device=device),
                                       want_taps=True))
     taps = {name: np.concatenate([_to_numpy(o.taps[name]) for o in outs])
             for name, value in outs[0].taps.items() if value is not None}
@@ -93,7 +94,7 @@ def rendered_flags(config, mask, pixels, device) -> list[bool]:
     return [bool(keep[s, f]) for s, f in pixels]
 
 
-def applied_factors(inp: KernelInputs, taps: dict[str, np.ndarray], p: int) -> dict:
+def applied_factors(sampling: Sampling, taps: dict[str, np.ndarray], p: int) -> dict:
     """The C's ``omega_pixel``, ``polar`` and ``capture_fraction`` when the pixel ends.
 
     Without ``-oversample_*`` these are the cached values the kernel applies once per
@@ -101,7 +102,7 @@ def applied_factors(inp: KernelInputs, taps: dict[str, np.ndarray], p: int) -> d
     of the last evaluation (the C's variable after the loops).
 
     Args:
-        inp: kernel inputs (the oversample flags).
+        sampling: the sampling model (the oversample flags).
         taps: arrays of :class:`PixelTaps`.
         p: index of the pixel in the taps.
 
@@ -111,15 +112,15 @@ def applied_factors(inp: KernelInputs, taps: dict[str, np.ndarray], p: int) -> d
     omega, capture = taps["omega"][p], taps["capture_fraction"][p]
     polar = taps["polar"][p].reshape(-1)
     kept = ~taps["dmin_skipped"][p].reshape(-1)
-    unset = 1.0 if inp.nopolar else 0.0
-    if inp.oversample_polar:
+    unset = 1.0 if sampling.nopolar else 0.0
+    if sampling.oversample_polar:
         polar_value = polar[kept][-1] if kept.any() else unset
-    elif inp.nopolar:
+    elif sampling.nopolar:
         polar_value = 1.0
     else:
         polar_value = polar[kept][0] if kept.any() else 0.0
     return {
-        "omega": float(omega[-1, -1] if inp.oversample_omega else omega[0, 0]),
+        "omega": float(omega[-1, -1] if sampling.oversample_omega else omega[0, 0]),
         "polar": float(polar_value),
-        "capture_fraction": float(capture[-1, -1] if inp.oversample_thick else capture[-1, 0]),
+        "capture_fraction": float(capture[-1, -1] if sampling.oversample_thick else capture[-1, 0]),
     }

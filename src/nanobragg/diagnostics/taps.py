@@ -92,14 +92,13 @@ def pixel_taps(argv: list[str], pixels: list[tuple[int, int]], dtype: str | None
         dtype = {v: k for k, v in DTYPES.items()}.get(dtype, str(dtype))
     request, setup = prepared_request(argv, io.StringIO(), dtype, device)
     traced = render_taps(setup, pixels)
-    rendered = rendered_flags(request.config, request.mask, traced.pixels,
-                              setup.inputs.pix0.device)
+    rendered = rendered_flags(request.config, request.mask, traced.pixels, setup.device)
     return {
         "provenance": {
             "argv": list(argv), "command_line": shlex.join(["nanoBragg", *argv]),
             "nanobragg_version": __version__, "torch_version": torch.__version__,
-            "device": str(setup.inputs.pix0.device),
-            "dtype": str(setup.inputs.dtype).replace("torch.", ""),
+            "device": str(setup.device),
+            "dtype": str(setup.dtype).replace("torch.", ""),
         },
         "setup": _setup_summary(setup),
         "pixels": [_pixel_entry(setup, traced, p, rendered[p]) for p in range(len(traced.pixels))],
@@ -107,32 +106,32 @@ def pixel_taps(argv: list[str], pixels: list[tuple[int, int]], dtype: str | None
 
 
 def _setup_summary(setup: Setup) -> dict:
-    inp = setup.inputs
+    sampling = setup.sampling
     return {
         "oversample": setup.oversample, "steps": setup.steps, "sources": setup.beam.sources,
         "phi_steps": setup.crystal.phisteps, "mosaic_domains": setup.crystal.domains,
-        "layers": int(inp.layer_offsets.shape[0]),
-        "oversample_thick": bool(inp.oversample_thick),
-        "oversample_polar": bool(inp.oversample_polar),
-        "oversample_omega": bool(inp.oversample_omega),
+        "layers": setup.layers,
+        "oversample_thick": bool(sampling.oversample_thick),
+        "oversample_polar": bool(sampling.oversample_polar),
+        "oversample_omega": bool(sampling.oversample_omega),
         "fluence_photons_per_m2": float(setup.beam.fluence), "r_e_sqr_m2": R_E_SQR,
-        "shape": inp.shape,
+        "shape": sampling.shape,
     }
 
 
 def _pixel_entry(setup: Setup, traced: PixelTaps, p: int, rendered: bool) -> dict:
-    inp, taps = setup.inputs, traced.taps
+    det, taps = setup.detector, traced.taps
     slow, fast = traced.pixels[p]
-    factors = applied_factors(inp, taps, p)
+    factors = applied_factors(setup.sampling, taps, p)
     layers, subpixels = taps["omega"][p].shape
     os_ = setup.oversample
     return {
         "slow": slow, "fast": fast, "rendered": rendered,
         "geometry": {
-            "pix0_m": _plain(inp.pix0), "fdet": _plain(inp.fdet), "sdet": _plain(inp.sdet),
-            "odet": _plain(inp.odet), "close_distance_m": float(inp.close_distance),
+            "pix0_m": _plain(det.pix0), "fdet": _plain(det.fdet), "sdet": _plain(det.sdet),
+            "odet": _plain(det.odet), "close_distance_m": float(det.close_distance),
         },
-        "subpixels": [_subpixel_entry(inp, taps, (p, t, o), divmod(o, os_))
+        "subpixels": [_subpixel_entry(setup.beam, taps, (p, t, o), divmod(o, os_))
                       for t in range(layers) for o in range(subpixels)],
         "intensity": {
             "intensity_pre_norm": float(taps["I_before_scaling"][p]),
@@ -144,13 +143,13 @@ def _pixel_entry(setup: Setup, traced: PixelTaps, p: int, rendered: bool) -> dic
     }
 
 
-def _subpixel_entry(inp, taps, index, sub) -> dict:
+def _subpixel_entry(beam, taps, index, sub) -> dict:
     sources = []
     for s in range(taps["polar"].shape[3]):
         at = (*index, s)
         sources.append({
-            "source": s, "incident": _plain(inp.incident[s]),
-            "wavelength_m": float(inp.wavelength[s]),
+            "source": s, "incident": _plain(beam.incident[s]),
+            "wavelength_m": float(beam.wavelength[s]),
             "scattering_per_m": taps["scattering"][at].tolist(),
             "stol_per_m": float(taps["stol"][at]), "dmin_skipped": bool(taps["dmin_skipped"][at]),
             "polar": float(taps["polar"][at]),

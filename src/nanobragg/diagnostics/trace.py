@@ -40,7 +40,7 @@ def print_traces(request, setup: Setup, table, out, interpolation_stop=None) -> 
     Args:
         request: :class:`nanobragg.commandline.to_config.CliRequest` (config, mask, trace_pixels).
         setup: the setup the image was rendered with.
-        table: structure factors (already part of ``setup.inputs``; kept for the CLI hook).
+        table: structure factors (already part of ``setup``; kept for the CLI hook).
         out: text stream.
         interpolation_stop: flat pixel index where the render switched tricubic
             interpolation off (``SimulationResult.interpolation_stop``), or None.
@@ -70,8 +70,8 @@ def trace_log(setup: Setup, config, pixels, mask=None, prefix: str = PREFIX,
     if not pixels:
         return []
     traced = render_taps(setup, pixels, interpolation_stop)
-    rendered = rendered_flags(config, mask, pixels, setup.inputs.pix0.device)
-    header = detector_lines(setup.detector, config.detector.convention, prefix)
+    rendered = rendered_flags(config, mask, pixels, setup.device)
+    header = detector_lines(setup.detector, config, prefix)
     lines: list[str] = []
     for p, (s, f) in enumerate(pixels):
         lines += header
@@ -100,8 +100,8 @@ def pixel_lines(setup: Setup, traced: PixelTaps, p: int, prefix: str = PREFIX) -
 
 def _fixed_lines(setup: Setup, prefix: str) -> dict[str, list[str]]:
     """Lines that do not change from sub-pixel to sub-pixel."""
-    inp, crystal = setup.inputs, setup.crystal
-    vec = {name: _floats(getattr(inp, name)) for name in ("pix0", "fdet", "sdet")}
+    detector, crystal = setup.detector, setup.crystal
+    vec = {name: _floats(getattr(detector, name)) for name in ("pix0", "fdet", "sdet")}
     rows = _floats(crystal.real_rows[0, 0]) * 1e10  # phi step 0, domain 0, in Angstrom
     recip = _floats(crystal.recip_rows)
     crystal_lines = [f"{prefix}: rot_{n}_angstroms {g15s(rows[i])}" for i, n in enumerate("abc")]
@@ -117,12 +117,12 @@ def _fixed_lines(setup: Setup, prefix: str) -> dict[str, list[str]]:
 
 def _subpixel_lines(setup: Setup, taps, index, prefix: str) -> list[str]:
     """Position, solid angle and the scattering vector of source 0 for one sub-pixel."""
-    inp = setup.inputs
+    beam = setup.beam
     p, t, o = index
     airpath = float(taps["airpath"][index])
-    close = float(_floats(inp.close_distance))
-    omega = taps["omega"][index] if inp.oversample_omega else taps["omega"][p, 0, 0]
-    wavelength = float(_floats(inp.wavelength)[0])
+    close = float(_floats(setup.detector.close_distance))
+    omega = taps["omega"][index] if setup.sampling.oversample_omega else taps["omega"][p, 0, 0]
+    wavelength = float(_floats(beam.wavelength)[0])
     return [
         f"{prefix}: pixel_pos_meters {g15s(taps['position'][index])}",
         f"{prefix}: R_distance_meters {g15(airpath)}",
@@ -130,7 +130,7 @@ def _subpixel_lines(setup: Setup, taps, index, prefix: str) -> list[str]:
         f"{prefix}: close_distance_meters {g15(close)}",
         f"{prefix}: obliquity_factor {g15(close / airpath)}",
         f"{prefix}: diffracted_vec {g15s(taps['diffracted'][index])}",
-        f"{prefix}: incident_vec {g15s(_floats(inp.incident)[0])}",
+        f"{prefix}: incident_vec {g15s(_floats(beam.incident)[0])}",
         f"{prefix}: lambda_meters {g15(wavelength)}",
         f"{prefix}: lambda_angstroms {g15(wavelength * 1e10)}",
         f"{prefix}: scattering_vec_A_inv {g15s(taps['scattering'][index][0])}",
@@ -140,10 +140,10 @@ def _subpixel_lines(setup: Setup, taps, index, prefix: str) -> list[str]:
 def _evaluation_lines(setup: Setup, taps, index, prefix: str) -> list[str]:
     """Miller indices and factors of source 0, mosaic domain 0: phi step 0 in full, then
     one ``_PHI`` line per further phi step (the lattice lines only for a per-axis shape)."""
-    inp = setup.inputs
+    sampling = setup.sampling
     p, t, o = index
     hkl = taps["hkl"][p, t, o, 0, :, 0]  # (F, 3)
-    square = lattice_shape(inp.shape).per_axis
+    square = lattice_shape(sampling.shape).per_axis
     rounded = " ".join(str(int(v)) for v in taps["hkl0"][p, t, o, 0, 0, 0])
     lines = [f"{prefix}: hkl_frac {g15s(hkl[0])}", f"{prefix}: hkl_rounded {rounded}"]
     F_latt = taps["F_latt"][p, t, o, 0, :, 0]  # (F,)
@@ -152,7 +152,7 @@ def _evaluation_lines(setup: Setup, taps, index, prefix: str) -> list[str]:
         axes = taps["F_latt_axes"][p, t, o, 0, 0, 0]
         lines += [f"{prefix}: F_latt_{n} {g15(axes[i])}" for i, n in enumerate("abc")]
         lines += [f"{prefix}: F_latt {g15(F_latt[0])}", phi_lines[0]]
-    if F_latt[0] != 0 or inp.water:
+    if F_latt[0] != 0 or sampling.water:
         lines.append(f"{prefix}: F_cell {g15(taps['F_cell'][p, t, o, 0, 0, 0])}")
     return lines + phi_lines[1:]
 
@@ -169,15 +169,16 @@ def _phi_lines(setup: Setup, taps, index, prefix: str) -> list[str]:
 
 def final_lines(setup: Setup, traced: PixelTaps, p: int, prefix: str = PREFIX) -> list[str]:
     """The scaling block printed after the pixel's loops."""
-    inp, taps = setup.inputs, traced.taps
-    factors = applied_factors(inp, taps, p)
-    incident = _floats(inp.incident)[-1]
+    sampling, taps = setup.sampling, traced.taps
+    factors = applied_factors(sampling, taps, p)
+    incident = _floats(setup.beam.incident)[-1]
     diffracted = taps["diffracted"][p, -1, -1]
     cos_2theta = incident[0] * diffracted[0] + incident[1] * diffracted[1] \
         + incident[2] * diffracted[2]
     intensity = float(_floats(traced.intensity)[p])
-    flags = (("oversample_thick", inp.oversample_thick), ("oversample_polar", inp.oversample_polar),
-             ("oversample_omega", inp.oversample_omega))
+    flags = (("oversample_thick", sampling.oversample_thick),
+             ("oversample_polar", sampling.oversample_polar),
+             ("oversample_omega", sampling.oversample_omega))
     return [
         f"{prefix}: I_before_scaling {g15(taps['I_before_scaling'][p])}",
         f"{prefix}: r_e_meters {g15(math.sqrt(R_E_SQR))}",

@@ -15,7 +15,8 @@ import threading
 
 import torch
 
-from ..kernel import KernelInputs
+from ..kernel import background, scale
+from ..models.setup import Setup, requires_grad
 from ..physics.lattice import lattice_shape
 from ..vectors import unit, value_of
 from ..workers import run_items
@@ -28,6 +29,8 @@ MIN_EVALUATIONS = 1 << 20
 COMPILE_EVALUATIONS = 1 << 20
 #: Pixels per work item handed to a thread (a multiple of the kernel's block of 64).
 MIN_PIXELS_PER_ITEM = 256
+#: Structure-factor lookups the compiled kernel implements.
+COMPILED_LOOKUPS = ("nearest",)
 
 
 class _Params(ctypes.Structure):
@@ -41,33 +44,31 @@ class _Params(ctypes.Structure):
                                         ("ranges", ctypes.c_int64 * 3)]
 
 
-def supported(inp: KernelInputs) -> bool:
-    """Whether the fast path covers these inputs."""
-    tensors = [inp.fdet, inp.sdet, inp.odet, inp.pix0, inp.pixel_size, inp.close_distance,
-               inp.incident, inp.wavelength, inp.polar_vector, inp.kahn, inp.real_rows,
-               inp.N, inp.table.F, inp.background, inp.scale, inp.layer_offsets]
-    if any(isinstance(t, torch.Tensor) and t.requires_grad for t in tensors):
+def supported(setup: Setup) -> bool:
+    """Whether the fast path covers these models (and none of their tensors needs a
+    gradient)."""
+    if requires_grad(setup):
         return False
-    if inp.pix0.device.type != "cpu" or inp.dtype not in (torch.float32, torch.float64):
+    s, crystal = setup.sampling, setup.crystal
+    if setup.device.type != "cpu" or s.dtype not in (torch.float32, torch.float64):
         return False
-    whole = all(value_of(n) == round(value_of(n)) and value_of(n) > 1 for n in inp.N)
-    return (whole and lattice_shape(inp.shape).per_axis and not inp.curved and not inp.thick
-            and not inp.interpolate and not (inp.oversample_thick or inp.oversample_polar
-                                             or inp.oversample_omega))
+    whole = all(value_of(n) == round(value_of(n)) and value_of(n) > 1 for n in crystal.N)
+    return (whole and lattice_shape(s.shape).per_axis and not s.curved and not s.thick
+            and s.lookup in COMPILED_LOOKUPS and not s.running_products)
 
 
-def choose(inp: KernelInputs, pixels: int, engine: str = "auto") -> bool:
+def choose(setup: Setup, pixels: int, engine: str = "auto") -> bool:
     """Whether to render with the fast path.
 
     Args:
-        inp: kernel inputs.
+        setup: the models.
         pixels: pixels to render.
         engine: ``"auto"`` (fast for renders big enough to gain, compiling the library
             only for large ones), ``"fast"`` (whenever supported) or ``"eager"``.
     """
-    if engine == "eager" or not supported(inp):
+    if engine == "eager" or not supported(setup):
         return False
-    work = pixels * inp.evaluations_per_pixel
+    work = pixels * setup.evaluations_per_pixel
     if engine == "fast":
         return build.load() is not None
     if work < MIN_EVALUATIONS:
@@ -75,9 +76,9 @@ def choose(inp: KernelInputs, pixels: int, engine: str = "auto") -> bool:
     return build.load(build=work >= COMPILE_EVALUATIONS) is not None
 
 
-def render(inp: KernelInputs, flat_index: torch.Tensor | int, fpixels: int,
+def render(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
            threads: int | None = None, progress=None) -> torch.Tensor:
-    """Photons of the pixels ``flat_index`` (slow*fpixels + fast), shape (P,), inp.dtype.
+    """Photons of the pixels ``flat_index`` (slow*fpixels + fast), shape (P,), setup.dtype.
 
     An int ``flat_index`` means the first that many pixels (a whole frame).
 
@@ -86,11 +87,11 @@ def render(inp: KernelInputs, flat_index: torch.Tensor | int, fpixels: int,
     ``progress(pixels_done)`` is called after each item when given.
     """
     lib = build.load()
-    args = _arguments(inp, fpixels)
-    fn = lib.nb_render_f32 if inp.dtype == torch.float32 else lib.nb_render_f64
+    args = _arguments(setup, fpixels)
+    fn = lib.nb_render_f32 if setup.dtype == torch.float32 else lib.nb_render_f64
     pixels = None if isinstance(flat_index, int) else flat_index.to(torch.int64).contiguous()
     total = flat_index if pixels is None else pixels.numel()
-    out = torch.empty(total, dtype=inp.dtype)
+    out = torch.empty(total, dtype=setup.dtype)
     threads = threads or torch.get_num_threads()
     item = max(MIN_PIXELS_PER_ITEM, -(-total // (threads * 64)) // 64 * 64)
     lock = threading.Lock()
@@ -108,30 +109,33 @@ def render(inp: KernelInputs, flat_index: torch.Tensor | int, fpixels: int,
     return out
 
 
-def _arguments(inp: KernelInputs, fpixels: int) -> dict:
+def _arguments(setup: Setup, fpixels: int) -> dict:
     """The parameter struct and the array pointers (kept alive in the dict)."""
     f64 = torch.float64
-    incident = inp.incident.detach().to(f64).contiguous()
-    axis = inp.polar_vector.detach().to(f64).expand_as(incident)
+    det, beam, crystal, s, table = (setup.detector, setup.beam, setup.crystal,
+                                    setup.sampling, setup.table)
+    incident = beam.incident.detach().to(f64).contiguous()
+    axis = beam.polar_vector.detach().to(f64).expand_as(incident)
     b_in = unit(torch.linalg.cross(axis, incident, dim=-1)).contiguous()
     e_in = unit(torch.linalg.cross(incident, b_in, dim=-1)).contiguous()
-    tensors = [inp.layer_offsets.detach().to(f64).contiguous(), incident,
-               inp.wavelength.detach().to(f64).contiguous(), e_in, b_in,
-               inp.real_rows.detach().to(f64).reshape(-1, 9).contiguous(),
-               inp.table.F.detach().to(inp.dtype).contiguous()]
+    tensors = [det.layer_offsets.detach().to(f64).contiguous(), incident,
+               beam.wavelength.detach().to(f64).contiguous(), e_in, b_in,
+               crystal.real_rows.detach().to(f64).reshape(-1, 9).contiguous(),
+               table.F.detach().to(s.dtype).contiguous()]
     p = _Params()
     for name in ("fdet", "sdet", "odet", "pix0"):
-        getattr(p, name)[:] = [float(v) for v in getattr(inp, name).detach()]
-    p.N[:] = [value_of(n) for n in inp.N]
-    for name in ("pixel_size", "close_distance", "kahn", "background", "scale"):
-        setattr(p, name, value_of(getattr(inp, name)))
-    p.dmin, p.default_F = float(inp.dmin), float(inp.table.default_F)
-    p.oversample, p.fpixels = inp.oversample, fpixels
-    p.point_pixel, p.nopolar = int(inp.point_pixel), int(inp.nopolar)
-    p.n_layers, p.n_sources = inp.layer_offsets.shape[0], incident.shape[0]
-    p.n_orient = inp.real_rows.shape[0] * inp.real_rows.shape[1]
-    p.table_loaded = int(inp.table.loaded)
-    p.mins[:] = [int(m) for m in inp.table.mins]
-    p.ranges[:] = list(inp.table.ranges)
+        getattr(p, name)[:] = [float(v) for v in getattr(det, name).detach()]
+    p.N[:] = [value_of(n) for n in crystal.N.to(s.dtype)]
+    p.pixel_size, p.close_distance = value_of(det.pixel_size), value_of(det.close_distance)
+    p.kahn = value_of(beam.kahn)
+    p.background, p.scale = value_of(background(setup)), value_of(scale(setup))
+    p.dmin, p.default_F = float(s.dmin), float(table.default_F)
+    p.oversample, p.fpixels = s.oversample, fpixels
+    p.point_pixel, p.nopolar = int(s.point_pixel), int(s.nopolar)
+    p.n_layers, p.n_sources = det.layer_offsets.shape[0], incident.shape[0]
+    p.n_orient = crystal.real_rows.shape[0] * crystal.real_rows.shape[1]
+    p.table_loaded = int(table.loaded)
+    p.mins[:] = [int(m) for m in table.mins]
+    p.ranges[:] = list(table.ranges)
     arrays = [ctypes.c_void_p(t.data_ptr()) for t in tensors]
     return {"params": p, "arrays": arrays, "keep": tensors}

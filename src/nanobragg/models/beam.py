@@ -25,7 +25,6 @@ class Beam:
         wavelength: per-source wavelength (m), shape (S,).
         polar_vector: unit E-vector reference axis, shape (3,).
         kahn: Kahn polarization factor (scalar tensor).
-        nopolar: polarization correction off.
         fluence: photons/m^2 (scalar tensor).
         water_size: water thickness (m) (scalar tensor).
     """
@@ -34,7 +33,6 @@ class Beam:
     wavelength: torch.Tensor
     polar_vector: torch.Tensor
     kahn: torch.Tensor
-    nopolar: bool
     fluence: torch.Tensor
     water_size: torch.Tensor
 
@@ -76,7 +74,7 @@ def build_beam(
 
     return Beam(
         incident=-directions, wavelength=wavelengths,
-        polar_vector=polar_vector, kahn=scalar(cfg.polarization), nopolar=bool(cfg.nopolar),
+        polar_vector=polar_vector, kahn=scalar(cfg.polarization),
         fluence=scalar(cfg.fluence), water_size=scalar(cfg.water_size),
     )
 

@@ -23,7 +23,7 @@ class Crystal:
         real_rows: rows a, b, c (m) for every phi step and mosaic domain, shape (P, M, 3, 3).
         recip_rows: rows a*, b*, c* (1/Angstrom) at phi = 0 without mosaic, shape (3, 3).
         N: unit cells along a, b, c, shape (3,).
-        shape: lattice transform name; fudge: its scale factor.
+        fudge: scale factor of the lattice transform (scalar tensor).
         phi: spindle angles (rad), shape (P,).
         xtal_size: crystal size along a, b, c (m) as the C computes it (|a| times Na), floats.
     """
@@ -31,7 +31,6 @@ class Crystal:
     real_rows: torch.Tensor
     recip_rows: torch.Tensor
     N: torch.Tensor
-    shape: str
     fudge: torch.Tensor
     phi: torch.Tensor
     xtal_size: tuple[float, float, float]
@@ -79,7 +78,7 @@ def build_crystal(
     real_rows = real_rows[:, None] @ umats.transpose(-1, -2)[None]  # (P, M, 3, 3)
     xtal_size = tuple(value_of(x) * value_of(n) for n, x in zip(N, norm(base)))
     return Crystal(
-        real_rows=real_rows, recip_rows=recip, N=N, shape=cfg.shape,
+        real_rows=real_rows, recip_rows=recip, N=N,
         fudge=scalar(cfg.fudge), phi=phi, xtal_size=xtal_size,
     )
 

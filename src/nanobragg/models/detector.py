@@ -1,22 +1,22 @@
 """Detector model: configuration -> basis vectors, origin and sensor layers as tensors.
 
-The construction follows the C program step by step: convention vectors and beam
-centre, the two-theta-free ``ratio = beam . R_xyz(odet)``, the pivot (sample or beam),
-rotation about x, y, z and then the two-theta axis, and finally the values the C
-reports (distance, Fbeam/Sbeam, Fclose/Sclose, ORGX/ORGY, DIALS origin).
+The construction follows the C program step by step (:func:`construct`): convention
+vectors and beam centre, the two-theta-free ``ratio = beam . R_xyz(odet)``, the pivot
+(sample or beam), rotation about x, y, z and then the two-theta axis. The values the C
+prints or writes into headers are computed from the model on demand
+(:func:`nanobragg.reports.detector_report`; the trace reads :func:`construct` itself).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
 from ..config import BeamConfig, DetectorConfig
-from ..conventions import AXES, beam_centre, forced_pivot
+from ..conventions import AXES, BeamCentre, beam_centre, forced_pivot
 from ..vectors import dot, norm, unit, value_of
-from .rotations import rotate_axis, rotate_xyz, rotation_xyz
+from .rotations import rotate_axis, rotate_xyz
 
 _TINY = 2.2250738585072014e-308  # DBL_MIN, the C's stand-in for a zero ratio
 
@@ -34,11 +34,8 @@ class Detector:
         distance: reported distance close_distance/ratio (m), scalar tensor.
         fpixels, spixels: pixel counts.
         layer_offsets: depth of each sensor layer along odet (m), shape (T,).
-        thickstep: layer thickness (m) and mu: attenuation (1/m), a float or a scalar
-            tensor (when given as one); thickness: total (m), float.
-        curved, point_pixel: geometry options.
-        pivot: the pivot really used.
-        report: values the C prints and writes into SMV headers (floats, m or pixels).
+        thickstep: layer thickness (m) and mu: attenuation (1/m), scalar tensors (carrying
+            the gradient of a thickness or mu given as a tensor); thickness: total (m), float.
     """
 
     fdet: torch.Tensor
@@ -52,13 +49,43 @@ class Detector:
     fpixels: int
     spixels: int
     layer_offsets: torch.Tensor
-    thickstep: float | torch.Tensor
-    mu: float | torch.Tensor
+    thickstep: torch.Tensor
+    mu: torch.Tensor
     thickness: float
-    curved: bool
-    point_pixel: bool
+
+
+@dataclass(frozen=True)
+class Construction:
+    """The steps of the C's detector construction, as tensors (float64, SI units).
+
+    Attributes:
+        centre: beam-centre values before rotation (m).
+        angles: rotx, roty, rotz (rad); twotheta: (rad).
+        initial: unrotated fdet, sdet, odet and the (unnormalised) two-theta axis, (3,) each.
+        beam: unit beam direction, (3,).
+        ratio: ``beam . R_xyz(odet)`` (DBL_MIN where 0); close_in, distance_in: the close
+            and reported distance before the recompute from pix0 (m).
+        pixel, detsize_f, detsize_s: pixel edge and detector size (m).
+        pivot: the pivot really used (``"SAMPLE"`` or ``"BEAM"``).
+        fdet, sdet, odet, pix0: the final frame, (3,) each; pix0 in m.
+    """
+
+    centre: BeamCentre
+    angles: tuple
+    twotheta: torch.Tensor
+    initial: tuple
+    beam: torch.Tensor
+    ratio: torch.Tensor
+    close_in: torch.Tensor
+    distance_in: torch.Tensor
+    pixel: torch.Tensor
+    detsize_f: torch.Tensor
+    detsize_s: torch.Tensor
     pivot: str
-    report: dict
+    fdet: torch.Tensor
+    sdet: torch.Tensor
+    odet: torch.Tensor
+    pix0: torch.Tensor
 
 
 def build_detector(
@@ -78,6 +105,28 @@ def build_detector(
         from .panels import build_panel_detector
 
         return build_panel_detector(cfg, beam_cfg, dtype, device)
+    con = construct(cfg, beam_cfg, dtype, device)
+    close_distance = dot(con.pix0, con.odet)
+    layers = sensor_layers(cfg)
+    return Detector(
+        fdet=con.fdet, sdet=con.sdet, odet=con.odet, pix0=con.pix0, beam=con.beam,
+        pixel_size=con.pixel, close_distance=close_distance,
+        distance=close_distance / con.ratio, fpixels=int(cfg.fpixels), spixels=int(cfg.spixels),
+        layer_offsets=torch.arange(layers[0], dtype=dtype, device=device) * layers[1],
+        thickstep=_as(layers[1], dtype, device), mu=_as(layers[2], dtype, device),
+        thickness=layers[3],
+    )
+
+
+def construct(cfg: DetectorConfig, beam_cfg: BeamConfig, dtype: torch.dtype,
+              device: torch.device) -> Construction:
+    """The C's construction of a convention's single-rectangle detector, step by step.
+
+    Args:
+        cfg: detector configuration (its panels are ignored).
+        beam_cfg: beam configuration (for a custom beam vector).
+        dtype, device: where the tensors live.
+    """
     scalar = _scalar_maker(dtype, device)
     vectors = frame_vectors(cfg, beam_cfg, dtype, device)
     pixel = scalar(cfg.pixel_size)
@@ -109,22 +158,9 @@ def build_detector(
         pix0 = swing(-centre.fclose * fdet0 - centre.sclose * sdet0 + close_in * odet0)
     else:
         pix0 = -centre.fbeam * fdet - centre.sbeam * sdet + distance_in * beam
-    close_distance = dot(pix0, odet)
-    distance = close_distance / ratio
-    layers = sensor_layers(cfg)
-    return Detector(
-        fdet=fdet, sdet=sdet, odet=odet, pix0=pix0, beam=beam, pixel_size=pixel,
-        close_distance=close_distance, distance=distance,
-        fpixels=int(cfg.fpixels), spixels=int(cfg.spixels),
-        layer_offsets=torch.arange(layers[0], dtype=dtype, device=device) * layers[1],
-        thickstep=_as(layers[1], dtype, device), mu=_as(layers[2], dtype, device),
-        thickness=layers[3],
-        curved=bool(cfg.curved), point_pixel=bool(cfg.point_pixel), pivot=pivot,
-        report=_report(cfg, centre, pix0, fdet, sdet, odet, beam, ratio, pixel, detsize_s)
-        | {"construction": _construction_report(
-            cfg, centre, angles, twotheta, (fdet0, sdet0, odet0, tt_axis), (fdet, sdet, beam),
-            (ratio, close_in, distance_in), (pixel, detsize_f, detsize_s))},
-    )
+    return Construction(centre, angles, twotheta, (fdet0, sdet0, odet0, tt_axis), beam, ratio,
+                        close_in, distance_in, pixel, detsize_f, detsize_s, pivot,
+                        fdet, sdet, odet, pix0)
 
 
 def frame_vectors(
@@ -182,84 +218,11 @@ def sensor_layers(cfg: DetectorConfig) -> tuple[int, float, float, float]:
     return steps, step, mu, thick
 
 
-def _report(cfg, centre, pix0, fdet, sdet, odet, beam, ratio, pixel, detsize_s) -> dict:
-    """The detector values the C prints and writes into image headers (floats, SI)."""
-    close = value_of(dot(pix0, odet))
-    fclose, sclose = -value_of(dot(pix0, fdet)), -value_of(dot(pix0, sdet))
-    direct = close / value_of(ratio) * beam - pix0
-    pix = value_of(pixel)
-    return {
-        "xbeam": value_of(centre.xbeam), "ybeam": value_of(centre.ybeam),
-        "fbeam": value_of(dot(fdet, direct)), "sbeam": value_of(dot(sdet, direct)),
-        "fclose": fclose, "sclose": sclose, "close_distance": close,
-        "distance": close / value_of(ratio), "orgx": fclose / pix + 0.5, "orgy": sclose / pix + 0.5,
-        "dials_origin": (1000.0 * value_of(pix0[2]), 1000.0 * value_of(pix0[1]),
-                         -1000.0 * value_of(pix0[0])),
-        "detsize_s": value_of(detsize_s), "pixel_size": pix,
-        "twotheta_deg": math.degrees(value_of(cfg.twotheta)),
-        "fdet": fdet.tolist(), "sdet": sdet.tolist(), "odet": odet.tolist(),
-        "beam": beam.tolist(), "pix0": pix0.tolist(),
-    }
-
-
-def _construction_report(cfg, centre, angles, twotheta, initial, final, distances, sizes
-                         ) -> dict:
-    """Intermediate values of the detector construction, for the pixel trace (floats, SI).
-
-    Keys: ``angles_rad`` (rotx, roty, rotz, twotheta), ``initial_fdet/sdet/odet`` and
-    ``twotheta_axis`` (unrotated), ``rotation_matrices`` (Rx, Ry, Rz as row lists),
-    ``f/s/odet_after_xyz`` (rotated about x, y, z but not two-theta), ``xclose``/``yclose``
-    (the C's Xclose/Yclose), ``fclose/sclose/fbeam/sbeam_initial`` (beam centre before
-    rotation), ``ratio``, ``close_distance_initial`` and ``distance_initial`` (before the
-    recompute from pix0), the BEAM-pivot terms ``term_fast/slow/beam`` and the
-    SAMPLE-pivot ``term_*_before_rot``, ``pix0_before_rotation`` and ``pix0_after_xyz``.
-    """
-    fdet0, sdet0, odet0, tt_axis = initial
-    fdet, sdet, beam = final
-    ratio, close_in, distance_in = distances
-    pixel, detsize_f, detsize_s = (_float(v) for v in sizes)
-    before = -centre.fclose * fdet0 - centre.sclose * sdet0 + close_in * odet0
-    close_xy = []
-    for given, org, size in zip(cfg.close_center, cfg.org, (detsize_f, detsize_s)):
-        # the C's Xclose/Yclose: the user's, else from ORGX/ORGY, else half the detector
-        default = (_float(org) - 0.5) * pixel if org is not None else size / 2.0
-        close_xy.append(_float(given) if given is not None else default)
-    out = {
-        "angles_rad": [_float(a) for a in (*angles, twotheta)],
-        "rotation_matrices": [_floats(m) for m in rotation_xyz(*angles, like=fdet0)],
-        "xclose": close_xy[0], "yclose": close_xy[1],
-        "ratio": _float(ratio), "close_distance_initial": _float(close_in),
-        "distance_initial": _float(distance_in),
-        "term_fast": _floats(-centre.fbeam * fdet), "term_slow": _floats(-centre.sbeam * sdet),
-        "term_beam": _floats(distance_in * beam),
-        "term_fast_before_rot": _floats(-centre.fclose * fdet0),
-        "term_slow_before_rot": _floats(-centre.sclose * sdet0),
-        "term_close_before_rot": _floats(close_in * odet0),
-        "pix0_before_rotation": _floats(before),
-        "pix0_after_xyz": _floats(rotate_xyz(before, *angles)),
-        "twotheta_axis": _floats(tt_axis),
-    }
-    for name in ("fclose", "sclose", "fbeam", "sbeam"):
-        out[f"{name}_initial"] = _float(getattr(centre, name))
-    for name, v in (("fdet", fdet0), ("sdet", sdet0), ("odet", odet0)):
-        out[f"initial_{name}"] = _floats(v)
-        out[f"{name}_after_xyz"] = _floats(rotate_xyz(v, *angles))
-    return out
-
-
-def _floats(t: torch.Tensor):
-    return t.detach().tolist()
-
-
-def _float(value) -> float:
-    return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
-
-
-def _as(value, dtype, device):
-    """A tensor value on dtype and device; a float stays a float."""
+def _as(value, dtype, device) -> torch.Tensor:
+    """A number or tensor as a tensor on dtype and device (a tensor keeps its graph)."""
     if isinstance(value, torch.Tensor):
         return value.to(dtype=dtype, device=device)
-    return value
+    return torch.tensor(value, dtype=dtype, device=device)
 
 
 def _scalar_maker(dtype: torch.dtype, device: torch.device):

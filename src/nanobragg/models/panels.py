@@ -13,10 +13,9 @@ import dataclasses
 import torch
 
 from ..config import BeamConfig, DetectorConfig, PanelConfig
-from ..conventions import user_beam_centre
 from ..errors import InputError
 from ..vectors import dot, value_of
-from .detector import _TINY, Detector, _report, build_detector
+from .detector import _TINY, Detector, build_detector
 from .rotations import rotate_axis
 
 
@@ -57,8 +56,7 @@ def build_panel_detector(cfg: DetectorConfig, beam_cfg: BeamConfig, dtype: torch
     """The detector model of a configuration with exactly one panel.
 
     Sensor layers, beam and options come from the configuration as for any detector; the
-    frame, pixel size and counts from the panel. The reported beam centre is where the
-    beam meets the panel's plane, in the convention's X/Y.
+    frame, pixel size and counts from the panel.
 
     Raises:
         InputError: more than one panel (render those with ``simulate_panels``), or image
@@ -74,22 +72,46 @@ def build_panel_detector(cfg: DetectorConfig, beam_cfg: BeamConfig, dtype: torch
                          f"spixels to the panel's or use nanobragg.simulate_panels")
     base = build_detector(dataclasses.replace(cfg, panels=None), beam_cfg, dtype, device)
     fdet, sdet, odet, pix0 = panel_frame(panel, dtype, device)
-    pixel = torch.as_tensor(panel.pixel_size, dtype=dtype, device=device)
     ratio = dot(base.beam, odet)
     ratio = torch.where(ratio == 0, torch.full_like(ratio, _TINY), ratio)
     close = dot(pix0, odet)
-    direct = close / ratio * base.beam - pix0
-    fbeam, sbeam = value_of(dot(fdet, direct)), value_of(dot(sdet, direct))
-    detsize_s = value_of(pixel) * panel.spixels
-    xbeam, ybeam = user_beam_centre(cfg.convention, fbeam, sbeam, value_of(pixel), detsize_s)
-    centre = _Centre(xbeam, ybeam)
-    report = _report(cfg, centre, pix0, fdet, sdet, odet, base.beam, ratio, pixel, detsize_s)
     return dataclasses.replace(
-        base, fdet=fdet, sdet=sdet, odet=odet, pix0=pix0, pixel_size=pixel,
+        base, fdet=fdet, sdet=sdet, odet=odet, pix0=pix0,
+        pixel_size=torch.as_tensor(panel.pixel_size, dtype=dtype, device=device),
         close_distance=close, distance=close / ratio, fpixels=int(panel.fpixels),
-        spixels=int(panel.spixels), curved=False, pivot="SAMPLE",
-        report=report | {"construction": None},
-    )
+        spixels=int(panel.spixels))
+
+
+def stack_panels(detectors: list[Detector]) -> Detector:
+    """One detector model of several panels of equal pixel counts, frames stacked.
+
+    ``fdet``, ``sdet``, ``odet``, ``pix0`` become (K, 3) and ``pixel_size``,
+    ``close_distance``, ``distance`` (K,); the beam, sensor layers and counts are the first
+    panel's (the same for every panel of one configuration). The kernel picks each
+    pixel's rows by its panel index (:func:`pixel_frames`).
+
+    Raises:
+        ValueError: the panels' pixel counts differ.
+    """
+    first = detectors[0]
+    if any((d.fpixels, d.spixels) != (first.fpixels, first.spixels) for d in detectors):
+        raise ValueError("stack_panels: the panels' pixel counts differ")
+    return dataclasses.replace(first, **{
+        name: torch.stack([getattr(d, name) for d in detectors]) for name in _PANEL_FIELDS})
+
+
+def pixel_frames(detector: Detector, panel: torch.Tensor | None) -> Detector:
+    """The detector with each pixel's frame: itself without ``panel``; for stacked panels
+    the rows of each pixel's panel, (P, 3) vectors and (P,) pixel size and distances.
+
+    Args:
+        detector: one panel, or panels stacked by :func:`stack_panels`.
+        panel: panel index of each pixel, shape (P,), or None.
+    """
+    if panel is None:
+        return detector
+    return dataclasses.replace(detector, **{
+        name: getattr(detector, name)[panel] for name in _PANEL_FIELDS})
 
 
 def panel_from_detector(detector: Detector, name: str = "") -> PanelConfig:
@@ -113,10 +135,8 @@ def single_panel(cfg: DetectorConfig, index: int) -> DetectorConfig:
                                detsize_f=None, detsize_s=None)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Centre:
-    xbeam: float
-    ybeam: float
+#: Detector fields that differ from panel to panel.
+_PANEL_FIELDS = ("fdet", "sdet", "odet", "pix0", "pixel_size", "close_distance", "distance")
 
 
 def _rotated(angles) -> bool:

@@ -1,7 +1,12 @@
-"""Structure factors of the unit cell: nearest-neighbour look-up and tricubic interpolation."""
+"""Structure factors of the unit cell: nearest-neighbour look-up and tricubic interpolation.
+
+The two lookups are one family (:data:`LOOKUPS`, keyed by name) with one signature,
+``cell(table, hkl, hkl0, reached, dtype) -> (F_cell, failed)``, as the lattice shapes are.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -103,3 +108,82 @@ def _lagrange_weights(x: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
                 den = den * (nodes[..., i] - nodes[..., j])
         weights.append(num / den)
     return torch.stack(weights, -1)
+
+
+#: ``cell(table, hkl, hkl0, reached, dtype) -> (F_cell, failed pixels or None)``.
+CellFactor = Callable[[FTable, tuple, "tuple | None", "torch.Tensor | None", torch.dtype], tuple]
+
+
+@dataclass(frozen=True)
+class StructureFactorLookup:
+    """One way to get F_cell from the fractional Miller indices.
+
+    Attributes:
+        name: the lookup's name (``Sampling.lookup``).
+        cell: ``(table, hkl, hkl0, reached, dtype) -> (F_cell, failed)``. ``hkl`` are the
+            fractional indices (float64) and ``hkl0`` the nearest integers, each
+            (T, O, S, F, M, P) with the pixel axis last; ``reached`` marks the evaluations
+            the C gets to F_cell for (None: all). F_cell is in ``dtype`` (a scalar tensor
+            without a loaded table); ``failed`` is per pixel (P,) whether the lookup left
+            its grid (None for a lookup that cannot).
+        neighbours: table values read per evaluation (sizes the pixel chunks).
+        stops: leaving the grid switches the lookup off for the rest of the image, in the
+            C's pixel order (the render then continues with ``"nearest"``).
+    """
+
+    name: str
+    cell: CellFactor
+    neighbours: int
+    stops: bool
+
+
+def _default_only(table: FTable, like: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return torch.tensor(table.default_F, dtype=dtype, device=like.device)
+
+
+def nearest_cell(table: FTable, hkl: tuple, hkl0, reached, dtype: torch.dtype) -> tuple:
+    """F_cell of the nearest reflection (see :class:`StructureFactorLookup`)."""
+    if not table.loaded:
+        return _default_only(table, hkl[0], dtype), None
+    return nearest_F(table, hkl0), None
+
+
+def tricubic_cell(table: FTable, hkl: tuple, hkl0: tuple, reached, dtype: torch.dtype
+                  ) -> tuple:
+    """F_cell by tricubic interpolation, stopping as the C does.
+
+    The first evaluation (in the C's pixel-major loop order) in ``reached`` whose
+    neighbourhood leaves the grid, and every later one, uses the nearest reflection.
+    """
+    if not table.loaded:
+        return _default_only(table, hkl[0], dtype), None
+    nearest = nearest_F(table, hkl0)
+    outside = interpolation_out_of_range(table, hkl)
+    if reached is not None:
+        outside = outside & reached
+    in_c_order = outside.movedim(-1, 0)
+    still_on = torch.cumsum(in_c_order.reshape(-1).to(torch.int32), 0) == 0
+    still_on = still_on.reshape(in_c_order.shape).movedim(0, -1)
+    interpolated = tricubic_F(table, hkl).to(dtype)
+    failed_pixels = outside.reshape(-1, outside.shape[-1]).any(0)
+    return torch.where(still_on, interpolated, nearest), failed_pixels
+
+
+#: Every structure-factor lookup by name.
+LOOKUPS: dict[str, StructureFactorLookup] = {
+    "nearest": StructureFactorLookup("nearest", nearest_cell, neighbours=1, stops=False),
+    "tricubic": StructureFactorLookup("tricubic", tricubic_cell, neighbours=64, stops=True),
+}
+
+
+def structure_factor_lookup(name: str) -> StructureFactorLookup:
+    """The lookup called ``name``.
+
+    Raises:
+        ValueError: no such lookup (the message lists the known ones).
+    """
+    try:
+        return LOOKUPS[name]
+    except KeyError:
+        raise ValueError(f"structure factors: unknown lookup {name!r}; "
+                         f"known: {', '.join(LOOKUPS)}") from None
