@@ -29,11 +29,10 @@ import torch
 
 from .models.panels import pixel_frames
 from .models.rotations import rotate_axis
-from .models.setup import Setup
+from .models.setup import Setup, background, scale
 from .physics.lattice import LatticeParams, lattice_shape
 from .physics.polarization import polarization_factor
 from .physics.structure_factors import structure_factor_lookup
-from .units import R_E_SQR
 
 
 @dataclass
@@ -104,16 +103,6 @@ def render_pixels(setup: Setup, spixel: torch.Tensor, fpixel: torch.Tensor,
                                  F_cell, F_latt, axes)
         taps.update(I_before_scaling=accumulated, intensity=intensity)
     return KernelOutput(intensity, failed, taps)
-
-
-def scale(setup: Setup) -> torch.Tensor:
-    """``r_e^2 * fluence / steps`` (m^2 per photon and step), scalar in the working dtype."""
-    return (R_E_SQR * setup.beam.fluence / setup.sampling.steps).to(setup.sampling.dtype)
-
-
-def background(setup: Setup) -> torch.Tensor:
-    """The C's water background ``I_bg`` (before scaling), scalar in the working dtype."""
-    return setup.beam.background_intensity().to(setup.sampling.dtype)
 
 
 def miller_indices(scattering: tuple, rows: torch.Tensor) -> tuple:

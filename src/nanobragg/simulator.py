@@ -13,7 +13,6 @@ import torch
 from . import fast
 from .config import SimulationConfig
 from .errors import InputError
-from .kernel import render_pixels
 from .models.beam import build_beam
 from .models.crystal import build_crystal
 from .models.detector import build_detector, frame_vectors
@@ -21,7 +20,6 @@ from .models.sampling import build_sampling, choose_oversample
 from .models.setup import Setup, requires_grad, with_lookup
 from .parameters import check_gradient_requests
 from .physics.structure_factors import FTable, structure_factor_lookup
-from .substeps import render_blocked, splittable
 from .vectors import value_of
 from .workers import run_items
 
@@ -204,6 +202,9 @@ def _render_chunk(setup: Setup, idx: torch.Tensor, shape: torch.Size,
                   evaluations_per_chunk: int | None):
     """Photons of the flat pixels ``idx`` (P,) of an image of ``shape`` ((slow, fast) or
     (panels, slow, fast)) and, for a stopping lookup, which pixels left the grid."""
+    from .kernel import render_pixels  # the eager path only: a fast render never loads it
+    from .substeps import render_blocked, splittable
+
     fpixels = shape[-1]
     frame = shape[-2] * fpixels
     panel, local = (idx // frame, idx % frame) if len(shape) == 3 else (None, idx)

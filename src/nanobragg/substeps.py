@@ -15,8 +15,8 @@ import itertools
 
 import torch
 
-from .kernel import background, final_factors, render_pixels, scale
-from .models.setup import Setup
+from .kernel import final_factors, render_pixels
+from .models.setup import Setup, background, scale
 from .physics.structure_factors import structure_factor_lookup
 
 

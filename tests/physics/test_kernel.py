@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
-from nanobragg.kernel import background, scale
+from nanobragg.models.setup import background, scale
 from nanobragg.simulator import prepare, simulate
 
 F64 = torch.float64

@@ -15,8 +15,7 @@ import threading
 
 import torch
 
-from ..kernel import background, scale
-from ..models.setup import Setup, requires_grad
+from ..models.setup import Setup, background, requires_grad, scale
 from ..physics.lattice import lattice_shape
 from ..vectors import unit, value_of
 from ..workers import run_items

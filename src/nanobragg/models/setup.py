@@ -2,8 +2,8 @@
 
 Nothing is copied out of the models: the kernel reads the tensors where the models hold
 them and the static choices from :class:`~nanobragg.models.sampling.Sampling`. Derived
-per-render values (the scale and the water background) are computed where they are used
-(:func:`nanobragg.kernel.scale`, :func:`nanobragg.kernel.background`).
+per-render values (the scale and the water background) are computed from the models
+when used (:func:`scale`, :func:`background`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from ..physics.structure_factors import FTable
+from ..units import R_E_SQR
 from .beam import Beam
 from .crystal import Crystal
 from .detector import Detector
@@ -72,6 +73,16 @@ class Setup:
         rows = self.crystal.real_rows
         return (self.layers * self.sampling.subpixel_count * int(self.beam.incident.shape[0])
                 * int(rows.shape[0]) * int(rows.shape[1]))
+
+
+def scale(setup: Setup) -> torch.Tensor:
+    """``r_e^2 * fluence / steps`` (m^2 per photon and step), scalar in the working dtype."""
+    return (R_E_SQR * setup.beam.fluence / setup.sampling.steps).to(setup.sampling.dtype)
+
+
+def background(setup: Setup) -> torch.Tensor:
+    """The C's water background ``I_bg`` (before scaling), scalar in the working dtype."""
+    return setup.beam.background_intensity().to(setup.sampling.dtype)
 
 
 def with_lookup(setup: Setup, lookup: str) -> Setup:
