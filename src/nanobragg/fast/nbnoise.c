@@ -61,7 +61,7 @@ typedef struct {
     const float *means;
     int64_t n;
     nb_chunk ring[NB_RING];
-    float consts[NB_BLOCKS][NB_CONSTS * NB_BLOCK];
+    float consts[NB_BLOCKS][NB_CONSTS][NB_BLOCK]; /* sq, alxm, g per pixel */
     int64_t live[NB_STATE]; /* the state after the chunks produced (under stream_lock) */
     _Alignas(64) atomic_int stream_lock;
     atomic_llong produced; /* chunks filled */
@@ -296,21 +296,129 @@ static int nb_produce_chunk(nb_noise_ctx *c)
     return room;
 }
 
-/* The mean-only quantities of n pixels (NB_CONSTS floats each; see the samplers). */
-void nb_noise_prepare(const float *means, int64_t n, float *consts)
+#define NB_LN2_HI 0.6931471805598903
+#define NB_LN2_LO 5.497923018708371e-14
+
+/* log(x) for a positive normal x within a few units in the last place. */
+static inline double nb_log_approx(double x)
 {
-    for (int64_t i = 0; i < n; i++) {
-        float xm = means[i], *k = consts + NB_CONSTS * i;
-        if (xm > 1.0e6f)
-            continue;
-        if (xm < 12.0f) {
-            k[2] = (float)exp(-(double)xm);
-            continue;
-        }
-        k[0] = (float)sqrt(2.0 * xm);
-        k[1] = (float)log((double)xm);
-        k[2] = xm * k[1] - nb_gammln((float)(xm + 1.0));
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    double e = (double)((int64_t)(bits >> 52) - 1023);
+    bits = (bits & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
+    double m;
+    memcpy(&m, &bits, sizeof m);
+    int big = m > 1.4142135623730951;
+    m = big ? 0.5 * m : m;
+    e = big ? e + 1.0 : e;
+    /* log(m) = 2 atanh(s) as its series to s^23, |s| < 0.172 */
+    double f = m - 1.0, s = f / (2.0 + f), s2 = s * s;
+    double p = s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 * (
+        1.0 / 11.0 + s2 * (1.0 / 13.0 + s2 * (1.0 / 15.0 + s2 * (1.0 / 17.0 + s2 * (
+        1.0 / 19.0 + s2 * (1.0 / 21.0 + s2 * (1.0 / 23.0)))))))))));
+    return e * NB_LN2_HI + (e * NB_LN2_LO + 2.0 * s * (1.0 + p));
+}
+
+/* exp(x) for |x| <= 700 within a few units in the last place. */
+static inline double nb_exp_approx(double x)
+{
+    double k = nearbyint(x * 1.4426950408889634);
+    double r = (x - k * NB_LN2_HI) - k * NB_LN2_LO;
+    double p = 1.0 + r * (1.0 + r * (1.0 / 2.0 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (
+        1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0 + r * (1.0 / 40320.0 + r * (
+        1.0 / 362880.0 + r * (1.0 / 3628800.0 + r * (1.0 / 39916800.0 + r * (
+        1.0 / 479001600.0 + r * (1.0 / 6227020800.0)))))))))))));
+    uint64_t bits = (uint64_t)((int64_t)k + 1023) << 52;
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* nb_gammln with nb_log_approx, before the rounding to float. */
+static inline double nb_gammln_approx(float xx)
+{
+    static const double cof[6] = {76.18009172947146, -86.50532032941677,
+                                  24.01409824083091, -1.231739572450155,
+                                  0.1208650973866179e-2, -0.5395239384953e-5};
+    double x = xx, y = xx;
+    double tmp = x + 5.5;
+    tmp -= (x + 0.5) * nb_log_approx(tmp);
+    double ser = 1.000000000190015;
+    for (int j = 0; j < 6; j++) {
+        y += 1.0;
+        ser += cof[j] / y;
     }
+    return -tmp + nb_log_approx(2.5066282746310005 * ser / x);
+}
+
+/* The mean-only values of one pixel with libm: g = (float)exp(-xm) for the product
+ * method, sq = sqrt(2 xm), alxm = log(xm) and g = xm alxm - gammln(xm + 1) for the
+ * rejection method (nothing for the Gaussian one). */
+static void nb_prepare_one(float xm, float *sq, float *alxm, float *g)
+{
+    if (xm > 1.0e6f)
+        return;
+    if (xm < 12.0f) {
+        *g = (float)exp(-(double)xm);
+        return;
+    }
+    *sq = (float)sqrt(2.0 * xm);
+    *alxm = (float)log((double)xm);
+    *g = xm * *alxm - nb_gammln((float)(xm + 1.0));
+}
+
+/* nb_prepare_one for n <= NB_BLOCK pixels, vectorised with the approximations where
+ * their rounding to float is certain and with libm elsewhere. */
+void nb_noise_prepare(const float *means, int n, float *sq, float *alxm, float *g)
+{
+    unsigned char redo[NB_BLOCK];
+    int any = 0;
+#pragma omp simd reduction(| : any)
+    for (int i = 0; i < n; i++) {
+        float xm = means[i];
+        int rejection = xm >= 12.0f && xm <= 1.0e6f;
+        int direct = xm >= -80.0f && xm < 12.0f;
+        float xr = rejection ? xm : 12.0f;
+        double lx = nb_log_approx((double)xr);
+        double lg = nb_gammln_approx((float)(xr + 1.0));
+        double ex = nb_exp_approx(direct ? -(double)xm : 0.0);
+        int bad = rejection ? nb_near_midpoint(lx) | nb_near_midpoint(lg)
+                            : direct ? nb_near_midpoint(ex) : !(xm > 1.0e6f);
+        sq[i] = (float)sqrt(2.0 * xr);
+        alxm[i] = (float)lx;
+        g[i] = rejection ? xr * (float)lx - (float)lg : (float)ex;
+        redo[i] = (unsigned char)bad;
+        any |= bad;
+    }
+    if (!any)
+        return;
+    for (int i = 0; i < n; i++)
+        if (redo[i])
+            nb_prepare_one(means[i], sq + i, alxm + i, g + i);
+}
+
+/* Mismatches of nb_noise_prepare against nb_prepare_one over the float bit patterns
+ * lo..hi-1 taken as means (a check of the margin rule). */
+int64_t nb_noise_prepare_check(uint32_t lo, uint32_t hi)
+{
+    float xm[NB_BLOCK], sq[NB_BLOCK], alxm[NB_BLOCK], g[NB_BLOCK];
+    int64_t bad = 0;
+    for (uint64_t b = lo; b < hi; b += NB_BLOCK) {
+        int n = hi - b < NB_BLOCK ? (int)(hi - b) : NB_BLOCK;
+        for (int k = 0; k < n; k++) {
+            uint32_t bits = (uint32_t)(b + k);
+            memcpy(xm + k, &bits, sizeof bits);
+        }
+        nb_noise_prepare(xm, n, sq, alxm, g);
+        for (int k = 0; k < n; k++) {
+            float want[3] = {sq[k], alxm[k], g[k]};
+            nb_prepare_one(xm[k], want, want + 1, want + 2);
+            int used = xm[k] > 1.0e6f ? 0 : xm[k] < 12.0f ? 1 : 3;
+            bad += memcmp(want + 3 - used, (float[3]){sq[k], alxm[k], g[k]} + 3 - used,
+                          sizeof(float) * used) != 0;
+        }
+    }
+    return bad;
 }
 
 static int64_t nb_block_count(const nb_noise_ctx *c)
@@ -329,7 +437,8 @@ static int nb_produce_block(nb_noise_ctx *c)
                       + NB_BLOCKS;
     if (room) {
         int64_t lo = b * NB_BLOCK, count = c->n - lo < NB_BLOCK ? c->n - lo : NB_BLOCK;
-        nb_noise_prepare(c->means + lo, count, c->consts[b % NB_BLOCKS]);
+        float (*k)[NB_BLOCK] = c->consts[b % NB_BLOCKS];
+        nb_noise_prepare(c->means + lo, (int)count, k[0], k[1], k[2]);
         atomic_store_explicit(&c->prepared, b + 1, memory_order_release);
     }
     nb_unlock(&c->consts_lock);
@@ -352,15 +461,6 @@ static nb_chunk *nb_advance(nb_noise_ctx *c)
 {
     atomic_store_explicit(&c->released, c->cur_index + 1, memory_order_release);
     return nb_take_chunk(c, c->cur_index + 1);
-}
-
-static inline void nb_prefetch(const void *address)
-{
-#ifdef __GNUC__
-    __builtin_prefetch(address);
-#else
-    (void)address;
-#endif
 }
 
 /* Where the draw is in the stream (a local of the drawing loop, kept in registers). */
@@ -445,11 +545,11 @@ static inline float nb_poidev_direct(nb_noise_ctx *c, nb_cursor *at, float g)
     return em;
 }
 
-/* Rejection against a Lorentzian; k = {sqrt(2xm), log(xm), xm log(xm) - gammln(xm+1)}. */
+/* Rejection against a Lorentzian; sq = sqrt(2xm), alxm = log(xm),
+ * g = xm log(xm) - gammln(xm+1). */
 static inline float nb_poidev_rejection(nb_noise_ctx *c, nb_cursor *at, float xm,
-                                        const float *k)
+                                        float sq, float alxm, float g)
 {
-    float sq = k[0], alxm = k[1], g = k[2];
     for (;;) {
         float y, em;
         do {
@@ -507,13 +607,15 @@ void nb_noise_stop(void *ctx)
     atomic_store_explicit(&((nb_noise_ctx *)ctx)->done, 1, memory_order_release);
 }
 
-static inline float nb_poidev(nb_noise_ctx *c, nb_cursor *at, float xm, const float *k)
+/* Pixel i of a block of prepared values k. */
+static inline float nb_poidev(nb_noise_ctx *c, nb_cursor *at, float xm,
+                              const float (*k)[NB_BLOCK], int64_t i)
 {
     if (xm > 1.0e6f)
         return (float)(xm + sqrt((double)xm) * nb_gaussdev(c, at));
     if (xm < 12.0f)
-        return nb_poidev_direct(c, at, k[2]);
-    return nb_poidev_rejection(c, at, xm, k);
+        return nb_poidev_direct(c, at, k[2][i]);
+    return nb_poidev_rejection(c, at, xm, k[0][i], k[1][i], k[2][i]);
 }
 
 /* Draws the noise counts of all the sampler's pixels into out (uint16, C order). */
@@ -528,13 +630,10 @@ void nb_noise_draw(void *ctx, double adc, uint16_t *out)
         while (atomic_load_explicit(&c->prepared, memory_order_acquire) <= b)
             if (!nb_produce_block(c))
                 nb_pause(&spins);
-        const float *consts = c->consts[b % NB_BLOCKS];
+        const float (*k)[NB_BLOCK] = (const float (*)[NB_BLOCK])c->consts[b % NB_BLOCKS];
         int64_t lo = b * NB_BLOCK, count = c->n - lo < NB_BLOCK ? c->n - lo : NB_BLOCK;
         for (int64_t i = 0; i < count; i++) {
-            nb_prefetch(at.chunk->u + (at.pos + 64) % NB_CHUNK);
-            nb_prefetch(at.chunk->y + (at.pos + 64) % NB_CHUNK);
-            nb_prefetch(consts + NB_CONSTS * ((i + 32) % NB_BLOCK));
-            float deviate = nb_poidev(c, &at, c->means[lo + i], consts + NB_CONSTS * i);
+            float deviate = nb_poidev(c, &at, c->means[lo + i], k, i);
             photons += deviate;
             double value = deviate + adc;
             if (value > 65535.0) {
