@@ -49,12 +49,17 @@
 /* a double this many units in the last place or closer to a float rounding midpoint
  * is recomputed with libm (the fast tangent is within a few units) */
 #define NB_TAN_MARGIN 4096
+/* log-domain distance beyond which the acceptance test needs no exp */
+#define NB_LOG_MARGIN 2.44140625e-4
 
 /* ran1 state: state[0] = idum, state[1] = iy, state[2..33] = iv. */
 typedef struct {
     int64_t start[NB_STATE]; /* the state before the chunk's first uniform */
-    int y_end;               /* y[0..y_end) hold tan(pi u) */
-    float u[NB_CHUNK], y[NB_CHUNK];
+    int derived;             /* y, ly and lu are set below this index */
+    float u[NB_CHUNK];
+    float y[NB_CHUNK];       /* (float)tan(pi u) */
+    float ly[NB_CHUNK];      /* about log(0.9 (1 + y^2)) */
+    float lu[NB_CHUNK];      /* about log(u) */
 } nb_chunk;
 
 typedef struct {
@@ -174,6 +179,62 @@ static void nb_fill_regular(int64_t *st, float *u, int n)
         u[k] = nb_uniform_of(outs[k]);
 }
 
+#define NB_LN2_HI 0.6931471805598903
+#define NB_LN2_LO 5.497923018708371e-14
+
+/* log(x) for a positive normal x within a few units in the last place. */
+static inline double nb_log_approx(double x)
+{
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    double e = (double)((int64_t)(bits >> 52) - 1023);
+    bits = (bits & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
+    double m;
+    memcpy(&m, &bits, sizeof m);
+    int big = m > 1.4142135623730951;
+    m = big ? 0.5 * m : m;
+    e = big ? e + 1.0 : e;
+    /* log(m) = 2 atanh(s) as its series to s^23, |s| < 0.172 */
+    double f = m - 1.0, s = f / (2.0 + f), s2 = s * s;
+    double p = s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 * (
+        1.0 / 11.0 + s2 * (1.0 / 13.0 + s2 * (1.0 / 15.0 + s2 * (1.0 / 17.0 + s2 * (
+        1.0 / 19.0 + s2 * (1.0 / 21.0 + s2 * (1.0 / 23.0)))))))))));
+    return e * NB_LN2_HI + (e * NB_LN2_LO + 2.0 * s * (1.0 + p));
+}
+
+/* log(x) for a positive normal float x, within 1e-5 for x in [1e-10, 1e33] (7.9e-6
+ * over all those floats, nb_noise_logf_error). */
+static inline float nb_logf_approx(float x)
+{
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    float e = (float)((int32_t)(bits >> 23) - 127);
+    bits = (bits & 0x007FFFFFu) | 0x3F800000u;
+    float m;
+    memcpy(&m, &bits, sizeof m);
+    int big = m > 1.41421356f;
+    m = big ? 0.5f * m : m;
+    e = big ? e + 1.0f : e;
+    float f = m - 1.0f, s = f / (2.0f + f), s2 = s * s;
+    float p = s2 * (1.0f / 3.0f + s2 * (1.0f / 5.0f + s2 * (1.0f / 7.0f + s2 * (1.0f / 9.0f))));
+    return e * 0.693147181f + 2.0f * s * (1.0f + p);
+}
+
+/* exp(x) for |x| <= 700 within a few units in the last place. */
+static inline double nb_exp_approx(double x)
+{
+    double k = nearbyint(x * 1.4426950408889634);
+    double r = (x - k * NB_LN2_HI) - k * NB_LN2_LO;
+    double p = 1.0 + r * (1.0 + r * (1.0 / 2.0 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (
+        1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0 + r * (1.0 / 40320.0 + r * (
+        1.0 / 362880.0 + r * (1.0 / 3628800.0 + r * (1.0 / 39916800.0 + r * (
+        1.0 / 479001600.0 + r * (1.0 / 6227020800.0)))))))))))));
+    uint64_t bits = (uint64_t)((int64_t)k + 1023) << 52;
+    double scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
 /* tan(x) for x in [0, pi] within a few units in the last place. */
 static inline double nb_tan_approx(double x)
 {
@@ -239,6 +300,21 @@ static float nb_gammln(float xx)
     return (float)(-tmp + log(2.5066282746310005 * ser / x));
 }
 
+/* y, ly and lu of the NB_TAN_RUN uniforms from index run. The logarithms only serve
+ * the acceptance test's shortcut (see nb_accept), so float precision will do. */
+static void nb_derive_run(nb_chunk *chunk, int run)
+{
+    const float *u = chunk->u + run;
+    float *y = chunk->y + run, *ly = chunk->ly + run, *lu = chunk->lu + run;
+    nb_tan_run(u, y);
+#pragma omp simd
+    for (int k = 0; k < NB_TAN_RUN; k++) {
+        float yy = y[k] * y[k];
+        ly[k] = nb_logf_approx((float)(0.9 * (1.0 + (double)yy)));
+        lu[k] = u[k] > 0.0f ? nb_logf_approx(u[k] > 0.0f ? u[k] : 1.0f) : -INFINITY;
+    }
+}
+
 static void nb_fill_chunk(nb_chunk *chunk, int64_t *live, int with_y)
 {
     memcpy(chunk->start, live, sizeof chunk->start);
@@ -247,11 +323,11 @@ static void nb_fill_chunk(nb_chunk *chunk, int64_t *live, int with_y)
         chunk->u[k++] = nb_ran1(live);
     if (k < NB_CHUNK)
         nb_fill_regular(live, chunk->u + k, NB_CHUNK - k);
-    chunk->y_end = 0;
+    chunk->derived = 0;
     if (with_y) {
         for (int run = 0; run < NB_CHUNK; run += NB_TAN_RUN)
-            nb_tan_run(chunk->u + run, chunk->y + run);
-        chunk->y_end = NB_CHUNK;
+            nb_derive_run(chunk, run);
+        chunk->derived = NB_CHUNK;
     }
 }
 
@@ -280,15 +356,17 @@ static void nb_pause(int *spins)
     nanosleep(&nap, NULL);
 }
 
-/* Fills the next chunk of the stream if there is room and nobody else is; 1 if done. */
-static int nb_produce_chunk(nb_noise_ctx *c)
+/* Fills the next chunk of the stream if there is room and nobody else is; 1 if done.
+ * The helper also derives y, ly and lu once the draw has needed them (the drawing
+ * thread derives them run by run where it needs them). */
+static int nb_produce_chunk(nb_noise_ctx *c, int helper)
 {
     if (!nb_try_lock(&c->stream_lock))
         return 0;
     int64_t k = atomic_load_explicit(&c->produced, memory_order_relaxed);
     int room = k < atomic_load_explicit(&c->released, memory_order_acquire) + NB_RING;
     if (room) {
-        int with_y = atomic_load_explicit(&c->want_y, memory_order_relaxed);
+        int with_y = helper && atomic_load_explicit(&c->want_y, memory_order_relaxed);
         nb_fill_chunk(&c->ring[k % NB_RING], c->live, with_y);
         atomic_store_explicit(&c->produced, k + 1, memory_order_release);
     }
@@ -296,59 +374,38 @@ static int nb_produce_chunk(nb_noise_ctx *c)
     return room;
 }
 
-#define NB_LN2_HI 0.6931471805598903
-#define NB_LN2_LO 5.497923018708371e-14
-
-/* log(x) for a positive normal x within a few units in the last place. */
-static inline double nb_log_approx(double x)
-{
-    uint64_t bits;
-    memcpy(&bits, &x, sizeof bits);
-    double e = (double)((int64_t)(bits >> 52) - 1023);
-    bits = (bits & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
-    double m;
-    memcpy(&m, &bits, sizeof m);
-    int big = m > 1.4142135623730951;
-    m = big ? 0.5 * m : m;
-    e = big ? e + 1.0 : e;
-    /* log(m) = 2 atanh(s) as its series to s^23, |s| < 0.172 */
-    double f = m - 1.0, s = f / (2.0 + f), s2 = s * s;
-    double p = s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 * (
-        1.0 / 11.0 + s2 * (1.0 / 13.0 + s2 * (1.0 / 15.0 + s2 * (1.0 / 17.0 + s2 * (
-        1.0 / 19.0 + s2 * (1.0 / 21.0 + s2 * (1.0 / 23.0)))))))))));
-    return e * NB_LN2_HI + (e * NB_LN2_LO + 2.0 * s * (1.0 + p));
-}
-
-/* exp(x) for |x| <= 700 within a few units in the last place. */
-static inline double nb_exp_approx(double x)
-{
-    double k = nearbyint(x * 1.4426950408889634);
-    double r = (x - k * NB_LN2_HI) - k * NB_LN2_LO;
-    double p = 1.0 + r * (1.0 + r * (1.0 / 2.0 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (
-        1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0 + r * (1.0 / 40320.0 + r * (
-        1.0 / 362880.0 + r * (1.0 / 3628800.0 + r * (1.0 / 39916800.0 + r * (
-        1.0 / 479001600.0 + r * (1.0 / 6227020800.0)))))))))))));
-    uint64_t bits = (uint64_t)((int64_t)k + 1023) << 52;
-    double scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
 /* nb_gammln with nb_log_approx, before the rounding to float. */
 static inline double nb_gammln_approx(float xx)
 {
-    static const double cof[6] = {76.18009172947146, -86.50532032941677,
-                                  24.01409824083091, -1.231739572450155,
-                                  0.1208650973866179e-2, -0.5395239384953e-5};
-    double x = xx, y = xx;
+    const double cof[6] = {76.18009172947146, -86.50532032941677, 24.01409824083091,
+                           -1.231739572450155, 0.1208650973866179e-2, -0.5395239384953e-5};
+    double x = xx;
     double tmp = x + 5.5;
     tmp -= (x + 0.5) * nb_log_approx(tmp);
-    double ser = 1.000000000190015;
-    for (int j = 0; j < 6; j++) {
-        y += 1.0;
-        ser += cof[j] / y;
-    }
+    /* the sum of cof[j] / (x + j + 1) over one common denominator */
+    double a[6];
+    for (int j = 0; j < 6; j++)
+        a[j] = x + (double)(j + 1);
+    double n01 = cof[0] * a[1] + cof[1] * a[0], d01 = a[0] * a[1];
+    double n23 = cof[2] * a[3] + cof[3] * a[2], d23 = a[2] * a[3];
+    double n45 = cof[4] * a[5] + cof[5] * a[4], d45 = a[4] * a[5];
+    double num = (n01 * d23 + n23 * d01) * d45 + n45 * (d01 * d23);
+    double ser = 1.000000000190015 + num / (d01 * d23 * d45);
     return -tmp + nb_log_approx(2.5066282746310005 * ser / x);
+}
+
+/* Largest error of nb_logf_approx against log over the float bit patterns lo..hi-1. */
+double nb_noise_logf_error(uint32_t lo, uint32_t hi)
+{
+    double worst = 0.0;
+    for (uint64_t b = lo; b < hi; b++) {
+        uint32_t bits = (uint32_t)b;
+        float x;
+        memcpy(&x, &bits, sizeof x);
+        double err = fabs((double)nb_logf_approx(x) - log((double)x));
+        worst = err > worst ? err : worst;
+    }
+    return worst;
 }
 
 /* The mean-only values of one pixel with libm: g = (float)exp(-xm) for the product
@@ -371,24 +428,46 @@ static void nb_prepare_one(float xm, float *sq, float *alxm, float *g)
  * their rounding to float is certain and with libm elsewhere. */
 void nb_noise_prepare(const float *means, int n, float *sq, float *alxm, float *g)
 {
-    unsigned char redo[NB_BLOCK];
-    int any = 0;
-#pragma omp simd reduction(| : any)
+    int redo[NB_BLOCK];
+    int rejections = 0, directs = 0, any = 0;
+#pragma omp simd reduction(+ : rejections, directs) reduction(| : any)
     for (int i = 0; i < n; i++) {
         float xm = means[i];
-        int rejection = xm >= 12.0f && xm <= 1.0e6f;
-        int direct = xm >= -80.0f && xm < 12.0f;
-        float xr = rejection ? xm : 12.0f;
-        double lx = nb_log_approx((double)xr);
-        double lg = nb_gammln_approx((float)(xr + 1.0));
-        double ex = nb_exp_approx(direct ? -(double)xm : 0.0);
-        int bad = rejection ? nb_near_midpoint(lx) | nb_near_midpoint(lg)
-                            : direct ? nb_near_midpoint(ex) : !(xm > 1.0e6f);
-        sq[i] = (float)sqrt(2.0 * xr);
-        alxm[i] = (float)lx;
-        g[i] = rejection ? xr * (float)lx - (float)lg : (float)ex;
-        redo[i] = (unsigned char)bad;
-        any |= bad;
+        rejections += xm >= 12.0f && xm <= 1.0e6f;
+        directs += xm >= -80.0f && xm < 12.0f;
+        redo[i] = !(xm >= -80.0f);
+        any |= redo[i];
+    }
+    if (rejections) {
+#pragma omp simd reduction(| : any)
+        for (int i = 0; i < n; i++) {
+            float xm = means[i];
+            int rejection = xm >= 12.0f && xm <= 1.0e6f;
+            float xr = rejection ? xm : 12.0f;
+            double lx = nb_log_approx((double)xr);
+            double lg = nb_gammln_approx((float)(xr + 1.0));
+            int bad = rejection && (nb_near_midpoint(lx) | nb_near_midpoint(lg));
+            if (rejection) {
+                sq[i] = (float)sqrt(2.0 * xr);
+                alxm[i] = (float)lx;
+                g[i] = xr * (float)lx - (float)lg;
+            }
+            redo[i] |= bad;
+            any |= bad;
+        }
+    }
+    if (directs) {
+#pragma omp simd reduction(| : any)
+        for (int i = 0; i < n; i++) {
+            float xm = means[i];
+            int direct = xm >= -80.0f && xm < 12.0f;
+            double ex = nb_exp_approx(direct ? -(double)xm : 0.0);
+            int bad = direct && nb_near_midpoint(ex);
+            if (direct)
+                g[i] = (float)ex;
+            redo[i] |= bad;
+            any |= bad;
+        }
     }
     if (!any)
         return;
@@ -450,7 +529,7 @@ static nb_chunk *nb_take_chunk(nb_noise_ctx *c, int64_t k)
 {
     int spins = 0;
     while (atomic_load_explicit(&c->produced, memory_order_acquire) <= k)
-        if (!nb_produce_chunk(c))
+        if (!nb_produce_chunk(c, 0))
             nb_pause(&spins);
     c->cur_index = k;
     return &c->ring[k % NB_RING];
@@ -478,24 +557,54 @@ static inline float nb_next_u(nb_noise_ctx *c, nb_cursor *at)
     return at->chunk->u[at->pos++];
 }
 
-static void nb_tan_here(nb_noise_ctx *c, nb_chunk *chunk, int pos)
+static void nb_derive_here(nb_noise_ctx *c, nb_chunk *chunk, int pos)
 {
     int run = pos - pos % NB_TAN_RUN;
-    nb_tan_run(chunk->u + run, chunk->y + run);
-    chunk->y_end = run + NB_TAN_RUN;
+    nb_derive_run(chunk, run);
+    chunk->derived = run + NB_TAN_RUN;
     atomic_store_explicit(&c->want_y, 1, memory_order_relaxed);
 }
 
-/* The next uniform's y = (float)tan(pi u). */
-static inline float nb_next_y(nb_noise_ctx *c, nb_cursor *at)
+/* The next uniform's y = (float)tan(pi u) and ly. */
+static inline float nb_next_y(nb_noise_ctx *c, nb_cursor *at, float *ly)
 {
     if (at->pos == NB_CHUNK) {
         at->chunk = nb_advance(c);
         at->pos = 0;
     }
-    if (at->pos >= at->chunk->y_end)
-        nb_tan_here(c, at->chunk, at->pos);
+    if (at->pos >= at->chunk->derived)
+        nb_derive_here(c, at->chunk, at->pos);
+    *ly = at->chunk->ly[at->pos];
     return at->chunk->y[at->pos++];
+}
+
+/* The next uniform u and lu. */
+static inline float nb_next_u_log(nb_noise_ctx *c, nb_cursor *at, float *lu)
+{
+    if (at->pos == NB_CHUNK) {
+        at->chunk = nb_advance(c);
+        at->pos = 0;
+    }
+    if (at->pos >= at->chunk->derived)
+        nb_derive_here(c, at->chunk, at->pos);
+    *lu = at->chunk->lu[at->pos];
+    return at->chunk->u[at->pos++];
+}
+
+/* Whether a try is accepted: !(u > t) for t = (float)(0.9 (1 + y^2) exp(log_ratio)),
+ * decided from the logarithms where they are NB_LOG_MARGIN or more apart (together
+ * they are within 3e-5 of log t: 1e-5 each for the approximations, 1e-7 for the
+ * roundings of t; an underflowing t only makes the rejection surer) and from t itself
+ * elsewhere. */
+static inline int nb_accept(float u, float lu, float y, float ly, float log_ratio)
+{
+    double d = (double)lu - ((double)ly + (double)log_ratio);
+    if (d < -NB_LOG_MARGIN)
+        return 1;
+    if (d > NB_LOG_MARGIN)
+        return 0;
+    float t = (float)(0.9 * (1.0 + (double)(y * y)) * exp((double)log_ratio));
+    return !(u > t);
 }
 
 /* gammln(em + 1) for a whole em, remembered below NB_GAMMLN_TABLE (NaN = not yet). */
@@ -551,15 +660,15 @@ static inline float nb_poidev_rejection(nb_noise_ctx *c, nb_cursor *at, float xm
                                         float sq, float alxm, float g)
 {
     for (;;) {
-        float y, em;
+        float y, ly, lu, em;
         do {
-            y = nb_next_y(c, at);
+            y = nb_next_y(c, at, &ly);
             em = sq * y + xm;
         } while (em < 0.0f);
         em = floorf(em);
         float log_ratio = (em * alxm - nb_gammln_whole(c, em)) - g;
-        float t = (float)(0.9 * (1.0 + (double)(y * y)) * exp((double)log_ratio));
-        if (!(nb_next_u(c, at) > t))
+        float u = nb_next_u_log(c, at, &lu);
+        if (nb_accept(u, lu, y, ly, log_ratio))
             return em;
     }
 }
@@ -594,7 +703,7 @@ void nb_noise_help(void *ctx)
     int spins = 0;
     while (!atomic_load_explicit(&c->done, memory_order_acquire)) {
         int did = nb_produce_block(c);
-        did |= nb_produce_chunk(c);
+        did |= nb_produce_chunk(c, 1);
         if (did)
             spins = 0;
         else
