@@ -112,26 +112,36 @@ def _compiled_noise(lib, means: np.ndarray, seed: int, adc: float,
     means = np.ascontiguousarray(means, dtype=np.float32).ravel()
     counts = np.empty(means.size, dtype=np.uint16)
     overloads = ctypes.c_int64(0)
-    _declare(lib)
-    ctx = lib.nb_noise_open(means.ctypes.data_as(ctypes.c_void_p), means.size,
-                            state.ctypes.data_as(ctypes.c_void_p))
-    if not ctx:
-        raise MemoryError("no memory for the noise sampler")
+    pointers = (means.ctypes.data_as(ctypes.c_void_p), state.ctypes.data_as(ctypes.c_void_p),
+                counts.ctypes.data_as(ctypes.c_void_p), ctypes.byref(overloads))
     if helper is None:
         helper = means.size >= HELPER_PIXELS and _cpus() > 1
-    worker = threading.Thread(target=lib.nb_noise_help, args=(ctx,), daemon=True)
     if helper:
-        worker.start()
-    try:
-        lib.nb_noise_draw(ctx, adc, counts.ctypes.data_as(ctypes.c_void_p))
-    finally:
-        lib.nb_noise_stop(ctx)
-        if helper:
-            worker.join()
-        photons = lib.nb_noise_close(ctx, state.ctypes.data_as(ctypes.c_void_p),
-                                     ctypes.byref(overloads))
+        photons = _draw_with_helper(lib, means.size, adc, *pointers)
+    else:
+        photons = lib.nb_noise(pointers[0], ctypes.c_int64(means.size), ctypes.c_double(adc),
+                               *pointers[1:])
+    if overloads.value < 0:
+        raise MemoryError("no memory for the noise sampler")
     table.iy, table.iv[:] = int(state[1]), [int(v) for v in state[2:2 + NTAB]]
     return counts, float(photons), int(overloads.value)
+
+
+def _draw_with_helper(lib, n: int, adc: float, means, state, counts, overloads) -> float:
+    """The sampler's draw on this thread while a second thread fills ahead."""
+    _declare(lib)
+    ctx = lib.nb_noise_open(means, n, state)
+    if not ctx:
+        raise MemoryError("no memory for the noise sampler")
+    worker = threading.Thread(target=lib.nb_noise_help, args=(ctx,), daemon=True)
+    worker.start()
+    try:
+        lib.nb_noise_draw(ctx, adc, counts)
+    finally:
+        lib.nb_noise_stop(ctx)
+        worker.join()
+        photons = lib.nb_noise_close(ctx, state, overloads)
+    return photons
 
 
 def _declare(lib) -> None:

@@ -8,12 +8,16 @@
  * by a helper thread (nb_noise_help) or, when it falls behind or is absent, by the
  * drawing thread itself:
  *  - chunks of the uniform stream (Park-Miller steps as products with powers of IA,
- *    then the sequential shuffle) with tan(pi u) of each uniform, from a vectorised
- *    tangent whose float rounding is checked against a safe margin (libm's tan
- *    where the margin is not met, so every value equals libm's);
+ *    then the sequential shuffle) with, for each uniform u, y = tan(pi u) from a
+ *    vectorised tangent and approximate logarithms of u and of 0.9 (1 + y^2);
  *  - blocks of what depends on a pixel's mean alone: exp(-xm) for the product
  *    method; sqrt(2 xm), log(xm) and xm log(xm) - gammln(xm + 1) for the rejection
- *    method.
+ *    method, vectorised.
+ * Every vectorised value that the result depends on is checked against a margin
+ * around the float rounding points and recomputed with libm where the margin is not
+ * met, so it equals libm's value rounded to float; the logarithms only decide the
+ * rejection test where they are far from its boundary, with exp as in the reference
+ * elsewhere.
  * Each kind sits in a ring of slots guarded by a lock that either thread may take
  * (C11 atomics): whoever holds it fills the next slot. */
 #include <math.h>
@@ -67,11 +71,12 @@ typedef struct {
     const float *means;
     int64_t n;
     nb_chunk ring[NB_RING];
+    int64_t powers[NB_CHUNK]; /* IA^(k+1) mod IM */
     float consts[NB_BLOCKS][NB_CONSTS][NB_BLOCK]; /* sq, alxm, g per pixel */
     int64_t live[NB_STATE]; /* the state after the chunks produced (under stream_lock) */
     _Alignas(64) atomic_int stream_lock;
     atomic_llong produced; /* chunks filled */
-    atomic_int want_y;     /* fill y with u (set once the draw needs tangents) */
+    atomic_int want_y;     /* derive y, ly, lu with u (once the draw needs them) */
     _Alignas(64) atomic_int consts_lock;
     atomic_llong prepared; /* blocks filled */
     _Alignas(64) atomic_llong released; /* chunks the draw is done with */
@@ -87,8 +92,6 @@ typedef struct {
     double photons;
     int64_t overloads;
 } nb_noise_ctx;
-
-static int64_t nb_powers[NB_CHUNK]; /* IA^(k+1) mod IM */
 
 static int64_t nb_schrage(int64_t idum)
 {
@@ -133,14 +136,12 @@ static int nb_regular(const int64_t *st)
     return ok;
 }
 
-static void nb_init_powers(void)
+static void nb_init_powers(int64_t *powers)
 {
-    if (nb_powers[0])
-        return;
     int64_t value = 1;
     for (int k = 0; k < NB_CHUNK; k++) {
         value = value * NB_IA % NB_IM;
-        nb_powers[k] = value;
+        powers[k] = value;
     }
 }
 
@@ -154,13 +155,13 @@ static inline int64_t nb_mulmod(int64_t a, int64_t b)
 }
 
 /* n uniforms from a regular state into u (the shuffle is the only sequential part). */
-static void nb_fill_regular(int64_t *st, float *u, int n)
+static void nb_fill_regular(int64_t *st, const int64_t *powers, float *u, int n)
 {
     int64_t idums[NB_CHUNK], outs[NB_CHUNK];
     int64_t idum = st[0];
 #pragma omp simd
     for (int k = 0; k < n; k++)
-        idums[k] = nb_mulmod(nb_powers[k], idum);
+        idums[k] = nb_mulmod(powers[k], idum);
     uint32_t iv[NB_NTAB];
     for (int j = 0; j < NB_NTAB; j++)
         iv[j] = (uint32_t)st[2 + j];
@@ -315,14 +316,14 @@ static void nb_derive_run(nb_chunk *chunk, int run)
     }
 }
 
-static void nb_fill_chunk(nb_chunk *chunk, int64_t *live, int with_y)
+static void nb_fill_chunk(nb_chunk *chunk, int64_t *live, const int64_t *powers, int with_y)
 {
     memcpy(chunk->start, live, sizeof chunk->start);
     int k = 0;
     while (k < NB_CHUNK && !nb_regular(live))
         chunk->u[k++] = nb_ran1(live);
     if (k < NB_CHUNK)
-        nb_fill_regular(live, chunk->u + k, NB_CHUNK - k);
+        nb_fill_regular(live, powers, chunk->u + k, NB_CHUNK - k);
     chunk->derived = 0;
     if (with_y) {
         for (int run = 0; run < NB_CHUNK; run += NB_TAN_RUN)
@@ -367,7 +368,7 @@ static int nb_produce_chunk(nb_noise_ctx *c, int helper)
     int room = k < atomic_load_explicit(&c->released, memory_order_acquire) + NB_RING;
     if (room) {
         int with_y = helper && atomic_load_explicit(&c->want_y, memory_order_relaxed);
-        nb_fill_chunk(&c->ring[k % NB_RING], c->live, with_y);
+        nb_fill_chunk(&c->ring[k % NB_RING], c->live, c->powers, with_y);
         atomic_store_explicit(&c->produced, k + 1, memory_order_release);
     }
     nb_unlock(&c->stream_lock);
@@ -677,11 +678,11 @@ static inline float nb_poidev_rejection(nb_noise_ctx *c, nb_cursor *at, float xm
  * continuing the ran1 state (idum, iy, iv[32]); NULL without memory. */
 void *nb_noise_open(const float *means, int64_t n, const int64_t *state)
 {
-    nb_init_powers();
     nb_noise_ctx *c = malloc(sizeof *c);
     if (!c)
         return NULL;
     memset(c, 0, sizeof *c);
+    nb_init_powers(c->powers);
     c->means = means;
     c->n = n;
     memcpy(c->live, state, sizeof c->live);
