@@ -76,7 +76,7 @@ typedef struct {
     int64_t live[NB_STATE]; /* the state after the chunks produced (under stream_lock) */
     _Alignas(64) atomic_int stream_lock;
     atomic_llong produced; /* chunks filled */
-    atomic_int want_y;     /* derive y, ly, lu with u (once the draw needs them) */
+    atomic_int want_y;     /* derive y, ly, lu with u (see nb_advance) */
     _Alignas(64) atomic_int consts_lock;
     atomic_llong prepared; /* blocks filled */
     _Alignas(64) atomic_llong released; /* chunks the draw is done with */
@@ -536,9 +536,12 @@ static nb_chunk *nb_take_chunk(nb_noise_ctx *c, int64_t k)
     return &c->ring[k % NB_RING];
 }
 
-/* Releases the current chunk and returns the next. */
-static nb_chunk *nb_advance(nb_noise_ctx *c)
+/* Releases the current chunk and returns the next. The helper derives y, ly and lu
+ * with the chunks it fills from now on if more than an eighth of this chunk's uniforms
+ * were y draws (the drawing thread derives the runs it needs otherwise). */
+static nb_chunk *nb_advance(nb_noise_ctx *c, int y_draws)
 {
+    atomic_store_explicit(&c->want_y, y_draws > NB_CHUNK / 8, memory_order_relaxed);
     atomic_store_explicit(&c->released, c->cur_index + 1, memory_order_release);
     return nb_take_chunk(c, c->cur_index + 1);
 }
@@ -547,34 +550,38 @@ static nb_chunk *nb_advance(nb_noise_ctx *c)
 typedef struct {
     nb_chunk *chunk;
     int pos;
+    int y_draws; /* in this chunk */
 } nb_cursor;
+
+static inline void nb_step(nb_noise_ctx *c, nb_cursor *at)
+{
+    if (at->pos == NB_CHUNK) {
+        at->chunk = nb_advance(c, at->y_draws);
+        at->pos = 0;
+        at->y_draws = 0;
+    }
+}
 
 static inline float nb_next_u(nb_noise_ctx *c, nb_cursor *at)
 {
-    if (at->pos == NB_CHUNK) {
-        at->chunk = nb_advance(c);
-        at->pos = 0;
-    }
+    nb_step(c, at);
     return at->chunk->u[at->pos++];
 }
 
-static void nb_derive_here(nb_noise_ctx *c, nb_chunk *chunk, int pos)
+static void nb_derive_here(nb_chunk *chunk, int pos)
 {
     int run = pos - pos % NB_TAN_RUN;
     nb_derive_run(chunk, run);
     chunk->derived = run + NB_TAN_RUN;
-    atomic_store_explicit(&c->want_y, 1, memory_order_relaxed);
 }
 
 /* The next uniform's y = (float)tan(pi u) and ly. */
 static inline float nb_next_y(nb_noise_ctx *c, nb_cursor *at, float *ly)
 {
-    if (at->pos == NB_CHUNK) {
-        at->chunk = nb_advance(c);
-        at->pos = 0;
-    }
+    nb_step(c, at);
     if (at->pos >= at->chunk->derived)
-        nb_derive_here(c, at->chunk, at->pos);
+        nb_derive_here(at->chunk, at->pos);
+    at->y_draws++;
     *ly = at->chunk->ly[at->pos];
     return at->chunk->y[at->pos++];
 }
@@ -582,12 +589,9 @@ static inline float nb_next_y(nb_noise_ctx *c, nb_cursor *at, float *ly)
 /* The next uniform u and lu. */
 static inline float nb_next_u_log(nb_noise_ctx *c, nb_cursor *at, float *lu)
 {
-    if (at->pos == NB_CHUNK) {
-        at->chunk = nb_advance(c);
-        at->pos = 0;
-    }
+    nb_step(c, at);
     if (at->pos >= at->chunk->derived)
-        nb_derive_here(c, at->chunk, at->pos);
+        nb_derive_here(at->chunk, at->pos);
     *lu = at->chunk->lu[at->pos];
     return at->chunk->u[at->pos++];
 }
@@ -732,7 +736,7 @@ static inline float nb_poidev(nb_noise_ctx *c, nb_cursor *at, float xm,
 void nb_noise_draw(void *ctx, double adc, uint16_t *out)
 {
     nb_noise_ctx *c = ctx;
-    nb_cursor at = {nb_take_chunk(c, 0), 0};
+    nb_cursor at = {nb_take_chunk(c, 0), 0, 0};
     double photons = 0.0;
     int64_t over = 0;
     for (int64_t b = 0; b < nb_block_count(c); b++) {
