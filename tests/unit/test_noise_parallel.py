@@ -137,3 +137,22 @@ def test_vectorised_prepare_equals_libm(lo):
 def test_fast_tangent_equals_libm_for_every_float_uniform():
     """All 1065353217 floats in [0, 1] (about 10 s)."""
     assert _tan_mismatches(0.0, int(np.array(1.0, np.float32).view(np.uint32)) + 1) == 0
+
+
+@pytest.mark.parametrize("seed", [42, -2147483647, 2147483646])
+@pytest.mark.parametrize("helper", [True, False])
+def test_irregular_starts_equal_python(seed, helper):
+    """A positive idum with a never-loaded table starts from 1; -IM draws 0.0 once."""
+    means = _mixed_means(BLOCK + 100, 13)
+    want = noise._python_noise(means.tolist(), seed, 40.0, None)
+    got = noise._compiled_noise(build.load(), means, seed, 40.0, None, helper=helper)
+    _assert_same(got, want)
+
+
+@pytest.mark.parametrize("lo", [1e-10, 4.6e-10, 1e-3, 0.499, 0.9, 1.0, 1.4142, 3e7, 1e16, 9e32])
+def test_float_logarithm_of_the_acceptance_shortcut_is_within_1e_5(lo):
+    """The margin of the log-domain test (2^-12) assumes errors below 1e-5 each."""
+    fn = build.load().nb_noise_logf_error
+    fn.argtypes, fn.restype = (ctypes.c_uint32, ctypes.c_uint32), ctypes.c_double
+    start = int(np.array(lo, dtype=np.float32).view(np.uint32))
+    assert fn(start, start + (1 << 16)) < 1e-5
