@@ -20,6 +20,7 @@
  * elsewhere.
  * Each kind sits in a ring of slots guarded by a lock that either thread may take
  * (C11 atomics): whoever holds it fills the next slot. */
+#define _POSIX_C_SOURCE 200809L /* nanosleep, sched_yield */
 #include <math.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -75,12 +76,12 @@ typedef struct {
     float consts[NB_BLOCKS][NB_CONSTS][NB_BLOCK]; /* sq, alxm, g per pixel */
     int64_t live[NB_STATE]; /* the state after the chunks produced (under stream_lock) */
     _Alignas(64) atomic_int stream_lock;
-    atomic_llong produced; /* chunks filled */
+    atomic_long produced; /* chunks filled (long: lock-free everywhere) */
     atomic_int want_y;     /* derive y, ly, lu with u (see nb_advance) */
     _Alignas(64) atomic_int consts_lock;
-    atomic_llong prepared; /* blocks filled */
-    _Alignas(64) atomic_llong released; /* chunks the draw is done with */
-    atomic_llong blocks_released;
+    atomic_long prepared; /* blocks filled */
+    _Alignas(64) atomic_long released; /* chunks the draw is done with */
+    atomic_long blocks_released;
     atomic_int done;
     /* the drawing thread's own state */
     _Alignas(64) nb_chunk *cur;
