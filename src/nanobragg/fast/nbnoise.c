@@ -54,7 +54,7 @@
 /* a double this many units in the last place or closer to a float rounding midpoint
  * is recomputed with libm (the approximations are within a few hundred units at most:
  * 1e-13 relative; 4096 units are 4.5e-13 to 9e-13) */
-#define NB_TAN_MARGIN 4096
+#define NB_ROUNDING_MARGIN 4096
 /* log-domain distance beyond which the acceptance test needs no exp */
 #define NB_LOG_MARGIN 2.44140625e-4
 
@@ -246,7 +246,7 @@ static inline double nb_tan_approx(double x)
     double r = (x - k * pio2_hi) - k * pio2_lo;
     double r2 = r * r;
     /* sin and cos of the reduced argument as Taylor polynomials to r^13 and r^14
-     * (truncation below 3e-14 relative; NB_TAN_MARGIN allows 9e-13) */
+     * (truncation below 3e-14 relative; NB_ROUNDING_MARGIN allows 9e-13) */
     double sp = r2 * (-1.0 / 6.0 + r2 * (1.0 / 120.0 + r2 * (-1.0 / 5040.0 + r2 * (
         1.0 / 362880.0 + r2 * (-1.0 / 39916800.0 + r2 * (1.0 / 6227020800.0))))));
     double cp = r2 * (-0.5 + r2 * (1.0 / 24.0 + r2 * (-1.0 / 720.0 + r2 * (
@@ -256,13 +256,13 @@ static inline double nb_tan_approx(double x)
     return k == 1.0 ? -cs / sn : sn / cs;
 }
 
-/* Whether t is within NB_TAN_MARGIN units of a float rounding midpoint. */
+/* Whether t is within NB_ROUNDING_MARGIN units of a float rounding midpoint. */
 static inline int nb_near_midpoint(double t)
 {
     uint64_t bits;
     memcpy(&bits, &t, sizeof bits);
     int64_t low = (int64_t)(bits & 0x1FFFFFFF) - 0x10000000;
-    return low < NB_TAN_MARGIN && low > -NB_TAN_MARGIN;
+    return low < NB_ROUNDING_MARGIN && low > -NB_ROUNDING_MARGIN;
 }
 
 /* y = (float)tan(pi u) for NB_TAN_RUN uniforms, equal to libm's value rounded to
@@ -428,7 +428,7 @@ static void nb_prepare_one(float xm, float *sq, float *alxm, float *g)
 
 /* nb_prepare_one for n <= NB_BLOCK pixels, vectorised with the approximations where
  * their rounding to float is certain and with libm elsewhere. */
-void nb_noise_prepare(const float *means, int n, float *sq, float *alxm, float *g)
+static void nb_noise_prepare(const float *means, int n, float *sq, float *alxm, float *g)
 {
     int redo[NB_BLOCK];
     int rejections = 0, directs = 0, any = 0;
