@@ -8,6 +8,8 @@ image, identical to the reference's ``-noisefile`` output for the same
 from __future__ import annotations
 
 import ctypes
+import os
+import threading
 
 import numpy as np
 
@@ -17,6 +19,8 @@ from .fast import build
 
 #: Pixels above which the compiled sampler is built if it is not yet (about a second).
 COMPILE_PIXELS = 1 << 16
+#: Pixels above which a helper thread fills the sampler's stream and per-pixel values.
+HELPER_PIXELS = 1 << 15
 
 _MAX_COUNT = 65535.0
 _INT32_FLOOR = -2147483649.0
@@ -94,17 +98,68 @@ def poisson_noise_image(
 
 
 def _compiled_noise(lib, means: np.ndarray, seed: int, adc: float,
-                    table: ShuffleTable | None) -> tuple[np.ndarray, float, int]:
-    """The same draws as :func:`_python_noise`, in the compiled library."""
+                    table: ShuffleTable | None, helper: bool | None = None,
+                    ) -> tuple[np.ndarray, float, int]:
+    """The same draws as :func:`_python_noise`, in the compiled library.
+
+    Args:
+        helper: Run a helper thread that fills the uniform stream and the per-pixel
+            values ahead of the sequential draw; None: where there are several CPUs and
+            enough pixels. The result is the same either way.
+    """
     table = ShuffleTable() if table is None else table
     state = np.array([seed, table.iy, *table.iv], dtype=np.int64)
+    means = np.ascontiguousarray(means, dtype=np.float32).ravel()
     counts = np.empty(means.size, dtype=np.uint16)
     overloads = ctypes.c_int64(0)
-    photons = lib.nb_noise(means.ctypes.data_as(ctypes.c_void_p), ctypes.c_int64(means.size),
-                           ctypes.c_double(adc), state.ctypes.data_as(ctypes.c_void_p),
-                           counts.ctypes.data_as(ctypes.c_void_p), ctypes.byref(overloads))
+    pointers = (means.ctypes.data_as(ctypes.c_void_p), state.ctypes.data_as(ctypes.c_void_p),
+                counts.ctypes.data_as(ctypes.c_void_p), ctypes.byref(overloads))
+    if helper is None:
+        helper = means.size >= HELPER_PIXELS and _cpus() > 1
+    if helper:
+        photons = _draw_with_helper(lib, means.size, adc, *pointers)
+    else:
+        photons = lib.nb_noise(pointers[0], ctypes.c_int64(means.size), ctypes.c_double(adc),
+                               *pointers[1:])
+    if overloads.value < 0:
+        raise MemoryError("no memory for the noise sampler")
     table.iy, table.iv[:] = int(state[1]), [int(v) for v in state[2:2 + NTAB]]
     return counts, float(photons), int(overloads.value)
+
+
+def _draw_with_helper(lib, n: int, adc: float, means, state, counts, overloads) -> float:
+    """The sampler's draw on this thread while a second thread fills ahead."""
+    _declare(lib)
+    ctx = lib.nb_noise_open(means, n, state)
+    if not ctx:
+        raise MemoryError("no memory for the noise sampler")
+    worker = threading.Thread(target=lib.nb_noise_help, args=(ctx,), daemon=True)
+    worker.start()
+    try:
+        lib.nb_noise_draw(ctx, adc, counts)
+    finally:
+        lib.nb_noise_stop(ctx)
+        worker.join()
+        photons = lib.nb_noise_close(ctx, state, overloads)
+    return photons
+
+
+def _declare(lib) -> None:
+    """Argument and result types of the sampler's entry points."""
+    ptr, i64 = ctypes.c_void_p, ctypes.c_int64
+    lib.nb_noise_open.argtypes, lib.nb_noise_open.restype = (ptr, i64, ptr), ptr
+    lib.nb_noise_help.argtypes, lib.nb_noise_help.restype = (ptr,), None
+    lib.nb_noise_stop.argtypes, lib.nb_noise_stop.restype = (ptr,), None
+    lib.nb_noise_draw.argtypes, lib.nb_noise_draw.restype = (ptr, ctypes.c_double, ptr), None
+    lib.nb_noise_close.argtypes, lib.nb_noise_close.restype = (ptr, ptr, ptr), ctypes.c_double
+
+
+def _cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def _python_noise(means: list[float], seed: int, adc: float,
