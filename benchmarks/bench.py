@@ -3,9 +3,10 @@
 Each run is a fresh process in an empty temporary folder holding only the case's
 inputs (the C reads a stale ``Fdump.bin`` otherwise): ``python -m nanobragg ARGS -dtype D
 -noprogress`` for us, ``nanoBragg ARGS`` with ``OMP_NUM_THREADS`` (default 2) for the C.
-Runs are interleaved (C, ours float32, ours float64, C, ...) so a drift of the
-machine's speed hits both alike; the table gives medians, the C/ours ratio, our time
-minus a bare ``python -c "import torch"`` and each program's peak RSS. One extra run
+Runs are interleaved (C, a bare ``python -c "import torch"``, ours float32, ours
+float64, C, ...) so a drift of the machine's speed hits all alike; the table gives
+medians, the C/ours ratio, our time minus the bare import (the median over rounds of
+ours minus the import of the same round) and each program's peak RSS. One extra run
 per dtype starts from an empty kernel cache to show the compile cost (cold) beside the
 warm median. Without a C binary (``--c-bin`` or ``$NB_C_BIN``) only our figures print.
 Our runs may write and use Python's bytecode cache (``PYTHONDONTWRITEBYTECODE`` is
@@ -71,14 +72,11 @@ def ours(case: str, dtype: str) -> list[str]:
             "-noprogress"]
 
 
-def import_torch_seconds(repeat: int) -> float:
-    """Median wall time of a bare ``python -c 'import torch'``."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import torch"], check=True, env=our_env())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def bare_import_run() -> float:
+    """Wall time of one bare ``python -c 'import torch'``."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import torch"], check=True, env=our_env())
+    return time.perf_counter() - start
 
 
 def cold_seconds(case: str, dtype: str) -> float:
@@ -90,33 +88,46 @@ def cold_seconds(case: str, dtype: str) -> float:
 
 def cpu_bench(opts) -> None:
     """The interleaved CPU table."""
-    c_env = dict(os.environ, OMP_NUM_THREADS=str(opts.c_threads))
-    bare = import_torch_seconds(opts.repeat)
-    print(f"bare 'import torch': {bare:.2f} s (median of {opts.repeat})")
-    head = (f"{'case':<18}{'dtype':<9}{'ours s':>8}{'-import':>8}{'cold s':>8}{'C s':>8}"
-            f"{'C/ours':>8}{'C/(-imp)':>9}{'our MB':>8}{'C MB':>7}")
+    head = (f"{'case':<18}{'dtype':<9}{'ours s':>8}{'import':>8}{'-import':>8}{'cold s':>8}"
+            f"{'C s':>8}{'C/ours':>8}{'C/(-imp)':>9}{'our MB':>8}{'C MB':>7}")
     print(head)
     for case in opts.cases:
         cold = {d: cold_seconds(case, d) for d in opts.dtypes}
-        runs = {d: [] for d in opts.dtypes}
-        c_runs = []
-        for _ in range(opts.repeat):
-            if opts.c_bin:
-                c_runs.append(timed_run([opts.c_bin, *case_args(case)], case, c_env))
-            for d in opts.dtypes:
-                runs[d].append(timed_run(ours(case, d), case, our_env()))
+        runs, bare, c_runs = interleaved_runs(case, opts)
         c_s = statistics.median(t for t, _ in c_runs) if c_runs else float("nan")
         c_mb = max((m for _, m in c_runs), default=float("nan"))
         for d in opts.dtypes:
             s = statistics.median(t for t, _ in runs[d])
+            # the torch import of the same round, so a drift of the machine cancels
+            work = statistics.median(t - b for (t, _), b in zip(runs[d], bare))
             mb = max(m for _, m in runs[d])
-            print(f"{case:<18}{d:<9}{s:>8.2f}{s - bare:>8.2f}{cold[d]:>8.2f}{c_s:>8.2f}"
-                  f"{c_s / s:>8.2f}{c_s / max(s - bare, 1e-9):>9.2f}{mb:>8.0f}{c_mb:>7.0f}")
+            print(f"{case:<18}{d:<9}{s:>8.2f}{statistics.median(bare):>8.2f}{work:>8.2f}"
+                  f"{cold[d]:>8.2f}{c_s:>8.2f}{c_s / s:>8.2f}{c_s / max(work, 1e-9):>9.2f}"
+                  f"{mb:>8.0f}{c_mb:>7.0f}")
         spread = [f"{d} {min(t for t, _ in runs[d]):.2f}-{max(t for t, _ in runs[d]):.2f}"
                   for d in opts.dtypes]
+        spread.append(f"import {min(bare):.2f}-{max(bare):.2f}")
         if c_runs:
             spread.append(f"C {min(t for t, _ in c_runs):.2f}-{max(t for t, _ in c_runs):.2f}")
         print(f"{'':<18}spread (min-max s): {', '.join(spread)}")
+
+
+def interleaved_runs(case: str, opts) -> tuple[dict, list, list]:
+    """``opts.repeat`` rounds of: C, a bare torch import, ours in each dtype.
+
+    Returns:
+        ``{dtype: [(s, MB), ...]}``, the import seconds per round and the C's (s, MB).
+    """
+    c_env = dict(os.environ, OMP_NUM_THREADS=str(opts.c_threads))
+    runs = {d: [] for d in opts.dtypes}
+    bare, c_runs = [], []
+    for _ in range(opts.repeat):
+        if opts.c_bin:
+            c_runs.append(timed_run([opts.c_bin, *case_args(case)], case, c_env))
+        bare.append(bare_import_run())
+        for d in opts.dtypes:
+            runs[d].append(timed_run(ours(case, d), case, our_env()))
+    return runs, bare, c_runs
 
 
 def gpu_bench(opts) -> None:

@@ -181,12 +181,14 @@ def check_unsplit_memory(setup) -> None:
     Args:
         setup: the prepared simulation (simulator.Setup).
     """
-    from .fast import supported
-    from .substeps import unsplit_reason
-
     per_pixel = setup.evaluations_per_pixel
+    if per_pixel <= MAX_UNSPLIT_EVALUATIONS:
+        return
+    from .fast import supported
+    from .substeps import unsplit_reason  # loads the eager kernel: only when it matters
+
     reason = unsplit_reason(setup)
-    if per_pixel <= MAX_UNSPLIT_EVALUATIONS or reason is None or supported(setup):
+    if reason is None or supported(setup):
         return
     raise InputError(
         f"{reason}: with it each pixel's {per_pixel:.3g} sub-steps are "

@@ -52,21 +52,63 @@ _STATS_BLOCK = 1 << 20
 
 
 def _stats(image: np.ndarray, rendered: np.ndarray, roi: np.ndarray) -> ImageStats:
-    values = image.reshape(-1) if rendered.all() else image[rendered]
-    count = values.size
-    max_i = float(values.max()) if count else 0.0
-    where = 0
-    if count and max_i > 0:
-        first = int(values.argmax())
-        where = first if values.size == image.size else int(
-            np.flatnonzero(rendered.reshape(-1))[first])
-    total, squares = _sums(values, 0.0)
+    """The C's statistics: max_I starts at 0 and takes a pixel only when it is greater
+    (NaN never wins, the first of equal maxima does)."""
+    lib = _built_library()
+    if lib is not None and image.dtype == np.float32:
+        max_i, where, total, squares, count = _compiled_sums(lib, image, rendered)
+    else:
+        max_i, where, total, squares, count = _numpy_sums(image, rendered)
     mean = total / max(count, 1)
     rms = math.sqrt(squares / (max(count, 2) - 1))
-    inside = image.reshape(-1) if roi.all() else image[roi]
-    _, deviations = _sums(inside, mean)
-    rmsd = math.sqrt(deviations / (max(inside.size, 2) - 1))
+    if lib is not None and image.dtype == np.float32:
+        deviations, inside = _compiled_deviations(lib, image, roi, mean)
+    else:
+        values = image.reshape(-1) if roi.all() else image[roi]
+        deviations, inside = _sums(values, mean)[1], values.size
+    rmsd = math.sqrt(deviations / (max(inside, 2) - 1))
     return ImageStats(max_i, divmod(where, image.shape[1]), mean, rms, rmsd, count)
+
+
+def _pointers(image: np.ndarray, use: np.ndarray):
+    """Flat float32 image and uint8 selection (None: every pixel) for the library."""
+    flat = np.ascontiguousarray(image.reshape(-1))
+    if use.all():
+        return flat, None
+    return flat, np.ascontiguousarray(use.reshape(-1), dtype=np.uint8)
+
+
+def _compiled_sums(lib, image: np.ndarray, rendered: np.ndarray):
+    flat, use = _pointers(image, rendered)
+    out = np.zeros(3, dtype=np.float64)
+    where = np.zeros(2, dtype=np.int64)
+    lib.nb_image_sums(flat.ctypes.data_as(ctypes.c_void_p),
+                      None if use is None else use.ctypes.data_as(ctypes.c_void_p),
+                      ctypes.c_int64(flat.size), out.ctypes.data_as(ctypes.c_void_p),
+                      where.ctypes.data_as(ctypes.c_void_p))
+    return float(out[0]), int(where[0]), float(out[1]), float(out[2]), int(where[1])
+
+
+def _compiled_deviations(lib, image: np.ndarray, roi: np.ndarray, mean: float):
+    flat, use = _pointers(image, roi)
+    total = lib.nb_image_deviations(
+        flat.ctypes.data_as(ctypes.c_void_p),
+        None if use is None else use.ctypes.data_as(ctypes.c_void_p),
+        ctypes.c_int64(flat.size), ctypes.c_double(mean))
+    return float(total), flat.size if use is None else int(np.count_nonzero(use))
+
+
+def _numpy_sums(image: np.ndarray, rendered: np.ndarray):
+    """The numpy twin of the library's ``nb_image_sums`` (same maximum rule)."""
+    everything = rendered.all()
+    values = image.reshape(-1) if everything else image[rendered]
+    max_i = float(np.fmax.reduce(values, initial=0.0))
+    where = 0
+    if max_i > 0:
+        first = int(np.argmax(values == max_i))
+        where = first if everything else int(np.flatnonzero(rendered.reshape(-1))[first])
+    total, squares = _sums(values, 0.0)
+    return max_i, where, total, squares, values.size
 
 
 def _sums(values: np.ndarray, offset: float) -> tuple[float, float]:

@@ -34,3 +34,38 @@ def test_blocked_statistics_match_whole_image(seed, monkeypatch):
     # the sums are added up in a different order: agreement to float64 rounding
     for ours, theirs in ((stats.mean, mean), (stats.rms, rms), (stats.rmsd, rmsd)):
         assert ours == pytest.approx(theirs, rel=1e-12)
+
+
+@pytest.mark.parametrize("case", ["plain", "nan", "zero", "masked_ties"])
+def test_compiled_statistics_equal_numpy(case, monkeypatch):
+    """The library's sums and the numpy twin: same maximum rule, sums to float64 rounding."""
+    from nanobragg import outputs
+    from nanobragg.fast import build
+
+    if build.load() is None:
+        pytest.skip("no C compiler for the library")
+    rng = np.random.default_rng(7)
+    image = (rng.random((41, 29)) * 50).astype(np.float32)
+    rendered = np.ones(image.shape, bool)
+    roi = rendered
+    if case == "nan":
+        image[3, 4] = np.nan
+        image[0, 0] = np.float32(1e3)
+    elif case == "zero":
+        image[:] = 0
+    elif case == "masked_ties":
+        image[10, :] = image.max()
+        rendered = rng.random(image.shape) > 0.4
+        roi = rendered | (rng.random(image.shape) > 0.5)
+    compiled = outputs.image_stats(image, rendered, roi)
+    monkeypatch.setattr(outputs, "_built_library", lambda: None)
+    twin = outputs.image_stats(image, rendered, roi)
+    assert (compiled.max_I, compiled.max_pixel, compiled.rendered) == (
+        twin.max_I, twin.max_pixel, twin.rendered)
+    if case == "nan":
+        assert compiled.max_I == 1e3 and compiled.max_pixel == (0, 0)
+        assert math.isnan(compiled.mean) and math.isnan(twin.mean)
+        return
+    for ours, theirs in ((compiled.mean, twin.mean), (compiled.rms, twin.rms),
+                         (compiled.rmsd, twin.rmsd)):
+        assert ours == pytest.approx(theirs, rel=1e-12, abs=0.0)

@@ -155,14 +155,15 @@ def _simulate_and_write(request: CliRequest, out) -> None:
                               device=request.runtime.device,
                               evaluations_per_chunk=request.runtime.chunk_evaluations,
                               progress=progress, setup=setup)
-        _print_setup(result, request.config, out)
+        report = detector_report(result.setup.detector, request.config)
+        _print_setup(result, report, out)
         print(f"  rendered in {time.perf_counter() - started:.3f} s on "
               f"{result.image.device} ({request.runtime.dtype})", file=out)
         if request.trace_pixels:
             from ..diagnostics.trace import print_traces  # only a traced run needs it
 
             print_traces(request, result.setup, table, out, result.interpolation_stop)
-        _write_outputs(request, result, out, files)
+        _write_outputs(request, result, report, out, files)
         for flag, writer in format_writes(request, result, table, started_at, out):
             files.write(flag, writer)
         files.commit()
@@ -183,10 +184,10 @@ def _report_non_finite(image: np.ndarray) -> None:
               f"(of {image.size})", file=sys.stderr)
 
 
-def _print_setup(result: SimulationResult, config, out) -> None:
+def _print_setup(result: SimulationResult, rep: dict, out) -> None:
+    """The C's setup lines; ``rep`` is :func:`nanobragg.reports.detector_report`."""
     setup = result.setup
     det, cry, beam = setup.detector, setup.crystal, setup.beam
-    rep = detector_report(det, config)
     print(f"  {beam.sources} sources, {cry.domains} mosaic domains, {cry.phisteps} phi steps, "
           f"{setup.oversample}x{setup.oversample} oversample, {det.layer_offsets.shape[0]} "
           f"detector layers: {setup.steps} steps", file=out)
@@ -203,7 +204,7 @@ def _print_setup(result: SimulationResult, config, out) -> None:
               "switched to nearest-neighbour structure factors", file=out)
 
 
-def _write_outputs(request: CliRequest, result: SimulationResult, out,
+def _write_outputs(request: CliRequest, result: SimulationResult, report: dict, out,
                    files: OutputSet) -> None:
     cfg, opts = request.config, request.outputs
     image = np.asarray(result.image.detach().cpu().numpy(), dtype=np.float32)
@@ -222,7 +223,7 @@ def _write_outputs(request: CliRequest, result: SimulationResult, out,
         files.write("-floatfile", lambda p: write_chunks(p, float_image_chunks(image)))
     scale = opts.intfile_scale if opts.intfile_scale else auto_int_scale(stats.max_I)
     print(f"intfile_scale = {scale:g}", file=out)
-    header = format_smv_header(_header_fields(request, result))
+    header = format_smv_header(_header_fields(request, report))
     if opts.intfile:
         print(f"writing {opts.intfile} as 2-byte integers", file=out)
         pixels = image_chunks(image.shape, "<u2",
@@ -252,9 +253,9 @@ def _write_outputs(request: CliRequest, result: SimulationResult, out,
         files.write("-exptout", lambda p: write_experiment_list(p, cfg, images))
 
 
-def _header_fields(request: CliRequest, result: SimulationResult) -> dict:
+def _header_fields(request: CliRequest, report: dict) -> dict:
     cfg = request.config
     _, _, osc = phi_sampling(cfg.crystal)
-    return smv_fields(detector_report(result.setup.detector, cfg), cfg.detector.fpixels,
+    return smv_fields(report, cfg.detector.fpixels,
                       cfg.detector.spixels, float(cfg.beam.wavelength), float(cfg.crystal.phi0),
                       osc)

@@ -111,6 +111,7 @@ def load(build: bool = True) -> ctypes.CDLL | None:
             return None
     lib = ctypes.CDLL(str(path))
     lib.nb_noise.restype = ctypes.c_double
+    lib.nb_image_deviations.restype = ctypes.c_double
     _loaded[key] = lib
     return lib
 
