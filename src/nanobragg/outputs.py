@@ -54,18 +54,17 @@ _STATS_BLOCK = 1 << 20
 def _stats(image: np.ndarray, rendered: np.ndarray, roi: np.ndarray) -> ImageStats:
     """The C's statistics: max_I starts at 0 and takes a pixel only when it is greater
     (NaN never wins, the first of equal maxima does)."""
-    lib = _built_library()
-    if lib is not None and image.dtype == np.float32:
+    lib = _built_library() if image.dtype == np.float32 else None
+    if lib is not None:
         max_i, where, total, squares, count = _compiled_sums(lib, image, rendered)
     else:
         max_i, where, total, squares, count = _numpy_sums(image, rendered)
     mean = total / max(count, 1)
     rms = math.sqrt(squares / (max(count, 2) - 1))
-    if lib is not None and image.dtype == np.float32:
+    if lib is not None:
         deviations, inside = _compiled_deviations(lib, image, roi, mean)
     else:
-        values = image.reshape(-1) if roi.all() else image[roi]
-        deviations, inside = _sums(values, mean)[1], values.size
+        deviations, inside = _numpy_deviations(image, roi, mean)
     rmsd = math.sqrt(deviations / (max(inside, 2) - 1))
     return ImageStats(max_i, divmod(where, image.shape[1]), mean, rms, rmsd, count)
 
@@ -96,6 +95,12 @@ def _compiled_deviations(lib, image: np.ndarray, roi: np.ndarray, mean: float):
         None if use is None else use.ctypes.data_as(ctypes.c_void_p),
         ctypes.c_int64(flat.size), ctypes.c_double(mean))
     return float(total), flat.size if use is None else int(np.count_nonzero(use))
+
+
+def _numpy_deviations(image: np.ndarray, roi: np.ndarray, mean: float):
+    """The numpy twin of ``nb_image_deviations``: the sum and the pixel count."""
+    values = image.reshape(-1) if roi.all() else image[roi]
+    return _sums(values, mean)[1], values.size
 
 
 def _numpy_sums(image: np.ndarray, rendered: np.ndarray):
