@@ -3,7 +3,7 @@
 Everything here is plain data in SI units (metres, radians, photons/m^2) with
 ``None`` meaning "not given, use the C program's default rule". The rules that
 turn these values into a detector frame, a crystal orientation and a list of
-sources live in :mod:`nanobragg.conventions` and :mod:`nanobragg.models`.
+sources live in :mod:`nanobragg.models.conventions` and :mod:`nanobragg.models`.
 
 Continuous values may also be ``torch.Tensor`` scalars (for example with
 ``requires_grad=True``); the models keep them in the autograd graph.
@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import InputError
 from .physics import lattice
-from .vectors import value_of
+from .physics.vectors import value_of
 
 CONVENTIONS = ("MOSFLM", "XDS", "ADXV", "DENZO", "DIALS", "CUSTOM")
 PIVOTS = ("BEAM", "SAMPLE")

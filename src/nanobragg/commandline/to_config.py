@@ -25,6 +25,7 @@ from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, Simulati
 from nanobragg.errors import InputError
 from nanobragg.io.smv import SMVImage, header_value, read_smv
 
+from ..products.formats import FORMATS
 from .args import ParsedArgs, from_angstrom, from_deg, from_mm, input_images, parse_argv
 
 # The readers of -expt, -mat and -sourcefile are imported when those flags are given.
@@ -39,10 +40,10 @@ class OutputOptions:
         pgmfile, noisefile: None when not written (``-nopgm``, ``-nonoise``).
         intfile_scale, pgm_scale: None = automatic (the C treats values <= 0 so).
         adc: offset added to int and noise images.
-        seed: C ``idum`` of the noise generator (``-atoi(-seed)``, else ``-time()``).
+        seed: C ``idum`` of the noise generator: minus ``-seed`` (default minus the time).
         expt: DIALS experiment list of the rendered geometry (``-exptout``), or None.
         exposure: ``-exposure`` (s), recorded by the image formats.
-        formats: image format name (``nanobragg.io.formats.FORMATS``) -> file.
+        formats: image format name (``nanobragg.products.formats.FORMATS``) -> file.
         format_options: writer options (``rings``, ``compression``).
         phi_frames: write one NeXus frame per phi step (``-nexus_stack``).
     """
@@ -60,6 +61,12 @@ class OutputOptions:
     formats: dict[str, Path] = field(default_factory=dict)
     format_options: dict[str, object] = field(default_factory=dict)
     phi_frames: bool = False
+
+    def files(self) -> dict[str, Path]:
+        """Output name (a row of ``FORMATS``) -> file, for every file the run writes, in order."""
+        named = {"float": self.floatfile, "smv": self.intfile, "pgm": self.pgmfile,
+                 "noise": self.noisefile, "expt": self.expt, **self.formats}
+        return {name: Path(named[name]) for name in FORMATS if named.get(name)}
 
 
 @dataclass(frozen=True)
@@ -377,7 +384,7 @@ def crystal_config(p: ParsedArgs, base: Path, now: int, notes: list[str]) -> Cry
         interpolate=p.interpolate,
         mosaic_spread=_at_least(p.mosaic_spread, 0.0),
         mosaic_domains=_count(p.mosaic_domains),
-        mosaic_seed=-p.mosaic_seed,
+        mosaic_seed=p.mosaic_seed,
         phi0=p.phi0,
         osc=_at_least(p.osc, 0.0),
         phistep=_at_least(p.phistep, 0.0),
@@ -415,7 +422,7 @@ def _reciprocal_matrix(p: ParsedArgs, base: Path) -> tuple | None:
 
 def _misset_seed(p: ParsedArgs, now: int) -> int:
     """Seed for ``-misset random`` as given to ``-misset_seed``; the C default is time()."""
-    return -p.misset_seed if p.misset_seed is not None else now
+    return p.misset_seed if p.misset_seed is not None else now
 
 
 def _phisteps(value: int | None) -> int | None:
@@ -526,7 +533,7 @@ def output_options(p: ParsedArgs, base: Path, now: int) -> OutputOptions:
         intfile_scale=_positive(p.intfile_scale),
         pgm_scale=_positive(p.pgm_scale),
         adc=p.adc,
-        seed=p.seed if p.seed is not None else -now,
+        seed=-(p.seed if p.seed is not None else now),
         expt=base / p.exptout if p.exptout else None,
         exposure=p.exposure,
         formats={name: base / path for name, path in p.format_files.items()},
