@@ -177,13 +177,28 @@ def rotations(spacegroup) -> np.ndarray:
     return np.array([np.array(op.rot, dtype=np.int64) // op.DEN for op in ops])
 
 
+def _distinct(hkl: np.ndarray, F: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct indices of ``hkl`` with their F; InputError when one gets two values."""
+    unique, first, inverse = np.unique(hkl, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    chosen = F[first]
+    clash = np.flatnonzero(F != chosen[inverse])
+    if clash.size:
+        h, k, l = hkl[clash[0]]
+        raise InputError(f"{what}: reflection {h} {k} {l} gets two different amplitudes "
+                         f"({chosen[inverse[clash[0]]]:g} and {F[clash[0]]:g}) from "
+                         f"symmetry-equivalent entries (unmerged data?)")
+    return unique, chosen
+
+
 def expand_to_p1(hkl: np.ndarray, F_plus: np.ndarray, F_minus: np.ndarray, spacegroup,
                  what: str) -> ReflectionList:
     """Every P1 reflection of the asymmetric-unit amplitudes (NaN = not measured).
 
     ``F_plus[i]`` goes to ``hkl[i] R`` for every rotation R, ``F_minus[i]`` to
-    ``-hkl[i] R``; where one is NaN the other is used. A reflection reached from two
-    listed reflections with different amplitudes is an error (unmerged data).
+    ``-hkl[i] R`` where no F(+) went (a centric reflection is its own Friedel mate);
+    where one of the two is NaN the other is used. A reflection reached from two listed
+    reflections with different amplitudes is an error (unmerged data).
 
     Args:
         hkl: int64 (n, 3) listed indices; F_plus, F_minus: float64 (n,).
@@ -196,19 +211,14 @@ def expand_to_p1(hkl: np.ndarray, F_plus: np.ndarray, F_minus: np.ndarray, space
     hkl, F_plus, F_minus = hkl[keep], F_plus[keep], F_minus[keep]
     mates = np.concatenate([hkl @ rot for rot in rotations(spacegroup)])
     copies = len(mates) // max(len(hkl), 1)
-    all_hkl = np.concatenate([mates, -mates])
-    all_F = np.concatenate([np.tile(F_plus, copies), np.tile(F_minus, copies)])
-    unique, first, inverse = np.unique(all_hkl, axis=0, return_index=True,
-                                       return_inverse=True)
-    inverse = inverse.reshape(-1)
-    chosen = all_F[first]
-    clash = np.flatnonzero(all_F != chosen[inverse])
-    if clash.size:
-        h, k, l = all_hkl[clash[0]]
-        raise InputError(f"{what}: reflection {h} {k} {l} gets two different amplitudes "
-                         f"({chosen[inverse[clash[0]]]:g} and {all_F[clash[0]]:g}) from "
-                         f"symmetry-equivalent entries (unmerged data?)")
-    return ReflectionList(unique.astype(np.int64), chosen.astype(np.float64))
+    plus_hkl, plus_F = _distinct(mates, np.tile(F_plus, copies), what)
+    minus_hkl, minus_F = _distinct(-mates, np.tile(F_minus, copies), what)
+    taken = {tuple(h) for h in plus_hkl.tolist()}
+    extra = np.array([tuple(h) not in taken for h in minus_hkl.tolist()], dtype=bool)
+    all_hkl = np.concatenate([plus_hkl, minus_hkl[extra]]) if len(taken) else minus_hkl
+    all_F = np.concatenate([plus_F, minus_F[extra]]) if len(taken) else minus_F
+    order = np.lexsort(all_hkl.T[::-1])
+    return ReflectionList(all_hkl[order].astype(np.int64), all_F[order].astype(np.float64))
 
 
 def read_mtz(path: str | os.PathLike[str], column: str | None = None) -> ReflectionList:
