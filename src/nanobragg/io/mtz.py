@@ -56,6 +56,9 @@ def open_mtz(path: str | os.PathLike[str], with_data: bool = True):
     except (RuntimeError, ValueError, OSError) as err:
         problem = str(err).strip().splitlines()[0] if str(err).strip() else "unreadable"
         raise InputError(f"mtz file '{path}': cannot read it ({problem})") from None
+    if len(mtz.columns) == 0:
+        raise InputError(f"mtz file '{path}': cannot read it (no column headers: truncated "
+                         f"or not an MTZ file)")
     if mtz.spacegroup is None:
         raise InputError(f"mtz file '{path}': unknown space group '{mtz.spacegroup_name.strip()}'"
                          f" (number {mtz.spacegroup_number})")
