@@ -30,6 +30,7 @@ _PUBLIC = {
     "CrystalConfig": ("nanobragg.config", "CrystalConfig"),
     "BeamConfig": ("nanobragg.config", "BeamConfig"),
     "PanelConfig": ("nanobragg.config", "PanelConfig"),
+    "StructureFactorFile": ("nanobragg.config", "StructureFactorFile"),
     "InputError": ("nanobragg.errors", "InputError"),
     # building configurations
     "from_command_line": ("nanobragg.commandline", "from_command_line"),

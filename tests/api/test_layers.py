@@ -99,3 +99,15 @@ def test_no_circles_among_modules():
     for start in sorted(graph):
         if start not in state:
             visit(start, [start])
+
+
+def _exists(module: str) -> bool:
+    path = PACKAGE.parent.joinpath(*module.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_name_modules_that_exist(module):
+    missing = sorted(t for t in _imports(MODULES[module])
+                     if not _exists(t) and not _exists(t.rpartition(".")[0]))
+    assert not missing, f"{module} imports {missing}"

@@ -14,7 +14,7 @@ from ..commandline.to_config import CliRequest, build_request
 from ..errors import InputError
 from ..io.output_set import OutputSet
 from ..io.smv import format_smv_header
-from ..io.structure_factors import load_structure_factors
+from ..io.structure_factors import dump_table, load_structure_factors, source_table
 from ..models.crystal import phi_sampling
 from ..physics.structure_factors import FTable
 from ..products.formats import FORMATS
@@ -81,11 +81,14 @@ def console_entry() -> None:
     sys.exit(run())
 
 
-def load_table(request: CliRequest, out) -> FTable | None:
-    """Structure factors: read ``-hkl`` (and write the Fdump cache) or read the cache.
+def load_table(request: CliRequest, out, files: OutputSet | None = None) -> FTable | None:
+    """Structure factors: read ``-hkl`` or ``-pdb`` (and write the Fdump cache) or read the
+    cache; the table of an MTZ or model file also goes to ``-hklout`` in ``files``.
 
     Returns None when there is neither (every reflection then gets default_F).
     """
+    if request.config.structure_factors is not None:
+        return _load_file_table(request, out, files)
     table, notes, warnings = load_structure_factors(
         request.hkl_path, request.dump_path, request.config.crystal.default_F,
         request.parsed.default_F_given)
@@ -96,9 +99,28 @@ def load_table(request: CliRequest, out) -> FTable | None:
     return table
 
 
+def _load_file_table(request: CliRequest, out, files: OutputSet | None) -> FTable:
+    """The table of the MTZ or model file; writes ``-hklout`` (in ``files``) and Fdump."""
+    table, reflections, notes = source_table(request.config, request.config.crystal.default_F)
+    for note in notes:
+        print(note, file=out)
+    hklout = request.outputs.hklout
+    if hklout is not None and files is not None:
+        from ..io.reflections import write_hkl_text
+
+        print(f"writing {hklout} ({len(reflections)} P1 reflections, h k l F)", file=out)
+        files.write("-hklout", lambda path: write_hkl_text(path, reflections))
+    for note in dump_table(request.dump_path, table):
+        print(note, file=out)
+    return table
+
+
 def output_paths(request: CliRequest) -> list[tuple[str, Path]]:
     """(flag, path) of every file the run writes, in writing order."""
-    return [(FORMATS[name].flag, path) for name, path in request.outputs.files().items()]
+    paths = [(FORMATS[name].flag, path) for name, path in request.outputs.files().items()]
+    if request.outputs.hklout is not None:  # the structure factors, written before the render
+        paths.append(("-hklout", Path(request.outputs.hklout)))
+    return paths
 
 
 def _check_config_cost(request: CliRequest) -> None:
@@ -126,7 +148,7 @@ def _simulate_and_write(request: CliRequest, out) -> None:
             files.reserve(flag, path)
         check_formats(request)
         _check_config_cost(request)
-        table = load_table(request, out)
+        table = load_table(request, out, files)
         if _multi_panel(request):
             from .panel_outputs import render_panels
 

@@ -24,7 +24,9 @@ Differences from the C program, on purpose:
   per kernel call), the image formats of :mod:`nanobragg.products.formats` (``-nexusfile``,
   ``-cbffile``, ``-pngfile`` with ``-pngrings``, ``-nexus_compression``,
   ``-nexus_stack``), ``-nocostlimit`` (render even when :mod:`nanobragg.render.limits` calls
-  the cost absurd) and ``-h``/``-help``/``--help``;
+  the cost absurd), structure factors from MTZ files and atomic models (``-pdb``,
+  ``-mtz_column``, ``-model_dmin``, ``-ksol``, ``-bsol``, ``-hklout``; ``-hklout`` is
+  not read as ``-hkl``) and ``-h``/``-help``/``--help``;
 * values are checked: floats must be finite, integers whole numbers, pixel counts
   positive, and ``-cell`` needs all six numbers (checked in ``to_config``).
 """
@@ -218,6 +220,12 @@ class ParsedArgs:
     nexus_compression: str = "gzip"
     nexus_stack: bool = False
     no_cost_limit: bool = False
+    pdbfile: str | None = None  # atomic model (PDB or mmCIF) giving the structure factors
+    mtz_column: str | None = None
+    model_dmin: float | None = None  # m
+    ksol: float | None = None  # e/A^3
+    bsol: float | None = None  # A^2
+    hklout: str | None = None  # P1 "h k l F" file of the table read or computed
     show_help: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -588,6 +596,7 @@ RULES: tuple[Rule, ...] = (
     _rule("-phisteps", "i", _store("phisteps")),
     _rule("-dmin", "f", _store("dmin", unit=_dmin_from_angstrom)),
     _rule("-mat", "s", _store("matfile")),
+    _rule("=-hklout", "s", _store("hklout"), stop=True),  # of this implementation; not -hkl
     _rule("-hkl", "s", _store("hklfile")),
     _rule("-default_F", "f", _store("default_F", default_F_given=True)),
     _rule("-dump", "s", _store("dumpfile")),
@@ -635,6 +644,11 @@ RULES: tuple[Rule, ...] = (
     _rule("=-nexus_compression", "s", _choice("nexus_compression", NEXUS_COMPRESSIONS)),
     _rule("=-nexus_stack", "", _constants({"nexus_stack": True})),
     _rule("=-nocostlimit", "", _constants({"no_cost_limit": True})),
+    _rule("=-pdb", "s", _store("pdbfile")),
+    _rule("=-mtz_column", "s", _store("mtz_column")),
+    _rule("=-model_dmin", "f", _store("model_dmin", unit=_dmin_from_angstrom)),
+    _rule("=-ksol", "f", _store("ksol")),
+    _rule("=-bsol", "f", _store("bsol")),
     _rule("=-h =-help =--help", "", _constants({"show_help": True})),
 )
 

@@ -66,7 +66,7 @@ def prepared_request(argv: list[str], out, dtype: str | None = None,
         raise InputError("-h asks for the usage text; give a simulation to trace")
     table, notes, warnings = load_structure_factors(
         request.hkl_path, request.dump_path, request.config.crystal.default_F,
-        request.parsed.default_F_given)
+        request.parsed.default_F_given, config=request.config)
     out.write("".join(f"{line}\n" for line in warnings + notes))
     dtype = dtype or request.runtime.dtype
     if dtype not in DTYPES:

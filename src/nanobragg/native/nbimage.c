@@ -1,5 +1,5 @@
 /* Noiseless SMV pixels from the float image, the same values as the numpy version in
- * nanobragg.outputs.int_image: floorf((float)(clip(v*scale + adc, 0, 65535) + 0.5)), 0
+ * nanobragg.products.images.int_image: floorf((float)(clip(v*scale + adc, 0, 65535) + 0.5)), 0
  * outside the ROI and where that is not finite. */
 #include <math.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* Seeded Poisson noise image, drawing the same numbers in the same order as
- * nanobragg.rng (Ran1 + PoissonSampler) and nanobragg.noise do in Python, so the
+ * nanobragg.models.rng (Ran1 + PoissonSampler) and nanobragg.products.noise do in Python, so the
  * result is bit-identical to them. float variables hold the single-precision
  * values; every double expression is rounded where the Python rounds with f32.
  *

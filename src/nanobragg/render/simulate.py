@@ -131,7 +131,8 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
 
     Args:
         config: the simulation configuration.
-        table: structure factors (None: default_F everywhere).
+        table: structure factors (None: those of ``config.structure_factors``, an MTZ or
+            model file, if any, else default_F everywhere).
         mask: uint16 (spixels, fpixels); pixels equal to 0 are skipped.
         dtype, device: working precision and device.
         evaluations_per_chunk: memory bound per kernel call (pixels x sub-steps).
@@ -146,6 +147,10 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         The image (zero outside ROI and mask) and its setup.
     """
     if setup is None:
+        if table is None and config.structure_factors is not None:
+            from .tables import source_table
+
+            table = source_table(config, value_of(config.crystal.default_F))[0]
         setup = prepare(config, table, dtype, device)
     dev = setup.device
     rendered = rendered_mask(config, mask, dev)
