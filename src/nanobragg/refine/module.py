@@ -24,6 +24,7 @@ from ..parameters import Parameter, lookup
 from ..physics.structure_factors import FTable
 from ..physics.vectors import value_of
 from ..render.simulate import simulate
+from .defaults import derived_default, pin_derived
 
 #: Names that stand for several table entries.
 ALIASES = {"crystal.cell": ("crystal.cell_lengths", "crystal.cell_angles")}
@@ -45,16 +46,19 @@ class DiffractionModel(nn.Module):
 
     Raises:
         ValueError: a name is not in the table, is not differentiable, or its value is
-            not set in ``config``.
+            not set in ``config`` and has no derived default
+            (:data:`nanobragg.refine.defaults.DERIVED`: beam centre, distances, XDS
+            origin, misset start from the values the render derives).
     """
 
     def __init__(self, config: SimulationConfig, refine: list[str],
                  table: FTable | None = None, mask: np.ndarray | None = None,
                  dtype: torch.dtype = torch.float64, scales: dict | None = None):
         super().__init__()
-        self.config, self.table, self.mask, self.dtype = config, table, mask, dtype
         self.names = [n for name in refine for n in ALIASES.get(name, (name,))]
         self.entries = [_refinable(name) for name in self.names]
+        config = pin_derived(config, self.names)
+        self.config, self.table, self.mask, self.dtype = config, table, mask, dtype
         self.scales = [_scale(entry, config, scales or {}) for entry in self.entries]
         self.values = nn.ParameterList(
             nn.Parameter(torch.tensor(_start_value(config, e), dtype=torch.float64) / s)
@@ -120,13 +124,13 @@ def _scale(entry: Parameter, config: SimulationConfig, overrides: dict) -> float
 
 
 def _start_value(config: SimulationConfig, entry: Parameter):
-    """The configured value of an entry, as floats (SI)."""
+    """The configured value of an entry, or the one the render derives, as floats (SI)."""
     part, _, field = entry.field.rpartition(".")
     value = getattr(getattr(config, part) if part else config, field)
     if entry.indices is None:
-        if value is None:
-            raise ValueError(f"refine: {entry.name} is not set, so there is no starting value")
-        return value_of(value)
-    if value is None or any(i >= len(value) or value[i] is None for i in entry.indices):
+        return derived_default(config, entry.name) if value is None else value_of(value)
+    if value is None or all(i >= len(value) or value[i] is None for i in entry.indices):
+        return derived_default(config, entry.name)
+    if any(i >= len(value) or value[i] is None for i in entry.indices):
         raise ValueError(f"refine: {entry.name} needs all {entry.size} values set to start from")
     return [value_of(value[i]) for i in entry.indices]
