@@ -148,7 +148,7 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
     """
     if setup is None:
         if table is None and config.structure_factors is not None:
-            from .tables import source_table
+            from ..io.structure_factors import source_table
 
             table = source_table(config, value_of(config.crystal.default_F))[0]
         setup = prepare(config, table, dtype, device)
