@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 from nanobragg.config import CrystalConfig, DetectorConfig, SimulationConfig
 from nanobragg.errors import InputError
@@ -236,3 +237,14 @@ def test_missing_gemmi_is_one_line_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "gemmi", None)
     with pytest.raises(InputError, match=r"pip install 'nanobragg\[models\]'"):
         read_model(path)
+
+
+def test_simulate_reads_the_model_file_of_the_configuration(tmp_path):
+    import nanobragg as nb
+
+    path = write_model(make_structure(), tmp_path / "model.pdb")
+    config = nb.from_command_line(["-pdb", str(path), "-N", "2", "-lambda", "1",
+                                   "-distance", "60", "-detpixels", "24", "-pixel", "0.5"])
+    assert config.structure_factors is not None
+    table = read_structure_factors(path, config=config)
+    assert torch.equal(nb.simulate(config).image, nb.simulate(config, table).image)
