@@ -10,7 +10,7 @@ noisy data lies from the truth. Run::
     python examples/refine.py --no-noise --size 64        # recovers to 1e-4 relative
 
 It prints the loss and values per iteration and writes ``images.png`` (target, fit,
-residual) and ``convergence.png`` into ``--out`` (needs Pillow: ``pip install
+residual) and ``convergence.png`` into ``--out`` (needs matplotlib: ``pip install
 nanobragg[plot]``).
 """
 
@@ -26,7 +26,7 @@ import torch
 from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
 from nanobragg.refine.fit import fit
 from nanobragg.refine.module import DiffractionModel
-from nanobragg.refine.plots import convergence_plot, side_by_side
+from nanobragg.refine.plots import convergence, fit_images
 from nanobragg.render.simulate import simulate
 
 DEG = math.pi / 180
@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.out is not None:
         with torch.no_grad():
             fitted = model()
-        _write_pictures(Path(args.out), target, fitted, result.losses)
+        _write_pictures(Path(args.out), target, fitted, result.losses,
+                        "noiseless" if args.no_noise else "Poisson-noise")
     return summary
 
 
@@ -122,10 +123,11 @@ def _print_summary(summary: dict) -> None:
         print(f"{name:24s} {err:12.3e} {limit:12.3e} {summary['relative'][name]:10.2e}")
 
 
-def _write_pictures(folder: Path, target, fitted, losses) -> None:
+def _write_pictures(folder: Path, target, fitted, losses, kind: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    side_by_side([target, fitted, target - fitted]).save(folder / "images.png")
-    convergence_plot(losses).save(folder / "convergence.png")
+    fit_images(folder / "images.png", target, fitted, title="cell, misset, distance and "
+               f"beam centre refined against a {kind} image")
+    convergence(folder / "convergence.png", losses)
     print(f"wrote {folder / 'images.png'} and {folder / 'convergence.png'}")
 
 

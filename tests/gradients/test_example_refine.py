@@ -18,7 +18,7 @@ def _example():
 
 
 def test_noiseless_fit_recovers_every_parameter_to_1e4_relative(tmp_path, capsys):
-    pytest.importorskip("PIL")
+    pytest.importorskip("matplotlib")
     summary = _example().main(["--no-noise", "--iterations", "4", "--out", str(tmp_path)])
     assert summary["losses"][-1] < 1e-6 * summary["losses"][0]
     for name, relative in summary["relative"].items():

@@ -1,81 +1,80 @@
-"""Pictures of a fit, drawn with Pillow (optional: ``pip install nanobragg[plot]``)."""
+"""Figures of a fit, drawn with matplotlib (optional: ``pip install nanobragg[plot]``).
+
+Every figure has a title, labelled axes and, for images, a colour bar in photons, so a
+picture read on its own says what it shows.
+"""
 
 from __future__ import annotations
 
-import math
+import os
 
 import numpy as np
 import torch
 
 
-def _pillow():
+def _pyplot():
     try:
-        from PIL import Image, ImageDraw
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot
     except ImportError as err:
-        raise ImportError("plots need Pillow: pip install nanobragg[plot]") from err
-    return Image, ImageDraw
+        raise ImportError("figures need matplotlib: pip install nanobragg[plot]") from err
+    return pyplot
 
 
-def _grey(image: np.ndarray, signed: bool) -> np.ndarray:
-    """8-bit picture of an image: linear in |value| up to the 99.5th percentile."""
-    scale = float(np.percentile(np.abs(image), 99.5)) or 1.0
-    if signed:
-        return np.clip(127.5 + 127.5 * image / scale, 0, 255).astype(np.uint8)
-    return np.clip(255.0 * image / scale, 0, 255).astype(np.uint8)
+def _array(image) -> np.ndarray:
+    return np.asarray(torch.as_tensor(image).detach().cpu(), dtype=np.float64)
 
 
-def side_by_side(images: list, zoom: int = 4, gap: int = 4):
-    """Pillow picture of images side by side (the last one signed, e.g. a residual).
+def fit_images(path: str | os.PathLike[str], target, fitted, title: str = "fit") -> None:
+    """Save target, fit and residual (target - fit) side by side, each with a colour bar.
 
     Args:
-        images: tensors or arrays of one shape (slow, fast).
-        zoom: pixels per image pixel.
-        gap: white columns between images.
-
-    Returns:
-        A ``PIL.Image`` (grey, 8 bit).
+        path: PNG (or any matplotlib format, by the suffix) to write.
+        target, fitted: images, shape (slow, fast), photons per pixel.
+        title: the figure's title.
     """
-    Image, _ = _pillow()
-    arrays = [np.asarray(torch.as_tensor(i).detach().cpu(), dtype=np.float64) for i in images]
-    tiles = [_grey(a, signed=k == len(arrays) - 1) for k, a in enumerate(arrays)]
-    height, width = tiles[0].shape
-    canvas = np.full((height, len(tiles) * (width + gap) - gap), 255, np.uint8)
-    for k, tile in enumerate(tiles):
-        canvas[:, k * (width + gap):k * (width + gap) + width] = tile
-    picture = Image.fromarray(canvas)
-    return picture.resize((picture.width * zoom, picture.height * zoom), Image.NEAREST)
+    pyplot = _pyplot()
+    target, fitted = _array(target), _array(fitted)
+    residual = target - fitted
+    top = float(np.percentile(target, 99.5)) or 1.0
+    bound = float(np.percentile(np.abs(residual), 99.5)) or 1.0
+    figure, axes = pyplot.subplots(1, 3, figsize=(13, 4.2), constrained_layout=True)
+    panels = [(target, "target (measured)", "viridis", 0.0, top),
+              (fitted, "model", "viridis", 0.0, top),
+              (residual, "residual: target - model", "RdBu_r", -bound, bound)]
+    for ax, (image, name, cmap, low, high) in zip(axes, panels):
+        shown = ax.imshow(image, cmap=cmap, vmin=low, vmax=high, origin="upper",
+                          interpolation="nearest")
+        ax.set_title(name)
+        ax.set_xlabel("fast pixel")
+        ax.set_ylabel("slow pixel")
+        figure.colorbar(shown, ax=ax, label="photons per pixel", shrink=0.85)
+    figure.suptitle(title)
+    figure.savefig(path, dpi=110)
+    pyplot.close(figure)
 
 
-def convergence_plot(losses: list[float], size: tuple[int, int] = (480, 320)):
-    """Pillow line plot of log10(loss - min + tiny) against the iteration.
+def convergence(path: str | os.PathLike[str], losses: list[float],
+                title: str = "L-BFGS convergence") -> None:
+    """Save the loss above its final value against the outer iteration (log scale).
 
     Args:
-        losses: loss per iteration (first = start).
-        size: picture size in pixels.
-
-    Returns:
-        A ``PIL.Image`` (RGB).
+        path: file to write.
+        losses: loss per outer iteration (the first is the start).
+        title: the figure's title.
     """
-    Image, ImageDraw = _pillow()
-    width, height = size
-    margin = 40
-    picture = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(picture)
-    floor = min(losses)
-    spread = max(losses) - floor
-    tiny = spread * 1e-12 if spread > 0 else 1.0
-    logs = [math.log10(v - floor + tiny) for v in losses]
-    low, high = min(logs), max(logs)
-    span = (high - low) or 1.0
-    steps = max(len(logs) - 1, 1)
-    points = [(margin + (width - 2 * margin) * i / steps,
-               height - margin - (height - 2 * margin) * (v - low) / span)
-              for i, v in enumerate(logs)]
-    draw.rectangle([margin, margin, width - margin, height - margin], outline="black")
-    if len(points) > 1:
-        draw.line(points, fill="blue", width=2)
-    draw.text((margin, 8), "log10(loss - final loss) per iteration", fill="black")
-    draw.text((margin, height - margin + 6), f"0 .. {steps}", fill="black")
-    draw.text((4, margin), f"{high:.1f}", fill="black")
-    draw.text((4, height - margin - 10), f"{low:.1f}", fill="black")
-    return picture
+    pyplot = _pyplot()
+    values = np.asarray(losses, dtype=np.float64)
+    excess = values - values.min()
+    floor = max(float(np.abs(values).max()) * 1e-16, 1e-300)
+    figure, ax = pyplot.subplots(figsize=(6, 4), constrained_layout=True)
+    ax.semilogy(np.arange(values.size), np.maximum(excess, floor), marker="o")
+    ax.set_title(title)
+    ax.set_xlabel("outer L-BFGS iteration")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel("loss - final loss")
+    ax.grid(True, which="both", alpha=0.3)
+    figure.savefig(path, dpi=110)
+    pyplot.close(figure)
