@@ -39,7 +39,11 @@ def poisson_nll(predicted: torch.Tensor, measured, mask=None, background: float 
     """
     mu, n = _selected(predicted, measured, mask)
     mu = mu + background
-    return (mu - n - torch.xlogy(n, mu) + torch.xlogy(n, n)).sum()
+    counted = n > 0
+    # n log(mu / n) only where n > 0: a pixel with no count and no prediction adds 0 and
+    # a zero gradient (xlogy's gradient there is 0 / 0)
+    ratio = torch.where(counted, mu, 1.0) / torch.where(counted, n, 1.0)
+    return (mu - n - torch.where(counted, n * torch.log(ratio), 0.0)).sum()
 
 
 def least_squares(predicted: torch.Tensor, measured, mask=None, weights=None) -> torch.Tensor:
