@@ -32,3 +32,21 @@ def test_noisy_fit_reaches_the_noise_limit():
     summary = _example().main(["--iterations", "4", "--size", "64"])
     for name, error in summary["errors"].items():
         assert error <= 1.5 * summary["noise_limit"][name], name
+
+
+MOSAIC = Path(__file__).resolve().parents[2] / "examples" / "refine_mosaic.py"
+
+
+@pytest.mark.slow
+def test_mosaic_example_fits_geometry_mosaic_N_and_amplitudes(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    spec = importlib.util.spec_from_file_location("refine_mosaic_example", MOSAIC)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    summary = module.main(["--size", "32", "--iterations", "2", "--reflections", "3",
+                           "--out", str(tmp_path)])
+    assert summary["losses"][-1] < 0.1 * summary["losses"][0]
+    assert len(summary["truth"]["structure_factors.F"]) == 3
+    assert len(summary["seconds_per_iteration"]) == len(summary["losses"]) - 1
+    assert (tmp_path / "images.png").stat().st_size > 0
+    assert "time per outer L-BFGS iteration" in capsys.readouterr().out

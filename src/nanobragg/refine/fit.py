@@ -54,7 +54,8 @@ def fit(model, measured, mask=None, loss: str = "poisson", iterations: int = 30,
     if loss not in LOSSES:
         raise ValueError(f"loss: '{loss}' is not one of {', '.join(LOSSES)}")
     loss_fn = LOSSES[loss]
-    optimiser = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=inner_steps,
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.LBFGS(trainable, lr=1.0, max_iter=inner_steps,
                                   history_size=20, line_search_fn="strong_wolfe",
                                   tolerance_grad=0.0, tolerance_change=0.0)
 
