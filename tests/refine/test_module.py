@@ -79,3 +79,19 @@ def test_beam_centre_is_refined_in_pixels():
                                                                 beam_center=(0.012, 0.011)))
     model = DiffractionModel(cfg, refine=["detector.beam_center"])
     assert model.values[0].detach().tolist() == pytest.approx([12.0, 11.0])  # 1 mm pixels
+
+
+def test_a_positive_field_stepped_past_zero_is_reflected():
+    import nanobragg as nb
+
+    config = nb.from_command_line(["-cell", "50", "50", "50", "90", "90", "90", "-default_F",
+                                   "10", "-N", "3", "-lambda", "1", "-distance", "60",
+                                   "-detpixels", "16", "-mosaic", "0.2", "-mosaic_dom", "3"])
+    model = DiffractionModel(config, refine=["crystal.mosaic_spread", "crystal.N"])
+    before = model().detach()
+    with torch.no_grad():
+        for value in model.values:
+            value.neg_()
+    assert torch.equal(model().detach(), before)
+    assert model.natural_values()["crystal.mosaic_spread"] == pytest.approx([0.2])
+    assert model.natural_values()["crystal.N"] == [3.0, 3.0, 3.0]

@@ -29,6 +29,12 @@ from .defaults import derived_default, pin_derived
 #: Key of the refined amplitudes in :meth:`DiffractionModel.natural_values`.
 F_NAME = "structure_factors.F"
 
+#: Fields that must stay > 0: they are used as |parameter|, so a line search that steps
+#: past 0 is reflected back instead of leaving the domain.
+POSITIVE = frozenset({"crystal.mosaic_spread", "crystal.N", "crystal.fudge",
+                      "detector.thickness", "beam.dispersion", "beam.hdivrange",
+                      "beam.vdivrange", "beam.fluence"})
+
 #: Names that stand for several table entries.
 ALIASES = {"crystal.cell": ("crystal.cell_lengths", "crystal.cell_angles")}
 
@@ -74,14 +80,18 @@ class DiffractionModel(nn.Module):
         self.F_positions, self.F_owner, start = _F_positions(table, self.reflections, friedel)
         self.F_values = nn.Parameter(start) if self.reflections else None
 
+    def _refined(self, name: str, value: torch.Tensor) -> torch.Tensor:
+        """A parameter's value as used: |value| for the fields that must stay > 0."""
+        return value.abs() if name in POSITIVE else value
+
     def si_values(self) -> dict[str, torch.Tensor]:
         """The refined values in SI units (differentiable), by name."""
-        return {name: value * scale
+        return {name: self._refined(name, value) * scale
                 for name, value, scale in zip(self.names, self.values, self.scales)}
 
     def natural_values(self) -> dict[str, list[float]]:
         """The refined values in their refinement units, as plain floats, by name."""
-        values = {name: value.detach().reshape(-1).tolist()
+        values = {name: self._refined(name, value).detach().reshape(-1).tolist()
                   for name, value in zip(self.names, self.values)}
         if self.F_values is not None:
             values[F_NAME] = self.F_values.detach().tolist()
