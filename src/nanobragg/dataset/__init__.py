@@ -1,4 +1,4 @@
-"""Many-shot data sets: a description, per-shot sampling, batched rendering, chunked
+"""Many-shot data sets: a description, per-shot draws, batched rendering, chunked
 HDF5 output with a manifest, local or Dask execution, and a torch dataset."""
 
 from .description import DatasetDescription, load_description, make_description

@@ -1,1 +1,1 @@
-"""nanobragg.diagnostics package."""
+"""Tools on top of the library: the pixel trace, taps JSON, trace diff and nb-compare."""

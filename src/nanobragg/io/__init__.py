@@ -1,1 +1,3 @@
-"""File readers and writers (HKL, Fdump, SMV, raw float, PGM, MOSFLM matrix, source list)."""
+"""File readers and writers, one per kind: structure factors (HKL, Fdump, MTZ, atomic
+models), images (SMV, raw float, PGM, NeXus, CBF, PNG), MOSFLM matrices, source lists,
+DIALS experiment lists; and the output set that writes a run's files all or none."""

@@ -1,1 +1,2 @@
-"""nanobragg.physics package."""
+"""Pure tensor physics, importing nothing else of the package: lattice shapes,
+structure-factor lookups, polarization, vector helpers."""
