@@ -120,7 +120,7 @@ def frozen(model: DiffractionModel, names: tuple[str, ...]):
             value.requires_grad_(True)
 
 
-def run_fit(model, target, mask, iterations: int, label: str):
+def run_fit(model, target, mask, iterations: int, label: str, inner: int = 20):
     """Fit and print the loss and the seconds of each outer iteration."""
     clock = [time.perf_counter()]
     seconds = []
@@ -131,7 +131,8 @@ def run_fit(model, target, mask, iterations: int, label: str):
         clock[0] = now
         print(f"  {label} iter {step:3d}  loss {loss:.8e}  {seconds[-1]:7.2f} s", flush=True)
 
-    result = fit(model, target, mask, iterations=iterations, callback=show)
+    result = fit(model, target, mask, iterations=iterations, inner_steps=inner,
+                 callback=show)
     return result, seconds
 
 
@@ -154,14 +155,15 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"target: {args.size}x{args.size} pixels, max {float(target.max()):.0f} photons, "
           f"{len(reflections)} amplitudes refined: {reflections}")
     print("fit started from the true values (noise limit):")
-    limit, _ = run_fit(truth_model, target, mask, args.iterations, "limit")
+    limit, _ = run_fit(truth_model, target, mask, args.iterations, "limit", args.inner)
     print("fit started from the perturbed values: the geometry first, then everything")
     model = model_for(config, table, reflections)
     perturb(model)
     first = max(1, args.iterations // 3)
     with frozen(model, SHAPE):
-        start, seconds = run_fit(model, target, mask, first, "geometry")
-    result, more = run_fit(model, target, mask, args.iterations - first, "all")
+        start, seconds = run_fit(model, target, mask, first, "geometry", args.inner)
+    result, more = run_fit(model, target, mask, args.iterations - first, "all",
+                           args.inner)
     summary = {"truth": truth, "errors": errors(result.values, truth),
                "noise_limit": errors(limit.values, truth),
                "losses": start.losses + result.losses[1:],
@@ -198,6 +200,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256, help="pixels per detector edge")
     parser.add_argument("--iterations", type=int, default=40, help="outer L-BFGS steps")
+    parser.add_argument("--inner", type=int, default=20,
+                        help="function evaluations per outer L-BFGS step")
     parser.add_argument("--reflections", type=int, default=10,
                         help="amplitudes of this many strongest reflections are refined")
     parser.add_argument("--seed", type=int, default=1, help="seed of the table and noise")
