@@ -52,7 +52,8 @@ def flags_to_config(flags: list[str], base: Path) -> tuple[SimulationConfig, Pat
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the command; returns the exit status (0 done, 1 chunks failed, 2 user error)."""
+    """Run the command; returns the exit status (0 done, 1 chunks failed, 2 user error,
+    130 interrupted)."""
     args = _parser().parse_args(argv)
     try:
         if args.cluster is not None:
@@ -68,6 +69,10 @@ def run(argv: list[str] | None = None) -> int:
     except RuntimeError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; finished chunks are kept (the same command renders "
+              f"the rest)", file=sys.stderr)
+        return 130
     elapsed = time.perf_counter() - started
     rate = rendered / elapsed if elapsed > 0 else 0.0
     print(f"rendered {rendered} shots in {elapsed:.1f} s ({rate:.2f} shots/s); "
@@ -120,4 +125,6 @@ def _progress_bar(total: int):
 
 def console_entry() -> None:
     """Entry point of the ``nanobragg-dataset`` console script."""
-    sys.exit(run())
+    from .exits import run_console
+
+    run_console(run)
