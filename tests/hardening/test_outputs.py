@@ -4,12 +4,10 @@ files cleaned up, Ctrl-C leaves nothing, and the Fdump.bin rule."""
 from __future__ import annotations
 
 import os
-import signal
 import stat
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
