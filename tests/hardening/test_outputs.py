@@ -96,12 +96,13 @@ def test_stale_temporary_files_of_ended_runs_are_removed(tmp_path, monkeypatch):
     try:
         stale = tmp_path / f".floatimage.bin.{ended.pid}.nbtmp"
         live = tmp_path / f".floatimage.bin.{alive.pid}.nbtmp"
-        other = tmp_path / f".unrelated.bin.{ended.pid}.nbtmp"
-        for path in (stale, live, other):
+        other = tmp_path / f".unrelated.bin.{ended.pid}.nbtmp"  # swept too: same folder
+        theirs = tmp_path / f"unrelated.bin.{ended.pid}.nbtmp"  # not our pattern
+        for path in (stale, live, other, theirs):
             path.write_bytes(b"partial")
         assert run(BASE + ["-default_F", "10", "-nonoise", "-nopgm"]) == 0
-        assert not stale.exists()
-        assert live.exists() and other.exists()
+        assert not stale.exists() and not other.exists()
+        assert live.exists() and theirs.exists()
     finally:
         alive.kill()
         alive.wait()

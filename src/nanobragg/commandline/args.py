@@ -32,6 +32,7 @@ Differences from the C program, on purpose:
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -269,14 +270,14 @@ class Rule:
 
     def value_tokens(self, argv: list[str], i: int) -> list[str] | None:
         """The tokens this rule reads after ``argv[i]``, or None if it cannot fire."""
-        following = argv[i + 1 :]
         needs = len(self.kinds) if self.needs is None else self.needs
-        if len(following) < needs:
+        if len(argv) - i - 1 < needs:
             return None
+        following = argv[i + 1 : i + 1 + len(self.kinds)]
         if not self.variadic:
-            return following[: len(self.kinds)]
+            return following
         values = []
-        for token in following[: len(self.kinds)]:
+        for token in following:
             if token.startswith("-"):
                 break
             values.append(token)
@@ -696,6 +697,22 @@ def _note_stray(state: ParsedArgs, token: str) -> None:
     state.notes.append(f"WARNING: ignoring argument '{token}' (no option takes it)")
 
 
+#: (pattern text, whole-token pattern?, index in RULES) of every pattern of every rule
+_PATTERNS = tuple((pattern.lstrip("="), pattern.startswith("="), index)
+                  for index, rule in enumerate(RULES) for pattern in rule.patterns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _matching_rules(token: str) -> tuple[tuple[Rule, int], ...]:
+    """(rule, longest matching pattern length) of the rules ``token`` fires, in table
+    order (same as :meth:`Rule.match_length` for every rule, in one pass)."""
+    best: dict[int, int] = {}
+    for text, whole, index in _PATTERNS:
+        if (token == text) if whole else (text in token):
+            best[index] = max(best.get(index, 0), len(text))
+    return tuple((RULES[index], best[index]) for index in sorted(best))
+
+
 def _apply_token(state: ParsedArgs, argv: list[str], i: int, strict: bool) -> set[int]:
     """Apply every rule that fires for ``argv[i]``; return the indices of its values.
 
@@ -703,8 +720,7 @@ def _apply_token(state: ParsedArgs, argv: list[str], i: int, strict: bool) -> se
     still examines it as an option, but no error is raised for it.
     """
     token = argv[i]
-    matching = [(rule, rule.match_length(token)) for rule in RULES]
-    matching = [(rule, length) for rule, length in matching if length]
+    matching = _matching_rules(token)
     if not matching:
         if strict and not is_number(token):
             raise InputError(f"unknown option '{token}'")

@@ -23,6 +23,7 @@ import numpy as np
 
 from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
 from nanobragg.errors import InputError
+from nanobragg.io.paths import check_name_length
 from nanobragg.io.smv import SMVImage, header_value, read_smv
 
 from .args import ParsedArgs, from_angstrom, from_deg, from_mm, input_images, parse_argv
@@ -495,22 +496,33 @@ def _sources(p: ParsedArgs, base: Path) -> tuple[tuple[float, ...], ...] | None:
 
 def _hkl_path(p: ParsedArgs, base: Path) -> Path | None:
     """The ``-hkl`` file; without one, the C needs an Fdump file or ``-default_F``."""
+    check_name_length("-dump", base / p.dumpfile)
     if p.hklfile is not None:
         path = base / p.hklfile
-        if not path.is_file():
+        if not is_file("-hkl", path):
             raise InputError(f"-hkl: cannot read '{p.hklfile}'")
         return path
-    if p.default_F == 0 and not (base / p.dumpfile).is_file():
+    if p.default_F == 0 and not is_file("-dump", base / p.dumpfile):
         raise InputError(f"no structure factors: give -hkl FILE or -default_F "
                          f"(there is no '{p.dumpfile}' from an earlier run either)")
     return None
+
+
+def is_file(flag: str, path: Path) -> bool:
+    """Whether ``path`` is a regular file; a name the system refuses (too long, a
+    folder without permission) is an InputError naming ``flag``."""
+    check_name_length(flag, path)
+    try:
+        return path.is_file()
+    except OSError as exc:
+        raise InputError(f"{flag} '{path}': {exc.strerror or exc}") from exc
 
 
 def _check_stol(p: ParsedArgs, base: Path, notes: list[str]) -> None:
     """``-stol``/``-4stol``/``-Q``: the C reads the file but never uses it."""
     if p.stolfile is None:
         return
-    if not (base / p.stolfile).is_file():
+    if not is_file("-stol", base / p.stolfile):
         raise InputError(f"-stol: cannot read '{p.stolfile}'")
     notes.append(f"WARNING: '{p.stolfile}' (-stol/-4stol/-Q) does not change the image; "
                  f"the C program reads it but never uses it")
