@@ -220,6 +220,9 @@ class ParsedArgs:
     no_cost_limit: bool = False
     show_help: bool = False
     notes: list[str] = field(default_factory=list)
+    #: first pattern of a rule that fired -> the token that fired it last (``-mat`` ->
+    #: ``-matrix``), so that messages name the flag as the user wrote it
+    given: dict[str, str] = field(default_factory=dict)
 
 
 Action = Callable[[ParsedArgs, list[Any]], None]
@@ -739,6 +742,7 @@ def _apply_token(state: ParsedArgs, argv: list[str], i: int, strict: bool) -> se
             raise InputError(f"{token}: needs {rule.requirement()}")
         rule.action(state, [_convert(token, kind, text, checked)
                             for kind, text in zip(rule.kinds, tokens, strict=False)])
+        state.given[rule.patterns[0].lstrip("=")] = token
         used = max(used, len(tokens))
         intended_fired |= rule in intended
         if rule.stop:
