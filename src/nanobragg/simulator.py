@@ -20,6 +20,7 @@ from .models.sampling import build_sampling, choose_oversample
 from .models.setup import Setup, requires_grad, with_lookup
 from .parameters import check_gradient_requests
 from .physics.structure_factors import FTable, structure_factor_lookup
+from .validation import check_config, check_run_options
 from .vectors import value_of
 from .workers import run_items
 
@@ -85,6 +86,8 @@ def prepare(config: SimulationConfig, table: FTable | None = None,
     Returns:
         The setup shared by the full render and the pixel trace.
     """
+    check_config(config)
+    check_run_options(dtype, device=device)
     config.validate()
     check_gradient_requests(config)
     device = resolve_device(device)
@@ -144,6 +147,8 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
     Returns:
         The image (zero outside ROI and mask) and its setup.
     """
+    check_config(config)
+    check_run_options(dtype, engine, evaluations_per_chunk, device)
     if setup is None:
         setup = prepare(config, table, dtype, device)
     dev = setup.device

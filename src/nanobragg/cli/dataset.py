@@ -34,9 +34,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--shots", type=int, help="number of shots (default: the SPEC's)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="run the chunks on this Dask scheduler (tcp://host:port)")
+                       help="run the chunks on this Dask scheduler (tcp://host:port, which "
+                            "takes work from anyone who reaches it, or tls://host:port "
+                            "with the --tls-* files)")
     where.add_argument("--cluster", metavar="local:N",
                        help="run the chunks on a new local Dask cluster of N worker processes")
+    parser.add_argument("--tls-ca-file", metavar="PEM",
+                        help="certificate authority of a tls:// scheduler")
+    parser.add_argument("--tls-cert", metavar="PEM", help="client certificate (tls://)")
+    parser.add_argument("--tls-key", metavar="PEM", help="client private key (tls://)")
     parser.add_argument("--max-in-flight", type=int, metavar="N",
                         help="Dask tasks submitted at once (default: 2 per worker thread)")
     parser.add_argument("--retries", type=int, default=2,
@@ -58,6 +64,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         if args.cluster is not None:
             parse_cluster(args.cluster)
+        args.security = _security(args)
         desc = load_description(args.spec, flags_to_config)
         if args.shots is not None:
             desc = desc.with_shots(args.shots)
@@ -80,6 +87,15 @@ def run(argv: list[str] | None = None) -> int:
     return 0 if not manifest["missing"] else 1
 
 
+def _security(args):
+    """Dask TLS settings of ``--tls-*`` (None without them); checked before any work."""
+    if args.scheduler is None and not (args.tls_ca_file or args.tls_cert or args.tls_key):
+        return None
+    from ..dataset.distributed import tls_security
+
+    return tls_security(args.scheduler, args.tls_ca_file, args.tls_cert, args.tls_key)
+
+
 def _render(desc, args) -> tuple[dict, int]:
     """Render the missing shots; the manifest and how many shots this run rendered.
 
@@ -89,7 +105,7 @@ def _render(desc, args) -> tuple[dict, int]:
         return _with_bar(desc, args, lambda progress: run_local(desc, args.out, progress))
     from ..dataset.distributed import connect, run_distributed
     workers = None if args.cluster is None else parse_cluster(args.cluster)
-    with connect(args.scheduler, workers) as client:
+    with connect(args.scheduler, workers, args.security) as client:
         return _with_bar(desc, args, lambda progress: run_distributed(
             desc, args.out, client, max_in_flight=args.max_in_flight, retries=args.retries,
             progress=progress))

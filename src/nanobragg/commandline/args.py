@@ -25,6 +25,8 @@ Differences from the C program, on purpose:
   ``-cbffile``, ``-pngfile`` with ``-pngrings``, ``-nexus_compression``,
   ``-nexus_stack``), ``-nocostlimit`` (render even when :mod:`nanobragg.budget` calls
   the cost absurd) and ``-h``/``-help``/``--help``;
+* ``-curved_det`` takes effect also as the last argument (the C applies it only when
+  another argument follows);
 * values are checked: floats must be finite, integers whole numbers, pixel counts
   positive, and ``-cell`` needs all six numbers (checked in ``to_config``).
 """
@@ -563,7 +565,7 @@ RULES: tuple[Rule, ...] = (
     _rule("=-detpixels", "i", _pixels("fpixels", "spixels")),
     _rule("-detpixels_f -detpixels_x", "i", _pixels("fpixels")),
     _rule("-detpixels_s -detpixels_y", "i", _pixels("spixels")),
-    _rule("-curved_det", "", _constants({"curved_det": True}), needs=1),
+    _rule("-curved_det", "", _constants({"curved_det": True})),
     _rule("-pixel", "f", _store("pixel_size", unit=from_mm)),
     _rule("-point_pixel", "", _constants({"point_pixel": True})),
     _rule("=-polar", "f", _store("polarization", nopolar=False)),
@@ -748,15 +750,11 @@ def _apply_token(state: ParsedArgs, argv: list[str], i: int, strict: bool) -> se
         if rule.stop:
             break
     if strict and not intended_fired:
-        _report_unfired(state, token, intended)
+        _report_unfired(token, intended)
     return set(range(i + 1, i + 1 + used))
 
 
-def _report_unfired(state: ParsedArgs, token: str, intended: list[Rule]) -> None:
+def _report_unfired(token: str, intended: list[Rule]) -> None:
     """The option the user meant could not fire: too few arguments follow it."""
     widest = max(intended, key=lambda rule: len(rule.kinds))
-    if not widest.kinds:
-        state.notes.append(f"WARNING: {token} ignored: like the C program, it only takes "
-                           f"effect when another argument follows it")
-        return
     raise InputError(f"{token}: needs {widest.requirement()} after it")

@@ -125,8 +125,10 @@ def _parse_text(text: str, path: Path) -> Any:
     except ImportError as exc:
         raise InputError("YAML descriptions need PyYAML: pip install nanobragg[dataset] "
                          "(or write the description as .json)") from exc
+    from .yaml_numbers import load
+
     try:
-        return yaml.safe_load(text)
+        return load(text)
     except yaml.YAMLError as exc:
         reason = " ".join(str(exc).split())
         raise InputError(f"description '{path}': not valid YAML: {reason}") from exc

@@ -187,10 +187,10 @@ def main(argv: list[str] | None = None, out=None) -> int:
     """Run ``nb-compare``; returns the exit status."""
     out = out or sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--" not in argv:
+    if "--" not in argv and not {"-h", "--help"} & set(argv):
         print("nb-compare: error: give the nanoBragg arguments after '--'", file=sys.stderr)
         return EXIT_USAGE
-    split = argv.index("--")
+    split = argv.index("--") if "--" in argv else len(argv)
     try:
         opts = _parser().parse_args(argv[:split])
     except SystemExit as stop:
