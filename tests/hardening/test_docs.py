@@ -62,4 +62,4 @@ def test_readme_names_nb_c_bin_and_the_slow_count():
     count = int(re.search(r"(\d+)/\d+ tests collected", listed.stdout).group(1))
     words = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight",
              9: "nine", 10: "ten", 11: "eleven", 12: "twelve"}
-    assert f"skips the {words.get(count, count)} slow tests" in text, count
+    assert f"skips the {words.get(count, count)} slow tests" in " ".join(text.split()), count
