@@ -63,7 +63,11 @@ def resolve_device(name: str | torch.device | None) -> torch.device:
     """
     if name is None or str(name) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError) as exc:
+        raise InputError(f"-device: '{name}' is not a torch device (cpu, cuda, cuda:N, "
+                         f"auto)") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError("-device cuda: no CUDA device is available to this torch build")
     return device

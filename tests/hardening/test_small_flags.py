@@ -29,3 +29,12 @@ def test_nexus_compression_without_nexusfile_is_an_error(value, tmp_path, monkey
     assert err == ["nanoBragg: error: -nexus_compression: applies to -nexusfile; give "
                    "-nexusfile NAME"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_close_distance_zero_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run(BASE + ["-close_distance", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["nanoBragg: error: -close_distance: must not be 0 (the detector plane "
+                   "would pass through the sample)"]
+    assert list(tmp_path.iterdir()) == []

@@ -64,6 +64,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         if args.cluster is not None:
             parse_cluster(args.cluster)
+        _check_counts(args)
         args.security = _security(args)
         desc = load_description(args.spec, flags_to_config)
         if args.shots is not None:
@@ -76,6 +77,10 @@ def run(argv: list[str] | None = None) -> int:
     except RuntimeError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1
+    except OSError as err:  # the output folder: a name too long, no such place, ...
+        where = f" '{err.filename}'" if err.filename else ""
+        print(f"{PROG}: error: --out{where}: {err.strerror or err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; finished chunks are kept (the same command renders "
               f"the rest)", file=sys.stderr)
@@ -85,6 +90,14 @@ def run(argv: list[str] | None = None) -> int:
     print(f"rendered {rendered} shots in {elapsed:.1f} s ({rate:.2f} shots/s); "
           f"{manifest['done']} of {desc.shots} shots done in {args.out}")
     return 0 if not manifest["missing"] else 1
+
+
+def _check_counts(args) -> None:
+    """--max-in-flight at least 1 task, --retries not negative."""
+    if args.max_in_flight is not None and args.max_in_flight < 1:
+        raise InputError(f"--max-in-flight: must be at least 1 (got {args.max_in_flight})")
+    if args.retries < 0:
+        raise InputError(f"--retries: must not be negative (got {args.retries})")
 
 
 def _security(args):

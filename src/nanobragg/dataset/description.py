@@ -35,6 +35,7 @@ from ..config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
 from ..errors import InputError
 from ..io.hkl import read_hkl
 from ..physics.structure_factors import FTable
+from ..validation import check_config
 from .variation import DescriptionError, Variation, choice, integer, parse_variation
 
 #: ``flags -> (config, hkl file or None)``; relative names refer to the given folder.
@@ -110,6 +111,9 @@ def load_description(path: str | Path, flags_parser: FlagsParser | None = None
         text = path.read_text()
     except OSError as exc:
         raise InputError(f"description '{path}': cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"description '{path}': not a text file (byte {exc.start} is not "
+                         f"UTF-8)") from exc
     doc = _parse_text(text, path)
     return parse_description(doc, path.parent, flags_parser)
 
@@ -162,6 +166,7 @@ def make_description(config: SimulationConfig, variation: Variation | None = Non
     """A checked description from a configuration (the library entry point)."""
     integer(seed, "seed", 0)
     try:
+        check_config(config)
         config.validate()
     except (TypeError, ValueError) as err:
         raise DescriptionError(f"experiment: {err}") from err

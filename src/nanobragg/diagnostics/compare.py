@@ -44,6 +44,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.png import diverging, preview, write_png
+from .cliparse import OneLineParser
 
 DEFAULT_MIN_CORR = 0.999
 FLOAT_NAME = "float.bin"
@@ -163,7 +164,7 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="nb-compare", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run the C nanoBragg and nanobragg with the same arguments (after '--') "
                     "and compare their float images.",

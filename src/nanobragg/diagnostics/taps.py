@@ -41,6 +41,7 @@ from ..errors import InputError
 from ..io._atomic import atomic_write
 from ..simulator import Setup, prepare, resolve_device
 from ..units import R_E_SQR
+from .cliparse import OneLineParser
 from .pixels import PixelTaps, applied_factors, render_taps, rendered_flags
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -186,7 +187,7 @@ def _plain(value: torch.Tensor):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="nanobragg-trace",
         description="Kernel intermediates of a few pixels for a nanoBragg command line "
                     "(given after '--'), as JSON or as the TRACE_PY log.")

@@ -91,10 +91,15 @@ def read_source_file(path: str | os.PathLike[str], strict: bool = False) -> np.n
     if strict:
         check_source_lines(text, path)
     rows = []
+    number = 1
     for line in _fgets_lines(text):
         values = _parse_line(line)
         if values is not None:
             rows.append(values + [np.nan] * (N_COLUMNS - len(values)))
+            if strict and rows[-1][:3] == [0.0, 0.0, 0.0]:
+                raise InputError(f"source file '{path}': line {number}: the source lies at "
+                                 f"the sample (X Y Z = 0 0 0), so its direction is undefined")
+        number += line.endswith("\n")
     if not rows:
         raise InputError(f"source file '{path}': no sources (the file has no non-blank line)")
     return np.array(rows, dtype=np.float64)
@@ -113,9 +118,6 @@ def check_source_lines(text: str, path: object) -> None:
             if parsed is None or parsed[1] != len(token) or not math.isfinite(parsed[0]):
                 raise InputError(f"{where}: '{token[:20]}' is not a finite number "
                                  f"(expected 'X Y Z weight lambda')")
-        if len(tokens) >= 3 and all(atof(t) == 0.0 for t in tokens[:3]):
-            raise InputError(f"{where}: the source lies at the sample (X Y Z = 0 0 0), so "
-                             f"its direction is undefined")
 
 
 def _tokens(line: str) -> list[str]:
