@@ -50,12 +50,18 @@ def test_tool_help_is_shown(module, flag, capsys):
     assert captured.err == ""
 
 
-def test_readme_names_nb_c_bin_and_the_slow_count():
+def test_readme_names_nb_c_bin_for_the_c_parity_tests():
+    text = README.read_text()
+    intro = " ".join(text[:text.index("## The command")].split())
+    assert "set `NB_C_BIN`" in intro and "test_c_parity.py" in intro
+
+
+@pytest.mark.slow  # collects the whole suite (about 9 s)
+def test_readme_gives_the_count_of_slow_tests():
     import subprocess
     import sys
 
     text = README.read_text()
-    assert "NB_C_BIN" in text[:text.index("## The command")]
     listed = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m",
                              "slow", str(README.parent / "tests")], capture_output=True,
                             text=True, cwd=README.parent, timeout=300)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -68,11 +69,13 @@ def test_floatfile_to_stdout_into_a_pipe(tmp_path):
 
 
 def _reference(tmp_path: Path) -> Path:
+    """The same image written to a regular file (in this process: no second start-up)."""
     folder = tmp_path / "reference"
     folder.mkdir()
-    assert _child(BASE + QUIET + ["-floatfile", "f.bin"], folder,
-                  capture_output=True).returncode == 0
-    return folder / "f.bin"
+    out = folder / "f.bin"
+    assert run(BASE + QUIET + ["-floatfile", str(out), "-intfile", str(folder / "i.img")],
+               out=io.StringIO()) == 0
+    return out
 
 
 def test_floatfile_into_a_descriptor_like_process_substitution(tmp_path):
