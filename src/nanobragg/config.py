@@ -140,6 +140,9 @@ class DetectorConfig:
             )
         if self.distance is not None:
             _check_positive("-distance", self.distance, 1e3, "mm")
+        if self.close_distance is not None and value_of(self.close_distance) == 0:
+            raise InputError("-close_distance: must not be 0 (the detector plane would "
+                             "pass through the sample)")
         if self.oversample is not None and self.oversample < 0:
             raise InputError(f"-oversample: must not be negative (got {self.oversample})")
         if value_of(self.thickness) < 0:

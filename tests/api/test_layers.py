@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "nanobragg"
 LAYERS = {
     "physics": 0,
     "__init__": 1, "__main__": 10, "_moved": 1, "config": 1, "errors": 1, "units": 1,
-    "parameters": 1,
+    "parameters": 1, "validation": 1,
     "models": 2,
     "native": 3,
     "io": 4,

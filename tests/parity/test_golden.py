@@ -1,16 +1,30 @@
-"""Golden parity: run the CLI on the C program's cases and compare the images.
+"""Golden parity: run the CLI on the C program's cases and compare what it writes and
+prints.
 
-Each case folder of ``../shared/golden`` holds the exact C arguments, its inputs and
-its outputs. The CLI runs in a fresh folder holding only the inputs, as the C did.
-Tolerances (the first promise of ../shared/DESIGN.md): float64 max |ours - C| <= 1e-5
-of the image maximum, float32 <= 1e-3. The SMV int image must equal the C's up to one
-count (rounding ties) in float64; in float32 the allowed float error (1e-3 of the maximum) maps to
-at most 55 counts of the auto-scaled int image (55000 at the maximum) plus one.
+Each case folder of ``../shared/golden`` (and ``../shared/golden-extra``) holds the exact
+C arguments, its inputs and its outputs. The CLI runs in a fresh folder holding only the
+inputs, as the C did. Without the folders the tests skip, except under CI (``CI`` set),
+where a missing folder is a failure.
+
+Tolerances, measured (2026-12-03) and stated per case where not exact:
+
+* float64: the float image is bit-identical to the C's, except the pixels listed in
+  ``F64_DIFFERENT``; the int, noise and PGM files are byte-identical; the statistics the
+  C prints (``max_I``, ``mean``, ``rms``, ``rmsd``, ``intfile_scale``, ``pgm_scale``) are
+  printed as the same text.
+* float32: every pixel within ``1e-4 * |C pixel| + 2e-9 * C maximum``. Measured worst
+  over the quick cases: 7.0e-5 relative for pixels above 1e-5 of the maximum, 7.5e-10 of
+  the maximum below (single-precision rounding in the lattice factor, which cancels near
+  its zeros, so weak pixels carry a larger relative error). Int images within
+  ``INT_TOL_F32`` counts, PGM pixels within 1 grey level, statistics within 1e-4
+  relative (the %g text of the C has 6 digits).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -20,14 +34,26 @@ import pytest
 from nanobragg.cli.main import run
 from nanobragg.io.smv import read_smv
 
-GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "golden"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+GOLDEN = SHARED / "golden"
+EXTRA = SHARED / "golden-extra"
 OUTPUT_NAMES = {"float.bin", "float_nonquirk.bin", "roi_float.bin", "int.img", "noise.img",
                 "image.pgm", "stdout.txt", "stderr.txt", "case.json", "args.txt",
                 "args_nonquirk.txt"}
-FLOAT_TOL = {"float64": 1e-5, "float32": 1e-3}
-INT_TOL = {"float64": 1, "float32": 56}
+F32_RTOL, F32_ATOL = 1e-4, 2e-9
+#: float32 error of 1e-4 relative is at most 5.5 counts of the auto-scaled int image
+#: (55000 at the maximum), plus one for a rounding tie
+INT_TOL_F32 = 7
+STAT_RTOL_F32 = 1e-4
 
-#: Cases expected to pass, with the ones that take long marked slow.
+#: float64 pixels allowed to differ: case -> (how many, largest relative difference).
+#: Measured: neither the count nor the size changed with the thread count; both are
+#: strong pixels whose last bits differ in the detector geometry of a rotated detector
+#: (cubic_tilted_detector) and at one near-Bragg pixel (simple_cubic), where the lattice
+#: factor magnifies a 1-ulp difference of h; not investigated further.
+F64_DIFFERENT = {"simple_cubic": (1, 1e-7), "cubic_tilted_detector": (4, 1e-6)}
+
+#: case -> slow; the golden folder, then the extra one
 CASES = {
     "simple_cubic": False, "triclinic_P1": False, "highres_4096_roi": True,
     "hkl_nearest": False, "water_background": False, "point_pixel": False, "roi": False,
@@ -39,26 +65,52 @@ CASES = {
     "oversample2_polar": False, "shape_round": False, "shape_gauss": False,
     "shape_tophat": False, "interpolate_hkl": False, "heavy_combo_512": True,
 }
+EXTRA_CASES = {"fast_polar_water": False, "dmin_interpolate_oversample": False,
+               "mosaic_powf_phi": False, "round_direct_beam": False}
+
+#: printed statistics that differ on purpose: case -> keys. dmin_interpolate_oversample:
+#: the C squares each float pixel in float (``floatimage[i]*floatimage[i]``), which
+#: overflows to inf above 1.8e19 photons (its pixels reach 2e21) and prints rms= inf;
+#: ours squares in double and prints the finite rms (README: differs on purpose).
+STATS_DIFFERENT = {"dmin_interpolate_oversample": {"rms"}}
+
+_STATS = {"max_I": r"max_I = (\S+)", "mean": r"mean= (\S+)", "rms": r"rms= (\S+)",
+          "rmsd": r"rmsd= (\S+)", "intfile_scale": r"intfile_scale = (\S+)",
+          "pgm_scale": r"pgm_scale = (\S+)"}
 
 
 def _params():
-    for name, slow in CASES.items():
-        for dtype in ("float64", "float32"):
-            marks = [pytest.mark.slow] if slow else []
-            yield pytest.param(name, dtype, marks=marks, id=f"{name}-{dtype}")
+    for folder, cases in ((GOLDEN, CASES), (EXTRA, EXTRA_CASES)):
+        for name, slow in cases.items():
+            for dtype in ("float64", "float32"):
+                marks = [pytest.mark.slow] if slow else []
+                yield pytest.param(folder / name, dtype, marks=marks, id=f"{name}-{dtype}")
 
 
-def _run_case(name: str, dtype: str, workdir: Path, monkeypatch) -> Path:
-    case = GOLDEN / name
+def _under_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def _missing(case: Path) -> None:
+    """Skip a missing case folder; under CI it is a failure (the suite must not pass
+    without comparing anything)."""
+    message = f"golden case {case} not found"
+    if _under_ci():
+        pytest.fail(f"{message} (CI is set: the golden data must be there)")
+    pytest.skip(message)
+
+
+def _run_case(case: Path, dtype: str, workdir: Path, monkeypatch, capsys) -> str:
     if not case.is_dir():
-        pytest.skip(f"golden case {case} not found")
+        _missing(case)
     for item in case.iterdir():
         if item.name not in OUTPUT_NAMES and not item.name.startswith("trace_"):
             shutil.copy(item, workdir / item.name)
     args = (case / "args.txt").read_text().split()
     monkeypatch.chdir(workdir)
+    capsys.readouterr()
     assert run(args + ["-dtype", dtype, "-noprogress"]) == 0
-    return case
+    return capsys.readouterr().out
 
 
 def _reference_float(case: Path, meta: dict) -> tuple[np.ndarray, tuple[slice, slice]]:
@@ -76,29 +128,45 @@ def _reference_float(case: Path, meta: dict) -> tuple[np.ndarray, tuple[slice, s
     return ref, window
 
 
-@pytest.mark.parametrize("name,dtype", list(_params()))
-def test_golden_case(name, dtype, tmp_path, monkeypatch):
-    case = _run_case(name, dtype, tmp_path, monkeypatch)
+@pytest.mark.parametrize("case,dtype", list(_params()))
+def test_golden_case(case, dtype, tmp_path, monkeypatch, capsys):
+    printed = _run_case(case, dtype, tmp_path, monkeypatch, capsys)
     meta = json.loads((case / "case.json").read_text())
     ref, window = _reference_float(case, meta)
     det = meta["detector"]
     ours = np.fromfile(tmp_path / "float.bin", "<f4").reshape(det["slow_pixels"],
                                                                det["fast_pixels"])[window]
-    worst = float(np.abs(ours.astype(np.float64) - ref).max())
-    assert worst <= FLOAT_TOL[dtype] * float(ref.max()), (
-        f"{name} {dtype}: max |diff| {worst:g} vs image max {ref.max():g}")
-    if (case / "int.img").exists() and "float_nonquirk.bin" not in {p.name for p in
-                                                                     case.iterdir()}:
-        _compare_smv(case / "int.img", tmp_path / "int.img", INT_TOL[dtype])
-    if (case / "noise.img").exists() and dtype == "float64":
+    _compare_float(case.name, dtype, ours, ref)
+    names = {p.name for p in case.iterdir()}
+    quirk = "float_nonquirk.bin" in names  # the C's image is not the one we reproduce
+    if "int.img" in names and not quirk:
+        _compare_smv(case / "int.img", tmp_path / "int.img",
+                     0 if dtype == "float64" else INT_TOL_F32)
+    if "noise.img" in names and dtype == "float64":
         _compare_smv(case / "noise.img", tmp_path / "noise.img", 0)
-    if (case / "image.pgm").exists():
-        theirs = (case / "image.pgm").read_bytes()
-        mine = (tmp_path / "image.pgm").read_bytes()
-        if dtype == "float64":
-            assert mine == theirs
-        else:
-            assert len(mine) == len(theirs)
+    if "image.pgm" in names:
+        _compare_pgm(case / "image.pgm", tmp_path / "image.pgm", dtype)
+    if not quirk and "crop" not in meta:
+        _compare_stats((case / "stdout.txt").read_text(), printed, dtype,
+                       STATS_DIFFERENT.get(case.name, set()))
+
+
+def _compare_float(name: str, dtype: str, ours: np.ndarray, ref: np.ndarray) -> None:
+    ours, ref = ours.astype(np.float64), ref.astype(np.float64)
+    diff = np.abs(ours - ref)
+    if dtype == "float64":
+        count, rel = F64_DIFFERENT.get(name, (0, 0.0))
+        changed = diff > 0
+        assert int(changed.sum()) <= count, f"{name}: {int(changed.sum())} pixels differ"
+        if changed.any():
+            worst = float((diff[changed] / np.abs(ref[changed])).max())
+            assert worst <= rel, f"{name}: relative difference {worst:g}"
+        return
+    bound = F32_RTOL * np.abs(ref) + F32_ATOL * float(np.abs(ref).max())
+    bad = diff > bound
+    assert not bad.any(), (
+        f"{name} float32: {int(bad.sum())} pixels outside the bound, worst "
+        f"{float((diff / np.maximum(bound, 1e-300)).max()):.3g} times it")
 
 
 def _compare_smv(reference: Path, produced: Path, tolerance: int) -> None:
@@ -108,6 +176,50 @@ def _compare_smv(reference: Path, produced: Path, tolerance: int) -> None:
     assert int(diff.max()) <= tolerance, f"{produced.name}: max count difference {diff.max()}"
 
 
+def _compare_pgm(reference: Path, produced: Path, dtype: str) -> None:
+    theirs, mine = reference.read_bytes(), produced.read_bytes()
+    if dtype == "float64":
+        assert mine == theirs
+        return
+    assert len(mine) == len(theirs)
+    start = len(theirs) - _pgm_pixels(theirs)
+    def fields(header: bytes) -> list[bytes]:  # without the comment, which holds the scale
+        return [line for line in header.split(b"\n") if not line.startswith(b"#")]
+
+    assert fields(mine[:start]) == fields(theirs[:start])
+    diff = np.abs(np.frombuffer(mine[start:], np.uint8).astype(int)
+                  - np.frombuffer(theirs[start:], np.uint8).astype(int))
+    assert int(diff.max()) <= 1, f"PGM: max grey-level difference {diff.max()}"
+
+
+def _pgm_pixels(data: bytes) -> int:
+    """Pixel count of a binary PGM (P5): width x height from its header."""
+    fields = re.findall(rb"^P5\s+(?:#[^\n]*\n\s*)*(\d+)\s+(\d+)", data)
+    width, height = (int(v) for v in fields[0])
+    return width * height
+
+
+def _stats(text: str) -> dict[str, str]:
+    found = {}
+    for key, pattern in _STATS.items():
+        match = re.search(pattern, text)
+        if match:
+            found[key] = match.group(1)
+    return found
+
+
+def _compare_stats(c_stdout: str, printed: str, dtype: str, different: set[str]) -> None:
+    theirs, ours = _stats(c_stdout), _stats(printed)
+    assert theirs.keys() == ours.keys() and "max_I" in theirs, (theirs, ours)
+    for key in different:
+        assert theirs.pop(key) != ours.pop(key), f"{key} now matches the C: update the test"
+    if dtype == "float64":
+        assert ours == theirs
+        return
+    for key, value in theirs.items():
+        assert float(ours[key]) == pytest.approx(float(value), rel=STAT_RTOL_F32), key
+
+
 def _header_dict(header: str) -> dict[str, str]:
     pairs = {}
     for line in header.splitlines():
@@ -115,3 +227,12 @@ def _header_dict(header: str) -> dict[str, str]:
             key, value = line.split("=", 1)
             pairs[key] = value.rstrip(";")
     return pairs
+
+
+def test_missing_golden_folder_fails_under_ci(monkeypatch, tmp_path):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        _missing(tmp_path / "absent")
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception):
+        _missing(tmp_path / "absent")

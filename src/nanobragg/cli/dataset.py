@@ -34,9 +34,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--shots", type=int, help="number of shots (default: the SPEC's)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="run the chunks on this Dask scheduler (tcp://host:port)")
+                       help="run the chunks on this Dask scheduler (tcp://host:port, which "
+                            "takes work from anyone who reaches it, or tls://host:port "
+                            "with the --tls-* files)")
     where.add_argument("--cluster", metavar="local:N",
                        help="run the chunks on a new local Dask cluster of N worker processes")
+    parser.add_argument("--tls-ca-file", metavar="PEM",
+                        help="certificate authority of a tls:// scheduler")
+    parser.add_argument("--tls-cert", metavar="PEM", help="client certificate (tls://)")
+    parser.add_argument("--tls-key", metavar="PEM", help="client private key (tls://)")
     parser.add_argument("--max-in-flight", type=int, metavar="N",
                         help="Dask tasks submitted at once (default: 2 per worker thread)")
     parser.add_argument("--retries", type=int, default=2,
@@ -52,11 +58,14 @@ def flags_to_config(flags: list[str], base: Path) -> tuple[SimulationConfig, Pat
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the command; returns the exit status (0 done, 1 chunks failed, 2 user error)."""
+    """Run the command; returns the exit status (0 done, 1 chunks failed, 2 user error,
+    130 interrupted)."""
     args = _parser().parse_args(argv)
     try:
         if args.cluster is not None:
             parse_cluster(args.cluster)
+        _check_counts(args)
+        args.security = _security(args)
         desc = load_description(args.spec, flags_to_config)
         if args.shots is not None:
             desc = desc.with_shots(args.shots)
@@ -68,11 +77,36 @@ def run(argv: list[str] | None = None) -> int:
     except RuntimeError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1
+    except OSError as err:  # the output folder: a name too long, no such place, ...
+        where = f" '{err.filename}'" if err.filename else ""
+        print(f"{PROG}: error: --out{where}: {err.strerror or err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; finished chunks are kept (the same command renders "
+              f"the rest)", file=sys.stderr)
+        return 130
     elapsed = time.perf_counter() - started
     rate = rendered / elapsed if elapsed > 0 else 0.0
     print(f"rendered {rendered} shots in {elapsed:.1f} s ({rate:.2f} shots/s); "
           f"{manifest['done']} of {desc.shots} shots done in {args.out}")
     return 0 if not manifest["missing"] else 1
+
+
+def _check_counts(args) -> None:
+    """--max-in-flight at least 1 task, --retries not negative."""
+    if args.max_in_flight is not None and args.max_in_flight < 1:
+        raise InputError(f"--max-in-flight: must be at least 1 (got {args.max_in_flight})")
+    if args.retries < 0:
+        raise InputError(f"--retries: must not be negative (got {args.retries})")
+
+
+def _security(args):
+    """Dask TLS settings of ``--tls-*`` (None without them); checked before any work."""
+    if args.scheduler is None and not (args.tls_ca_file or args.tls_cert or args.tls_key):
+        return None
+    from ..dataset.distributed import tls_security
+
+    return tls_security(args.scheduler, args.tls_ca_file, args.tls_cert, args.tls_key)
 
 
 def _render(desc, args) -> tuple[dict, int]:
@@ -84,7 +118,7 @@ def _render(desc, args) -> tuple[dict, int]:
         return _with_bar(desc, args, lambda progress: run_local(desc, args.out, progress))
     from ..dataset.distributed import connect, run_distributed
     workers = None if args.cluster is None else parse_cluster(args.cluster)
-    with connect(args.scheduler, workers) as client:
+    with connect(args.scheduler, workers, args.security) as client:
         return _with_bar(desc, args, lambda progress: run_distributed(
             desc, args.out, client, max_in_flight=args.max_in_flight, retries=args.retries,
             progress=progress))
@@ -120,4 +154,6 @@ def _progress_bar(total: int):
 
 def console_entry() -> None:
     """Entry point of the ``nanobragg-dataset`` console script."""
-    sys.exit(run())
+    from .exits import run_console
+
+    run_console(run)

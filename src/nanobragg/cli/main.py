@@ -77,8 +77,11 @@ def _first_line(err: BaseException) -> str:
 
 
 def console_entry() -> None:
-    """Entry point of the ``nanoBragg`` console script."""
-    sys.exit(run())
+    """Entry point of the ``nanoBragg`` console script (exit status: see :func:`run`
+    and :mod:`nanobragg.cli.exits`)."""
+    from .exits import run_console
+
+    run_console(lambda: run(out=sys.stdout))
 
 
 def load_table(request: CliRequest, out, files: OutputSet | None = None) -> FTable | None:

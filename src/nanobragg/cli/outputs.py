@@ -40,7 +40,7 @@ def check_formats(request: CliRequest) -> None:
         if parsed.nexus_stack:
             raise InputError("-nexus_stack: writes a NeXus rotation series; "
                              "give -nexusfile NAME")
-        if parsed.nexus_compression != "gzip":
+        if "-nexus_compression" in parsed.given:
             raise InputError("-nexus_compression: applies to -nexusfile; give -nexusfile NAME")
     for name in opts.formats:
         FORMATS[name].check_available(opts.format_options)

@@ -27,6 +27,8 @@ Differences from the C program, on purpose:
   the cost absurd), structure factors from MTZ files and atomic models (``-pdb``,
   ``-mtz_column``, ``-model_dmin``, ``-ksol``, ``-bsol``, ``-hklout``; ``-hklout`` is
   not read as ``-hkl``) and ``-h``/``-help``/``--help``;
+* ``-curved_det`` takes effect also as the last argument (the C applies it only when
+  another argument follows);
 * values are checked: floats must be finite, integers whole numbers, pixel counts
   positive, and ``-cell`` needs all six numbers (checked in ``to_config``).
 """
@@ -34,6 +36,7 @@ Differences from the C program, on purpose:
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -228,6 +231,9 @@ class ParsedArgs:
     hklout: str | None = None  # P1 "h k l F" file of the table read or computed
     show_help: bool = False
     notes: list[str] = field(default_factory=list)
+    #: first pattern of a rule that fired -> the token that fired it last (``-mat`` ->
+    #: ``-matrix``), so that messages name the flag as the user wrote it
+    given: dict[str, str] = field(default_factory=dict)
 
 
 Action = Callable[[ParsedArgs, list[Any]], None]
@@ -278,14 +284,14 @@ class Rule:
 
     def value_tokens(self, argv: list[str], i: int) -> list[str] | None:
         """The tokens this rule reads after ``argv[i]``, or None if it cannot fire."""
-        following = argv[i + 1 :]
         needs = len(self.kinds) if self.needs is None else self.needs
-        if len(following) < needs:
+        if len(argv) - i - 1 < needs:
             return None
+        following = argv[i + 1 : i + 1 + len(self.kinds)]
         if not self.variadic:
-            return following[: len(self.kinds)]
+            return following
         values = []
-        for token in following[: len(self.kinds)]:
+        for token in following:
             if token.startswith("-"):
                 break
             values.append(token)
@@ -559,7 +565,7 @@ RULES: tuple[Rule, ...] = (
     _rule("=-detpixels", "i", _pixels("fpixels", "spixels")),
     _rule("-detpixels_f -detpixels_x", "i", _pixels("fpixels")),
     _rule("-detpixels_s -detpixels_y", "i", _pixels("spixels")),
-    _rule("-curved_det", "", _constants({"curved_det": True}), needs=1),
+    _rule("-curved_det", "", _constants({"curved_det": True})),
     _rule("-pixel", "f", _store("pixel_size", unit=from_mm)),
     _rule("-point_pixel", "", _constants({"point_pixel": True})),
     _rule("=-polar", "f", _store("polarization", nopolar=False)),
@@ -703,6 +709,22 @@ def _note_stray(state: ParsedArgs, token: str) -> None:
     state.notes.append(f"WARNING: ignoring argument '{token}' (no option takes it)")
 
 
+#: (pattern text, whole-token pattern?, index in RULES) of every pattern of every rule
+_PATTERNS = tuple((pattern.lstrip("="), pattern.startswith("="), index)
+                  for index, rule in enumerate(RULES) for pattern in rule.patterns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _matching_rules(token: str) -> tuple[tuple[Rule, int], ...]:
+    """(rule, longest matching pattern length) of the rules ``token`` fires, in table
+    order (same as :meth:`Rule.match_length` for every rule, in one pass)."""
+    best: dict[int, int] = {}
+    for text, whole, index in _PATTERNS:
+        if (token == text) if whole else (text in token):
+            best[index] = max(best.get(index, 0), len(text))
+    return tuple((RULES[index], best[index]) for index in sorted(best))
+
+
 def _apply_token(state: ParsedArgs, argv: list[str], i: int, strict: bool) -> set[int]:
     """Apply every rule that fires for ``argv[i]``; return the indices of its values.
 
@@ -710,8 +732,7 @@ def _apply_token(state: ParsedArgs, argv: list[str], i: int, strict: bool) -> se
     still examines it as an option, but no error is raised for it.
     """
     token = argv[i]
-    matching = [(rule, rule.match_length(token)) for rule in RULES]
-    matching = [(rule, length) for rule, length in matching if length]
+    matching = _matching_rules(token)
     if not matching:
         if strict and not is_number(token):
             raise InputError(f"unknown option '{token}'")
@@ -730,20 +751,17 @@ def _apply_token(state: ParsedArgs, argv: list[str], i: int, strict: bool) -> se
             raise InputError(f"{token}: needs {rule.requirement()}")
         rule.action(state, [_convert(token, kind, text, checked)
                             for kind, text in zip(rule.kinds, tokens, strict=False)])
+        state.given[rule.patterns[0].lstrip("=")] = token
         used = max(used, len(tokens))
         intended_fired |= rule in intended
         if rule.stop:
             break
     if strict and not intended_fired:
-        _report_unfired(state, token, intended)
+        _report_unfired(token, intended)
     return set(range(i + 1, i + 1 + used))
 
 
-def _report_unfired(state: ParsedArgs, token: str, intended: list[Rule]) -> None:
+def _report_unfired(token: str, intended: list[Rule]) -> None:
     """The option the user meant could not fire: too few arguments follow it."""
     widest = max(intended, key=lambda rule: len(rule.kinds))
-    if not widest.kinds:
-        state.notes.append(f"WARNING: {token} ignored: like the C program, it only takes "
-                           f"effect when another argument follows it")
-        return
     raise InputError(f"{token}: needs {widest.requirement()} after it")

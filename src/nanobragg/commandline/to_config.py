@@ -29,7 +29,9 @@ from nanobragg.config import (
     StructureFactorFile,
 )
 from nanobragg.errors import InputError
-from nanobragg.io.smv import SMVImage, header_value, read_smv
+from nanobragg.io._cnum import strtod_prefix
+from nanobragg.io.paths import check_name_length
+from nanobragg.io.smv import SMVImage, header_text, header_value, read_smv
 
 from ..products.formats import FORMATS
 from .args import ParsedArgs, from_angstrom, from_deg, from_mm, input_images, parse_argv
@@ -223,9 +225,10 @@ def _header_start(argv: list[str], base: Path) -> tuple[ParsedArgs, SMVImage | N
     mask_image = None
     if mask_name is not None:
         mask_image = _read_image("-mask", base / mask_name)
-        apply_smv_header(state, mask_image, flip_beam_y=True)
+        apply_smv_header(state, mask_image, flip_beam_y=True, flag=f"-mask '{mask_name}'")
     if img_name is not None:
-        apply_smv_header(state, _read_image("-img", base / img_name), flip_beam_y=False)
+        apply_smv_header(state, _read_image("-img", base / img_name), flip_beam_y=False,
+                         flag=f"-img '{img_name}'")
     return state, mask_image
 
 
@@ -241,9 +244,13 @@ def _read_for(flag: str, reader, path: Path):
         raise InputError(f"{flag}: {exc}") from exc
 
 
-def _header_number(image: SMVImage, key: str) -> float | None:
-    """Header value as the C uses it: missing or NaN means "not there"."""
+def _header_number(image: SMVImage, key: str, flag: str = "-img") -> float | None:
+    """Header value as the C uses it: missing or NaN means "not there"; text that is not
+    a number (``PIXEL_SIZE=abc``, which the C reads as 0) is an InputError."""
     value = header_value(image.header, key)
+    text = header_text(image.header, key)
+    if value is not None and text is not None and strtod_prefix(text) is None:
+        raise InputError(f"{flag}: header {key}={text} is not a number")
     return None if value is None or math.isnan(value) else value
 
 
@@ -260,7 +267,8 @@ _HEADER_FIELDS = (
 )
 
 
-def apply_smv_header(state: ParsedArgs, image: SMVImage, flip_beam_y: bool) -> None:
+def apply_smv_header(state: ParsedArgs, image: SMVImage, flip_beam_y: bool,
+                     flag: str = "-img") -> None:
     """Copy the values the C takes from an SMV header into ``state``.
 
     Keys use the C's last-substring match, so ``DISTANCE`` reads ``CLOSE_DISTANCE``
@@ -269,16 +277,16 @@ def apply_smv_header(state: ParsedArgs, image: SMVImage, flip_beam_y: bool) -> N
     overwritten later, so it does not swing the detector and is ignored here.
     """
     state.fpixels, state.spixels = image.width, image.height
-    pixel = _header_number(image, "PIXEL_SIZE")
+    pixel = _header_number(image, "PIXEL_SIZE", flag)
     if pixel is not None:
         state.pixel_size = from_mm(pixel)
     state.detsize_f = state.pixel_size * state.fpixels
     state.detsize_s = state.pixel_size * state.spixels
     for key, name, convert in _HEADER_FIELDS:
-        value = _header_number(image, key)
+        value = _header_number(image, key, flag)
         if value is not None:
             setattr(state, name, convert(value))
-    ybeam = _header_number(image, "BEAM_CENTER_Y")
+    ybeam = _header_number(image, "BEAM_CENTER_Y", flag)
     if ybeam is not None:
         state.Ybeam = state.detsize_s - from_mm(ybeam) if flip_beam_y else from_mm(ybeam)
 
@@ -427,7 +435,7 @@ def _reciprocal_matrix(p: ParsedArgs, base: Path) -> tuple | None:
         return None
     from nanobragg.io.matrix import read_mosflm_matrix
 
-    matrix = _read_for("-mat", read_mosflm_matrix, base / p.matfile)
+    matrix = _read_for(p.given.get("-mat", "-mat"), read_mosflm_matrix, base / p.matfile)
     scaled = matrix * (1e-10 / p.wavelength)
     return tuple(tuple(float(v) for v in row) for row in scaled)
 
@@ -505,7 +513,8 @@ def _sources(p: ParsedArgs, base: Path) -> tuple[tuple[float, ...], ...] | None:
         return None
     from nanobragg.io.sources import read_source_file
 
-    rows = _read_for("-sourcefile", read_source_file, base / p.sourcefile)
+    rows = _read_for("-sourcefile", lambda path: read_source_file(path, strict=True),
+                     base / p.sourcefile)
     return tuple(tuple(float(v) for v in row) for row in rows)
 
 
@@ -514,24 +523,35 @@ def _sources(p: ParsedArgs, base: Path) -> tuple[tuple[float, ...], ...] | None:
 
 def _hkl_path(p: ParsedArgs, base: Path) -> Path | None:
     """The ``-hkl`` text file; without one, the C needs an Fdump file or ``-default_F``."""
+    check_name_length("-dump", base / p.dumpfile)
     if p.pdbfile is not None or (p.hklfile is not None and _file_kind(p, base) != "hkl"):
         return None
     if p.hklfile is not None:
         path = base / p.hklfile
-        if not path.is_file():
+        if not is_file("-hkl", path):
             raise InputError(f"-hkl: cannot read '{p.hklfile}'")
         return path
-    if p.default_F == 0 and not (base / p.dumpfile).is_file():
+    if p.default_F == 0 and not is_file("-dump", base / p.dumpfile):
         raise InputError(f"no structure factors: give -hkl FILE or -default_F "
                          f"(there is no '{p.dumpfile}' from an earlier run either)")
     return None
+
+
+def is_file(flag: str, path: Path) -> bool:
+    """Whether ``path`` is a regular file; a name the system refuses (too long, a
+    folder without permission) is an InputError naming ``flag``."""
+    check_name_length(flag, path)
+    try:
+        return path.is_file()
+    except OSError as exc:
+        raise InputError(f"{flag} '{path}': {exc.strerror or exc}") from exc
 
 
 def _check_stol(p: ParsedArgs, base: Path, notes: list[str]) -> None:
     """``-stol``/``-4stol``/``-Q``: the C reads the file but never uses it."""
     if p.stolfile is None:
         return
-    if not (base / p.stolfile).is_file():
+    if not is_file("-stol", base / p.stolfile):
         raise InputError(f"-stol: cannot read '{p.stolfile}'")
     notes.append(f"WARNING: '{p.stolfile}' (-stol/-4stol/-Q) does not change the image; "
                  f"the C program reads it but never uses it")
@@ -566,6 +586,7 @@ def _file_kind(p: ParsedArgs, base: Path) -> str:
     from nanobragg.io.sf_files import file_kind
 
     path = base / p.hklfile
+    check_name_length("-hkl", path)
     if not path.is_file():
         raise InputError(f"-hkl: cannot read '{p.hklfile}'")
     return _read_for("-hkl", file_kind, path)
@@ -583,6 +604,7 @@ def structure_factor_file(p: ParsedArgs, base: Path) -> StructureFactorFile | No
         raise InputError("-pdb: give either -pdb (an atomic model) or -hkl, not both")
     if p.pdbfile is not None:
         path, kind = base / p.pdbfile, "model"
+        check_name_length("-pdb", path)
         if not path.is_file():
             raise InputError(f"-pdb: cannot read '{p.pdbfile}'")
         from nanobragg.io.sf_files import file_kind

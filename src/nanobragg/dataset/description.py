@@ -44,6 +44,7 @@ from ..config import (
 from ..errors import InputError
 from ..io.hkl import read_hkl
 from ..physics.structure_factors import FTable
+from ..validation import check_config
 from .variation import DescriptionError, Variation, choice, integer, parse_variation
 
 #: ``flags -> (config, hkl file or None)``; relative names refer to the given folder.
@@ -119,6 +120,9 @@ def load_description(path: str | Path, flags_parser: FlagsParser | None = None
         text = path.read_text()
     except OSError as exc:
         raise InputError(f"description '{path}': cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"description '{path}': not a text file (byte {exc.start} is not "
+                         f"UTF-8)") from exc
     doc = _parse_text(text, path)
     return parse_description(doc, path.parent, flags_parser)
 
@@ -134,8 +138,10 @@ def _parse_text(text: str, path: Path) -> Any:
     except ImportError as exc:
         raise InputError("YAML descriptions need PyYAML: pip install nanobragg[dataset] "
                          "(or write the description as .json)") from exc
+    from .yaml_numbers import load
+
     try:
-        return yaml.safe_load(text)
+        return load(text)
     except yaml.YAMLError as exc:
         reason = " ".join(str(exc).split())
         raise InputError(f"description '{path}': not valid YAML: {reason}") from exc
@@ -169,6 +175,7 @@ def make_description(config: SimulationConfig, variation: Variation | None = Non
     """A checked description from a configuration (the library entry point)."""
     integer(seed, "seed", 0)
     try:
+        check_config(config)
         config.validate()
     except (TypeError, ValueError) as err:
         raise DescriptionError(f"experiment: {err}") from err

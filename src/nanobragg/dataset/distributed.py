@@ -42,14 +42,41 @@ def parse_cluster(spec: str) -> int:
     return int(count)
 
 
+def tls_security(scheduler: str | None, ca_file: str | None, cert: str | None,
+                 key: str | None):
+    """Dask ``Security`` for a ``tls://`` scheduler from the certificate files, or None
+    when none is given (InputError for files without a tls:// address, a tls:// address
+    without files, or a file that cannot be read)."""
+    files = {"--tls-ca-file": ca_file, "--tls-cert": cert, "--tls-key": key}
+    given = {flag: name for flag, name in files.items() if name}
+    tls = scheduler is not None and scheduler.startswith("tls://")
+    if not given:
+        if tls:
+            raise InputError("--scheduler tls://...: give --tls-ca-file, --tls-cert and "
+                             "--tls-key")
+        return None
+    if not tls:
+        raise InputError(f"{next(iter(given))}: needs --scheduler tls://HOST:PORT")
+    for flag, name in given.items():
+        if not Path(name).is_file():
+            raise InputError(f"{flag}: cannot read '{name}'")
+    from distributed.security import Security
+
+    return Security(tls_ca_file=ca_file, tls_client_cert=cert, tls_client_key=key,
+                    require_encryption=True)
+
+
 @contextmanager
-def connect(scheduler: str | None = None, local_workers: int | None = None) -> Iterator:
-    """A Dask client: on ``scheduler`` (an address), or on a new local cluster of
-    ``local_workers`` single-threaded worker processes listening on loopback only."""
+def connect(scheduler: str | None = None, local_workers: int | None = None,
+            security=None) -> Iterator:
+    """A Dask client: on ``scheduler`` (an address; ``security`` from
+    :func:`tls_security` for ``tls://``), or on a new local cluster of ``local_workers``
+    single-threaded worker processes listening on loopback only."""
     distributed = _distributed()
     if scheduler is not None:
+        extra = {} if security is None else {"security": security}
         try:
-            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT, **extra)
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(f"--scheduler '{scheduler}': cannot connect: {exc}") from exc
         with client:

@@ -44,6 +44,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.png import diverging, preview, write_png
+from .cliparse import OneLineParser
 
 DEFAULT_MIN_CORR = 0.999
 FLOAT_NAME = "float.bin"
@@ -163,7 +164,7 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="nb-compare", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run the C nanoBragg and nanobragg with the same arguments (after '--') "
                     "and compare their float images.",
@@ -187,10 +188,10 @@ def main(argv: list[str] | None = None, out=None) -> int:
     """Run ``nb-compare``; returns the exit status."""
     out = out or sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--" not in argv:
+    if "--" not in argv and not {"-h", "--help"} & set(argv):
         print("nb-compare: error: give the nanoBragg arguments after '--'", file=sys.stderr)
         return EXIT_USAGE
-    split = argv.index("--")
+    split = argv.index("--") if "--" in argv else len(argv)
     try:
         opts = _parser().parse_args(argv[:split])
     except SystemExit as stop:

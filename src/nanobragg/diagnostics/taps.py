@@ -38,8 +38,10 @@ import torch
 
 from .. import __version__
 from ..errors import InputError
+from ..io._atomic import atomic_write
 from ..render.simulate import Setup, prepare, resolve_device
 from ..units import R_E_SQR
+from .cliparse import OneLineParser
 from .pixels import PixelTaps, applied_factors, render_taps, rendered_flags
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -185,7 +187,7 @@ def _plain(value: torch.Tensor):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="nanobragg-trace",
         description="Kernel intermediates of a few pixels for a nanoBragg command line "
                     "(given after '--'), as JSON or as the TRACE_PY log.")
@@ -202,10 +204,10 @@ def main(argv: list[str] | None = None, out=None) -> int:
     """Run ``nanobragg-trace``; returns 0, or 2 for a usage or input error."""
     out = out or sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--" not in argv:
+    if "--" not in argv and not {"-h", "--help"} & set(argv):
         print("nanobragg-trace: error: give the nanoBragg arguments after '--'", file=sys.stderr)
         return 2
-    split = argv.index("--")
+    split = argv.index("--") if "--" in argv else len(argv)
     try:
         opts = _parser().parse_args(argv[:split])
     except SystemExit as stop:
@@ -216,8 +218,11 @@ def main(argv: list[str] | None = None, out=None) -> int:
         print(f"nanobragg-trace: error: {err}", file=sys.stderr)
         return 2
     if opts.output:
-        with open(opts.output, "w") as handle:
-            handle.write(text)
+        try:
+            atomic_write(opts.output, [text.encode()], "-o")
+        except InputError as err:
+            print(f"nanobragg-trace: error: {err}", file=sys.stderr)
+            return 2
     else:
         out.write(text)
     return 0

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from .cliparse import OneLineParser
 
 DEFAULT_RTOL = 1e-9
 DEFAULT_FLOAT_RTOL = 1e-6
@@ -196,7 +197,7 @@ def python_trace(argv: list[str], pixel: tuple[int, int]) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="nanobragg-tracediff",
         description="Compare a TRACE_C log with a nanobragg TRACE_PY log, or with a trace "
                     "made from nanoBragg arguments (after '--' or with --args).")

@@ -5,8 +5,9 @@ the data go to a temporary file next to the target, renamed over it at the end. 
 files (a FIFO, a device such as ``/dev/null``) and the targets of symlinks are written in
 place of the data, never replaced: a FIFO stays a FIFO, a symlink stays a symlink.
 
-Temporary files are named ``.<target name>.<pid>.nbtmp``; a later write of the same
-target removes those whose process no longer runs (left by a killed run).
+Temporary files are named ``.<target name>.<pid>.nbtmp`` (see :mod:`nanobragg.io.paths`);
+every write into a folder first removes the folder's temporary files whose process no
+longer runs (left by a killed run).
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import re
 import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from nanobragg.errors import InputError
+from nanobragg.io.paths import TEMP_PATTERN, TEMP_SUFFIX, stream_descriptor, temp_name
 
-TEMP_SUFFIX = ".nbtmp"
+__all__ = ["TEMP_SUFFIX", "atomic_path", "atomic_write", "copy_into", "create_temp",
+           "finish_temp", "read_bytes", "resolve_target", "unlink_quietly", "write_chunks"]
 
 
 def read_bytes(path: str | os.PathLike[str], what: str) -> bytes:
@@ -44,49 +47,73 @@ def _umask() -> int:
 
 
 def resolve_target(path: str | os.PathLike[str]) -> tuple[Path, bool]:
-    """Where writing ``path`` puts the data, and whether that is a special file.
+    """Where writing ``path`` puts the data, and whether it is written in place.
 
-    A symlink is followed to its final target (the link itself stays). A special file
-    is anything that exists and is neither a regular file nor a directory.
+    In place ("special"): anything that exists and is neither a regular file nor a
+    directory (a FIFO, a device, a pipe behind ``/dev/stdout``), and the process's own
+    descriptors (``/dev/stdout`` redirected to a file); those keep the name as given. A
+    symlink to a regular file (or to nothing yet) is followed to its final target (the
+    link itself stays).
 
     Returns:
         ``(target, special)``.
     """
-    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    path = Path(path)
     try:
-        mode = os.stat(target).st_mode
+        mode = os.stat(path).st_mode
     except OSError:
-        return target, False
-    return target, not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+        mode = None
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return path, True
+    if stream_descriptor(path) is not None:
+        return path, True
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else path
+    return target, False
 
 
-def _is_stale(name: str, prefix: str) -> bool:
-    """A temporary file of ``prefix`` whose process has ended."""
-    match = re.fullmatch(re.escape(prefix) + r"(\d+)" + re.escape(TEMP_SUFFIX), name)
-    if match is None:
-        return False
-    pid = int(match.group(1))
-    if pid == os.getpid():
-        return False
+def _process_start(pid: int) -> float | None:
+    """When process ``pid`` started (epoch seconds; 0 when unknown), None if it does not
+    run. Read from ``/proc/PID/stat`` (start in clock ticks after boot) and the boot time
+    in ``/proc/stat``."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
+        return None
+    except OSError:
+        pass  # runs, but belongs to someone else
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in
+                    Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return 0.0
+
+
+def _is_stale(folder: Path, name: str) -> bool:
+    """A temporary file of ours whose process has ended (or is older than that process,
+    whose pid was reused)."""
+    match = TEMP_PATTERN.fullmatch(name)
+    if match is None or int(match.group(1)) == os.getpid():
+        return False
+    try:
+        info = os.lstat(folder / name)
     except OSError:
         return False
-    return False
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+        return False
+    started = _process_start(int(match.group(1)))
+    return started is None or info.st_mtime < started - 2.0  # btime: whole seconds
 
 
-def remove_stale_temps(target: Path) -> None:
-    """Delete temporary files of ``target`` left by runs that no longer exist."""
-    folder = target.parent
-    prefix = f".{target.name}."
+def remove_stale_temps(folder: Path) -> None:
+    """Delete the temporary files in ``folder`` left by runs that no longer exist."""
     try:
         names = os.listdir(folder)
     except OSError:
         return
     for name in names:
-        if _is_stale(name, prefix):
+        if name.endswith(TEMP_SUFFIX) and _is_stale(folder, name):
             try:
                 os.unlink(folder / name)
             except OSError:
@@ -101,8 +128,8 @@ def create_temp(target: Path, what: str, path: object) -> Path:
         what: Kind of file for error messages.
         path: Name the user gave, for error messages.
     """
-    remove_stale_temps(target)
-    temp = target.parent / f".{target.name}.{os.getpid()}{TEMP_SUFFIX}"
+    remove_stale_temps(target.parent)
+    temp = target.parent / temp_name(target)
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -113,16 +140,31 @@ def create_temp(target: Path, what: str, path: object) -> Path:
     return temp
 
 
+def open_output(path: str | os.PathLike[str]):
+    """``path`` opened for binary writing; a standard stream (``/dev/stdout``) through a
+    copy of its descriptor, after Python's own buffer of it was flushed."""
+    fd = stream_descriptor(path)
+    if fd is None:
+        return open(path, "wb")
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None and stream.fileno() == fd:
+                stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+    return os.fdopen(os.dup(fd), "wb")
+
+
 def write_chunks(path: str | os.PathLike[str], chunks: Iterable[bytes]) -> None:
     """Write ``chunks`` to ``path`` in order, in place (no temporary file, no rename)."""
-    with open(path, "wb") as handle:
+    with open_output(path) as handle:
         for chunk in chunks:
             handle.write(chunk)
 
 
 def copy_into(source: Path, target: Path) -> None:
     """Stream the bytes of ``source`` into the existing (special) file ``target``."""
-    with open(source, "rb") as src, open(target, "wb") as dst:
+    with open(source, "rb") as src, open_output(target) as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
 
 

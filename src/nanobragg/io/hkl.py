@@ -20,6 +20,11 @@ _WHOLE = re.compile(r"[+-]?[0-9]+")
 #: Most cells of a structure-factor grid (1 GiB of float64): wider index ranges are
 #: refused before anything is allocated.
 MAX_GRID_CELLS = 2**27
+#: A grid above this many cells (128 MiB of float64) must hold at least one reflection
+#: per ``MAX_CELLS_PER_REFLECTION`` cells: a few reflections with far-apart indices would
+#: otherwise make a dense table (and its copies while rendering) of gigabytes.
+SPARSE_GRID_CELLS = 2**24
+MAX_CELLS_PER_REFLECTION = 1000
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,6 +122,17 @@ def _check_grid_size(shape, bounds, what: str, path: object) -> None:
                          f"{MAX_GRID_CELLS:.3g} allowed")
 
 
+def _check_sparse(shape, bounds, reflections: int, path: object) -> None:
+    """InputError for a big grid that is nearly empty (see ``SPARSE_GRID_CELLS``)."""
+    cells = math.prod(shape)
+    if cells > SPARSE_GRID_CELLS and cells > MAX_CELLS_PER_REFLECTION * reflections:
+        ranges = " ".join(f"{name}={low}..{high}" for name, (low, high) in zip("hkl", bounds))
+        raise InputError(f"hkl file '{path}': indices {ranges} make a dense grid of "
+                         f"{cells:.3g} cells ({8 * cells / 2**30:.3g} GiB) for only "
+                         f"{reflections} reflections (at most {MAX_CELLS_PER_REFLECTION} "
+                         f"cells per reflection above {SPARSE_GRID_CELLS:.3g} cells)")
+
+
 def check_table_lines(text: str, path: object) -> None:
     """Refuse a table the C would misread: every line up to the first that does not start
     with a number must hold exactly ``h k l F`` with indices written as whole numbers
@@ -128,6 +144,9 @@ def check_table_lines(text: str, path: object) -> None:
     """
     seen: dict[tuple[int, int, int], int] = {}
     for number, line in enumerate(text.split("\n"), start=1):
+        if "\0" in line:
+            raise InputError(f"hkl file '{path}': line {number}: a NUL byte (not a text "
+                             f"file?)")
         fields = line.split()
         if not fields:
             continue
@@ -135,9 +154,13 @@ def check_table_lines(text: str, path: object) -> None:
         if values[0] is None or values[0][1] != len(fields[0]):
             return
         where = f"hkl file '{path}': line {number}"
-        if len(fields) != 4 or any(v is None or v[1] != len(f) for v, f in zip(values, fields)):
+        if len(fields) != 4:
             raise InputError(f"{where}: expected 4 numbers 'h k l F', found "
                              f"{len(fields)} fields")
+        for value, text in zip(values, fields):
+            if value is None or value[1] != len(text):
+                raise InputError(f"{where}: '{text[:20]}' is not a number (expected "
+                                 f"'h k l F')")
         h, k, l_idx, amplitude = (v[0] for v in values)
         for name, field in zip("hkl", fields[:3]):
             if _WHOLE.fullmatch(field) is None:
@@ -184,7 +207,9 @@ def read_hkl(path: str | os.PathLike[str], default_F: float) -> HKLGrid:
                        line_number(text, stop), len(groups))
     (h_min, h_max), (k_min, k_max), (l_min, l_max) = _index_bounds(groups, path)
     shape = (h_max - h_min + 1, k_max - k_min + 1, l_max - l_min + 1)
-    _check_grid_size(shape, ((h_min, h_max), (k_min, k_max), (l_min, l_max)), "hkl file", path)
+    bounds = ((h_min, h_max), (k_min, k_max), (l_min, l_max))
+    _check_grid_size(shape, bounds, "hkl file", path)
+    _check_sparse(shape, bounds, len(groups), path)
     grid = np.full(shape, float(default_F), dtype=np.float64)
     entries, _ = _scan_groups(text, int_indices=True)
     for h, k, l_idx, amplitude in entries:

@@ -34,8 +34,21 @@ def read_mosflm_matrix(path: str | os.PathLike[str]) -> np.ndarray:
     while len(values) < 9:
         parsed = scan_float(text, pos)
         if parsed is None:
-            raise InputError(f"matrix file '{path}': line {line_number(text, pos)}: expected 9 "
-                             f"numbers (3 lines of a* b* c* components), found {len(values)}")
+            raise InputError(f"matrix file '{path}': {_stop_reason(text, pos, len(values))}")
         values.append(parsed[0])
         pos = parsed[1]
     return np.array(values, dtype=np.float64).reshape(3, 3)
+
+
+def _stop_reason(text: str, pos: int, found: int) -> str:
+    """Why reading stopped at ``pos`` after ``found`` numbers: the end of the file, a NUL
+    byte or the first token that is not a number (with its line)."""
+    rest = text[pos:].lstrip(" \t\n\v\f\r")
+    expected = "expected 9 numbers (3 lines of a* b* c* components)"
+    if not rest:
+        return f"{expected}, the file has only {found}"
+    where = f"line {line_number(text, len(text) - len(rest))}"
+    if rest[0] == "\0":
+        return f"{where}: a NUL byte after {found} numbers (not a text file?); {expected}"
+    token = rest.split(None, 1)[0][:20]
+    return f"{where}: {expected}, found {found} before '{token}' (not a number)"

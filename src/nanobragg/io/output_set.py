@@ -13,15 +13,20 @@ that cannot be created, or a path another output of the run already uses. A regu
 target gets an empty temporary file next to it at once, so a path that cannot be
 written is found before the render. ``write`` takes any callable that writes a complete
 file at the path it is given, so every format (whatever library it uses) fits.
-``commit`` renames the temporary files over the targets; special files (FIFO, device)
-are filled in place after that. Leaving the ``with`` block without ``commit`` (an
-error, Ctrl-C) removes every temporary file and leaves the targets as they were.
+``commit`` first fills the special files (FIFO, device, ``/dev/stdout``: written in
+place, never renamed), then renames the temporary files over the regular targets, so
+that a special file that cannot take its data (``/dev/full``) leaves no regular output
+behind. Special files may be named twice (``/dev/null``), regular ones not. Leaving
+the ``with`` block without ``commit`` (an error, Ctrl-C) removes every temporary file
+and leaves the targets as they were.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import stat
 import tempfile
 import threading
 from collections.abc import Callable
@@ -37,6 +42,7 @@ from nanobragg.io._atomic import (
     resolve_target,
     unlink_quietly,
 )
+from nanobragg.io.paths import check_name_length
 
 Writer = Callable[[Path], None]
 
@@ -70,13 +76,14 @@ class OutputSet:
             InputError: the path cannot take the output (message names flag and path).
         """
         path = Path(path)
-        if path.is_dir():
+        check_name_length(flag, path)
+        if _is_dir(flag, path):
             raise InputError(f"{flag}: '{path}' is a folder, not a file")
         target, special = resolve_target(path)
         for other in self._entries.values():
-            if other.target == target:
+            if other.target == target and not (special and other.special):
                 raise InputError(f"{flag}: '{path}' is also the output of {other.flag}")
-        if not special and not target.parent.is_dir():
+        if not special and not _is_dir(flag, target.parent):
             raise InputError(f"{flag}: folder of '{path}' does not exist")
         entry = _Entry(flag, path, target, special)
         if not special:
@@ -102,7 +109,8 @@ class OutputSet:
         entry.written = True
 
     def commit(self) -> None:
-        """Put every written output in place; reserved but unwritten ones are dropped.
+        """Put every written output in place (special files first, then the renames of
+        the regular ones); reserved but unwritten ones are dropped.
 
         Ctrl-C is ignored during the few renames, so they happen all or none.
 
@@ -112,11 +120,11 @@ class OutputSet:
         written = [e for e in self._entries.values() if e.written]
         with _sigint_held():
             for entry in written:
-                if not entry.special:
-                    self._finish(entry, finish_temp)
-            for entry in written:
                 if entry.special:
                     self._finish(entry, copy_into)
+            for entry in written:
+                if not entry.special:
+                    self._finish(entry, finish_temp)
         self.discard()
 
     def _finish(self, entry: _Entry, action: Callable[[Path, Path], None]) -> None:
@@ -134,6 +142,18 @@ class OutputSet:
             unlink_quietly(entry.temp)
             entry.temp = None
         self._entries.clear()
+
+
+def _is_dir(flag: str, path: Path) -> bool:
+    """``path.is_dir()``; an OS error (a name too long, no permission) names the flag."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        if exc.errno == errno.ENOTDIR:
+            return False
+        raise InputError(f"{flag} '{path}': {exc.strerror or exc}") from exc
 
 
 class _sigint_held:

@@ -77,6 +77,19 @@ def header_value(header: str, key: str) -> float | None:
     return atof(header[equals + 1 :])
 
 
+def header_text(header: str, key: str) -> str | None:
+    """The text after the ``=`` of the key :func:`header_value` reads, up to its ``;``
+    (None if the key does not occur or no ``=`` follows it)."""
+    header = header.split("\0", 1)[0]
+    found = header.rfind(key)
+    if not key or found < 0:
+        return None
+    equals = header.find("=", found + len(key))
+    if equals < 0:
+        return None
+    return header[equals + 1 :].split(";", 1)[0].split("\n", 1)[0].strip()
+
+
 def _read_header(raw: bytes, path: object) -> tuple[str, int]:
     """Validate the SMV header of file contents ``raw``; return (text, header size)."""
     if len(raw) < HEADER_SIZE:

@@ -5,7 +5,8 @@ The shared library is cached in ``$NANOBRAGG_CACHE_DIR`` (default
 kernel source, the compiler flags, the compiler executable (its resolved path, size and
 modification time, so an upgrade counts), the torch version and the CPU model and flags, so
 a change of any of them builds a new one. Deleting the folder
-clears the cache.
+clears the cache. A cache folder or file that another user could have written is never
+loaded (:mod:`nanobragg.native.trust`): the kernel is then built privately.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import tempfile
 from pathlib import Path
 
 import torch
+
+from .trust import safe_library_path
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +99,7 @@ def load(build: bool = True) -> ctypes.CDLL | None:
     cc = compiler()
     if cc is None:
         return None
-    path = library_path(cc)
+    path = safe_library_path(library_path(cc))
     key = str(path)
     if key in _loaded:
         return _loaded[key]
@@ -118,7 +121,7 @@ def load(build: bool = True) -> ctypes.CDLL | None:
 
 def _compile(cc: str, path: Path) -> None:
     """Build into a temporary file in the cache folder and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     here = Path(__file__).parent
     fd, tmp = tempfile.mkstemp(prefix=".nbkernel-", suffix=".so", dir=path.parent)
     os.close(fd)

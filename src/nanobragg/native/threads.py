@@ -61,7 +61,13 @@ def run_items(items: Iterable, work: Callable, threads: int,
 
 
 def _join_all(workers: list[threading.Thread], stop: threading.Event) -> None:
-    """Start and wait for the workers; an interrupt makes them take no more items."""
+    """Start and wait for the workers.
+
+    An interrupt (Ctrl-C) makes them take no more items and is raised again only after
+    every worker has finished its current item and ended: a thread still inside a torch
+    operator when the interpreter exits aborts the process. Further interrupts during
+    that wait are ignored.
+    """
     for w in workers:
         w.start()
     try:
@@ -69,4 +75,15 @@ def _join_all(workers: list[threading.Thread], stop: threading.Event) -> None:
             w.join()
     except BaseException:
         stop.set()
+        _wait_for(workers)
         raise
+
+
+def _wait_for(workers: list[threading.Thread]) -> None:
+    """Join every worker, ignoring interrupts that arrive meanwhile."""
+    for w in workers:
+        while w.is_alive():
+            try:
+                w.join()
+            except KeyboardInterrupt:
+                continue

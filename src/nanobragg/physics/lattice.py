@@ -228,7 +228,8 @@ class LatticeParams:
         fudge: scale of the spot radius (round, gauss and tophat shapes).
         recip_rows: a*, b*, c* (1/Angstrom) as rows, shape (3, 3) (gauss and tophat).
         dtype: precision of the factors.
-        c_formula: the C's direct formula for the values (bit parity, float64 only).
+        c_formula: the C's direct formula for the values (bit parity; the square shape
+            in float64 only, the round shape in both precisions).
     """
 
     N: torch.Tensor
@@ -276,7 +277,28 @@ def _square_factor(hkl: tuple, hkl0, p: LatticeParams) -> tuple:
 
 
 def _round_factor(hkl: tuple, hkl0: tuple, p: LatticeParams) -> tuple:
-    return round_lattice(_offsets(hkl, hkl0, p.dtype), p.N, p.fudge), None
+    accurate = round_lattice(_offsets(hkl, hkl0, p.dtype), p.N, p.fudge)
+    if not p.c_formula:
+        return accurate, None
+    c_value = round_lattice_direct(_offsets(hkl, hkl0, torch.float64), p.N, p.fudge)
+    return _with_c_value(c_value.to(p.dtype), accurate), None
+
+
+def round_lattice_direct(dhkl: tuple, N: torch.Tensor, fudge) -> torch.Tensor:
+    """The C's round-crystal arithmetic in float64 (values only, no derivatives):
+    ``Na*Nb*Nc*0.7236*sinc3(pi*sqrt(hrad_sqr*fudge))`` with the C's direct ``sinc3``,
+    1 at 0 and ``3*(sin(x)/x - cos(x))/(x*x)`` elsewhere, which cancels to 0 (or a few
+    ulps) for tiny x, as at the direct beam of an N = 1 crystal."""
+    dh, dk, dl = (d.detach().to(torch.float64) for d in dhkl)
+    n = [float(v) for v in N.detach().to(torch.float64)]
+    fudge = float(fudge.detach()) if isinstance(fudge, torch.Tensor) else float(fudge)
+    hrad_sqr = dh * dh * n[0] * n[0] + dk * dk * n[1] * n[1] + dl * dl * n[2] * n[2]
+    x = math.pi * torch.sqrt(hrad_sqr * fudge)
+    at_zero = x == 0
+    safe = torch.where(at_zero, torch.ones_like(x), x)
+    direct = 3.0 * (torch.sin(safe) / safe - torch.cos(safe)) / (safe * safe)
+    value = torch.where(at_zero, torch.ones_like(x), direct)
+    return n[0] * n[1] * n[2] * ROUND_SCALE * value
 
 
 def _gauss_factor(hkl: tuple, hkl0: tuple, p: LatticeParams) -> tuple:

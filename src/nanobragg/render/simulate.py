@@ -23,6 +23,7 @@ from ..native.threads import run_items
 from ..parameters import check_gradient_requests
 from ..physics.structure_factors import FTable, structure_factor_lookup
 from ..physics.vectors import value_of
+from ..validation import check_config, check_run_options
 
 __all__ = ["Setup", "SimulationResult", "choose_oversample", "pixels_per_chunk", "prepare",
            "render_eager", "rendered_mask", "resolve_device", "simulate"]
@@ -63,7 +64,11 @@ def resolve_device(name: str | torch.device | None) -> torch.device:
     """
     if name is None or str(name) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError) as exc:
+        raise InputError(f"-device: '{name}' is not a torch device (cpu, cuda, cuda:N, "
+                         f"auto)") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise InputError("-device cuda: no CUDA device is available to this torch build")
     return device
@@ -86,6 +91,8 @@ def prepare(config: SimulationConfig, table: FTable | None = None,
     Returns:
         The setup shared by the full render and the pixel trace.
     """
+    check_config(config)
+    check_run_options(dtype, device=device)
     config.validate()
     check_gradient_requests(config)
     device = resolve_device(device)
@@ -146,6 +153,8 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
     Returns:
         The image (zero outside ROI and mask) and its setup.
     """
+    check_config(config)
+    check_run_options(dtype, engine, evaluations_per_chunk, device)
     if setup is None:
         if table is None and config.structure_factors is not None:
             from ..io.structure_factors import source_table
