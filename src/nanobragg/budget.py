@@ -184,11 +184,11 @@ def check_unsplit_memory(setup) -> None:
     per_pixel = setup.evaluations_per_pixel
     if per_pixel <= MAX_UNSPLIT_EVALUATIONS:
         return
-    from .fast import supported
+    from .engines import supports
     from .substeps import unsplit_reason  # loads the eager kernel: only when it matters
 
     reason = unsplit_reason(setup)
-    if reason is None or supported(setup):
+    if reason is None or supports("fast", setup):
         return
     raise InputError(
         f"{reason}: with it each pixel's {per_pixel:.3g} sub-steps are "

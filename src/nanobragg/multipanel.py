@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import fast
+from . import engines
 from .config import SimulationConfig
 from .errors import InputError
 from .models.panels import single_panel, stack_panels
@@ -79,7 +79,8 @@ def simulate_panels(config: SimulationConfig, table: FTable | None = None,
                     masks: list[np.ndarray | None] | None = None,
                     dtype: torch.dtype = torch.float64,
                     device: torch.device | str | None = "cpu",
-                    evaluations_per_chunk: int | None = None) -> PanelImages:
+                    evaluations_per_chunk: int | None = None,
+                    engine: str = "auto") -> PanelImages:
     """Render every panel of the detector.
 
     Args:
@@ -89,6 +90,7 @@ def simulate_panels(config: SimulationConfig, table: FTable | None = None,
         masks: per panel a uint16 (spixels, fpixels) mask (0 = skip) or None.
         dtype, device: working precision and device.
         evaluations_per_chunk: memory bound per kernel call (pixels x sub-steps).
+        engine: ``"auto"``, ``"eager"`` or ``"fast"`` (see :mod:`nanobragg.engines`).
 
     Returns:
         The images, one per panel. Tricubic interpolation that leaves the HKL grid is
@@ -97,15 +99,16 @@ def simulate_panels(config: SimulationConfig, table: FTable | None = None,
     Raises:
         InputError: the number of masks differs from the number of panels.
     """
+    engines.check_name(engine)
     configs = panel_configs(config)
     masks = [None] * len(configs) if masks is None else list(masks)
     if len(masks) != len(configs):
         raise InputError(f"masks: {len(masks)} given for {len(configs)} panels")
     setups = [prepare(c, table, dtype, device) for c in configs]
     rendered = [rendered_mask(c, m, setups[0].device) for c, m in zip(configs, masks)]
-    if not _one_pass(setups, rendered):
+    if not _one_pass(setups, rendered, engine):
         results = [simulate(c, table, m, dtype=dtype, device=device,
-                            evaluations_per_chunk=evaluations_per_chunk)
+                            evaluations_per_chunk=evaluations_per_chunk, engine=engine)
                    for c, m in zip(configs, masks)]
         return PanelImages(results, results[0].setup.oversample)
     stacked = dataclasses.replace(setups[0],
@@ -116,7 +119,7 @@ def simulate_panels(config: SimulationConfig, table: FTable | None = None,
     return PanelImages(results, setups[0].oversample)
 
 
-def _one_pass(setups: list[Setup], rendered: list[torch.Tensor]) -> bool:
+def _one_pass(setups: list[Setup], rendered: list[torch.Tensor], engine: str) -> bool:
     """Whether the panels render together: equal pixel counts, a structure-factor lookup
     that never stops part-way, and a render the compiled fast path does not take."""
     first = setups[0].detector
@@ -126,4 +129,4 @@ def _one_pass(setups: list[Setup], rendered: list[torch.Tensor]) -> bool:
     if structure_factor_lookup(setups[0].sampling.lookup).stops:
         return False
     pixels = sum(int(r.sum()) for r in rendered)
-    return not fast.choose(setups[0], pixels)
+    return engines.choose(setups[0], pixels, engine) == "eager"

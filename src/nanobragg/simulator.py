@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import fast
+from . import engines, fast
 from .config import SimulationConfig
 from .errors import InputError
 from .models.beam import build_beam
@@ -134,23 +134,26 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         mask: uint16 (spixels, fpixels); pixels equal to 0 are skipped.
         dtype, device: working precision and device.
         evaluations_per_chunk: memory bound per kernel call (pixels x sub-steps).
-        engine: ``"auto"`` picks the compiled fast path (:mod:`nanobragg.fast`) for large
-            renders it covers and the eager kernel otherwise; ``"eager"`` or ``"fast"``
-            force one (``"fast"`` still falls back where it does not apply).
+        engine: ``"auto"``, ``"eager"`` or ``"fast"`` (:func:`nanobragg.engines.choose`:
+            ``"fast"`` where the fused kernel cannot render is an error saying why).
         progress: optional callable ``progress(pixels_just_finished, pixels_in_total)``.
         setup: the result of ``prepare(config, table, dtype, device)`` when the caller
             has it already (then ``table``, ``dtype`` and ``device`` are taken from it).
 
     Returns:
         The image (zero outside ROI and mask) and its setup.
+
+    Raises:
+        ValueError: an unknown ``engine``; InputError: ``"fast"`` where it cannot render.
     """
+    engines.check_name(engine)
     if setup is None:
         setup = prepare(config, table, dtype, device)
     dev = setup.device
     rendered = rendered_mask(config, mask, dev)
     everything = _is_broadcast(rendered) or bool(rendered.all())
     count = rendered.numel() if everything else int(rendered.sum())
-    if fast.choose(setup, count, engine):
+    if engines.choose(setup, count, engine) == "fast":
         return _render_fast(config, setup, rendered, everything, progress)
     image, stop = render_eager(setup, rendered, evaluations_per_chunk, progress)
     return SimulationResult(image, rendered, setup, stop)

@@ -8,7 +8,7 @@ import shlex
 import pytest
 import torch
 
-from nanobragg import fast
+from nanobragg import engines, fast
 from nanobragg.commandline.to_config import build_request
 from nanobragg.fast import build
 from nanobragg.physics.structure_factors import FTable
@@ -48,7 +48,7 @@ def _table(dtype) -> FTable:
 def test_fast_path_matches_eager(name, dtype):
     request = _request(CONFIGS[name])
     for table in (None, _table(torch.float64)):
-        assert fast.supported(prepare(request.config, table, dtype))
+        assert engines.supports("fast", prepare(request.config, table, dtype))
         eager = simulate(request.config, table, dtype=torch.float64, engine="eager").image
         quick = simulate(request.config, table, dtype=dtype, engine="fast").image
         assert quick.dtype == dtype
@@ -72,7 +72,7 @@ def test_fast_path_is_chunk_and_thread_independent():
                                    "-curved_det", "-oversample 2 -oversample_omega", "-N 1"])
 def test_unsupported_inputs_take_the_eager_kernel(extra):
     inp = prepare(_request(f"{extra} -detpixels 8").config)
-    assert not fast.supported(inp)
+    assert not engines.supports("fast", inp)
 
 
 def test_gradients_take_the_eager_kernel():
@@ -80,18 +80,18 @@ def test_gradients_take_the_eager_kernel():
     cfg = request.config
     distance = torch.tensor(cfg.detector.distance, dtype=torch.float64, requires_grad=True)
     cfg = dataclasses.replace(cfg, detector=dataclasses.replace(cfg.detector, distance=distance))
-    assert not fast.supported(prepare(cfg))
-    image = simulate(cfg, engine="fast").image
+    assert not engines.supports("fast", prepare(cfg))
+    image = simulate(cfg, engine="auto").image
     image.sum().backward()
     assert distance.grad is not None and torch.isfinite(distance.grad)
 
 
 def test_small_renders_stay_eager_and_big_ones_go_fast():
     small = prepare(_request("-detpixels 8").config)
-    assert not fast.choose(small, 64)
+    assert engines.choose(small, 64) == "eager"
     big = prepare(_request("-detpixels 1024").config)
-    assert fast.choose(big, 1024 * 1024)
-    assert not fast.choose(big, 1024 * 1024, engine="eager")
+    assert engines.choose(big, 1024 * 1024) == "fast"
+    assert engines.choose(big, 1024 * 1024, engine="eager") == "eager"
 
 
 def test_trace_of_a_fast_rendered_pixel_equals_it_within_rounding(tmp_path, monkeypatch):

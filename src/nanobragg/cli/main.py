@@ -154,7 +154,7 @@ def _simulate_and_write(request: CliRequest, out) -> None:
             result = simulate(request.config, table, request.mask, dtype=dtype,
                               device=request.runtime.device,
                               evaluations_per_chunk=request.runtime.chunk_evaluations,
-                              progress=progress, setup=setup)
+                              engine=request.runtime.engine, progress=progress, setup=setup)
         report = detector_report(result.setup.detector, request.config)
         _print_setup(result, report, out)
         print(f"  rendered in {time.perf_counter() - started:.3f} s on "

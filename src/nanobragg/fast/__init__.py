@@ -1,11 +1,8 @@
-"""Fast forward path: the whole per-pixel sum in one compiled C loop (no gradient).
+"""The fused engine: the whole per-pixel sum in one compiled C loop (no gradient).
 
-It covers the common case (square crystal with whole N > 1, flat detector without
-sensor absorption, no tricubic interpolation, no ``-oversample_*`` running products,
-nearest or default structure factors, on the CPU) and gives the same image as the
-kernel up to float rounding: the lattice factor uses sin(pi x) as a polynomial on the
-reduced argument instead of libm's sin of the full argument. Everything else, and any
-input that requires grad, takes the eager kernel.
+What it renders is listed in :mod:`nanobragg.engines`. It gives the eager kernel's image
+up to float rounding: the lattice factor uses sin(pi x) as a polynomial on the reduced
+argument instead of libm's sin of the full argument.
 """
 
 from __future__ import annotations
@@ -15,64 +12,13 @@ import threading
 
 import torch
 
-from ..models.setup import Setup, background, requires_grad, scale
-from ..physics.lattice import lattice_shape
+from ..models.setup import Setup, background, scale
 from ..vectors import unit, value_of
 from ..workers import run_items
-from . import build
+from . import abi, build
 
-#: Evaluations below which the eager kernel is used even when the library is built.
-MIN_EVALUATIONS = 1 << 20
-#: Evaluations above which the library is compiled when it is not built yet (a compile
-#: takes about a second; the eager kernel needs several seconds for this many).
-COMPILE_EVALUATIONS = 1 << 20
 #: Pixels per work item handed to a thread (a multiple of the kernel's block of 64).
 MIN_PIXELS_PER_ITEM = 256
-#: Structure-factor lookups the compiled kernel implements.
-COMPILED_LOOKUPS = ("nearest",)
-
-
-class _Params(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_double * 3) for name in ("fdet", "sdet", "odet", "pix0")] + [
-        (name, ctypes.c_double) for name in ("pixel_size", "close_distance", "kahn", "dmin")
-    ] + [("N", ctypes.c_double * 3)] + [
-        (name, ctypes.c_double) for name in ("default_F", "background", "scale")
-    ] + [(name, ctypes.c_int64) for name in (
-        "oversample", "fpixels", "point_pixel", "nopolar", "n_layers", "n_sources",
-        "n_orient", "table_loaded")] + [("mins", ctypes.c_int64 * 3),
-                                        ("ranges", ctypes.c_int64 * 3)]
-
-
-def supported(setup: Setup) -> bool:
-    """Whether the fast path covers these models (and none of their tensors needs a
-    gradient)."""
-    if requires_grad(setup):
-        return False
-    s, crystal = setup.sampling, setup.crystal
-    if setup.device.type != "cpu" or s.dtype not in (torch.float32, torch.float64):
-        return False
-    whole = all(value_of(n) == round(value_of(n)) and value_of(n) > 1 for n in crystal.N)
-    return (whole and lattice_shape(s.shape).per_axis and not s.curved and not s.thick
-            and s.lookup in COMPILED_LOOKUPS and not s.running_products)
-
-
-def choose(setup: Setup, pixels: int, engine: str = "auto") -> bool:
-    """Whether to render with the fast path.
-
-    Args:
-        setup: the models.
-        pixels: pixels to render.
-        engine: ``"auto"`` (fast for renders big enough to gain, compiling the library
-            only for large ones), ``"fast"`` (whenever supported) or ``"eager"``.
-    """
-    if engine == "eager" or not supported(setup):
-        return False
-    work = pixels * setup.evaluations_per_pixel
-    if engine == "fast":
-        return build.load() is not None
-    if work < MIN_EVALUATIONS:
-        return False
-    return build.load(build=work >= COMPILE_EVALUATIONS) is not None
 
 
 def render(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
@@ -121,7 +67,7 @@ def _arguments(setup: Setup, fpixels: int) -> dict:
                beam.wavelength.detach().to(f64).contiguous(), e_in, b_in,
                crystal.real_rows.detach().to(f64).reshape(-1, 9).contiguous(),
                table.F.detach().to(s.dtype).contiguous()]
-    p = _Params()
+    p = abi.Params()
     for name in ("fdet", "sdet", "odet", "pix0"):
         getattr(p, name)[:] = [float(v) for v in getattr(det, name).detach()]
     p.N[:] = [value_of(n) for n in crystal.N.to(s.dtype)]

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 
+from . import abi
+
 log = logging.getLogger(__name__)
 
 SOURCES = ("nbkernel.c", "nbkernel_body.h", "nbnoise.c", "nbimage.c")
@@ -92,7 +94,13 @@ def _library_name(cc: str) -> str:
 
 
 def load(build: bool = True) -> ctypes.CDLL | None:
-    """The kernel library, compiling it first if needed and allowed; None if unavailable."""
+    """The kernel library, compiling it first if needed and allowed; None if unavailable.
+
+    Every entry point gets its argument and result types (:func:`abi.declare`).
+
+    Raises:
+        abi.InterfaceError: the cached library does not match this interface.
+    """
     cc = compiler()
     if cc is None:
         return None
@@ -109,9 +117,7 @@ def load(build: bool = True) -> ctypes.CDLL | None:
             log.warning("fast kernel not built (%s); using the eager path", err)
             _loaded[key] = None
             return None
-    lib = ctypes.CDLL(str(path))
-    lib.nb_noise.restype = ctypes.c_double
-    lib.nb_image_deviations.restype = ctypes.c_double
+    lib = abi.declare(ctypes.CDLL(str(path)))
     _loaded[key] = lib
     return lib
 

@@ -31,6 +31,12 @@ typedef struct {
     int64_t table_loaded, mins[3], ranges[3];
 } nb_params;
 
+/* Size of nb_params as compiled (the loader checks it against its own struct). */
+int64_t nb_params_size(void)
+{
+    return (int64_t)sizeof(nb_params);
+}
+
 #ifdef __FMA__
 #define NB_FMA(a, b, c) fma((a), (b), (c))
 #define NB_FMAF(a, b, c) fmaf((a), (b), (c))
