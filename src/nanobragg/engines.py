@@ -23,6 +23,8 @@ import torch
 
 from .errors import InputError
 from .models.setup import Setup, requires_grad
+from .physics.lattice import SHAPES
+from .physics.structure_factors import LOOKUPS
 from .vectors import value_of
 
 #: The engines by name, and the names ``engine=`` accepts.
@@ -55,25 +57,20 @@ def only(allowed: tuple, why: str) -> Check:
 SAMPLING_SUPPORT: dict[str, dict[str, Check]] = {
     "oversample": {"eager": everything, "fast": everything},
     "steps": {"eager": everything, "fast": everything},
-    "shape": {"eager": everything,
-              "fast": only(("square",), "has the square (parallelepiped) shape only")},
-    "lookup": {"eager": everything,
-               "fast": only(("nearest",), "looks up the nearest reflection only")},
+    "shape": {"eager": everything, "fast": only(tuple(SHAPES), "knows no such shape")},
+    "lookup": {"eager": everything, "fast": only(tuple(LOOKUPS), "knows no such lookup")},
     "dtype": {"eager": everything,
               "fast": only((torch.float32, torch.float64), "works in float32 or float64")},
     "c_formula": {"eager": everything, "fast": everything},
-    "thick": {"eager": everything, "fast": only((False,), "has no sensor absorption")},
-    "curved": {"eager": everything, "fast": only((False,), "has a flat detector only")},
+    "thick": {"eager": everything, "fast": everything},
+    "curved": {"eager": everything, "fast": everything},
     "point_pixel": {"eager": everything, "fast": everything},
     "nopolar": {"eager": everything, "fast": everything},
     "water": {"eager": everything, "fast": everything},
     "dmin": {"eager": everything, "fast": everything},
-    "oversample_thick": {"eager": everything,
-                         "fast": only((False,), "has no running products")},
-    "oversample_polar": {"eager": everything,
-                         "fast": only((False,), "has no running products")},
-    "oversample_omega": {"eager": everything,
-                         "fast": only((False,), "has no running products")},
+    "oversample_thick": {"eager": everything, "fast": everything},
+    "oversample_polar": {"eager": everything, "fast": everything},
+    "oversample_omega": {"eager": everything, "fast": everything},
     "subpixels": {"eager": everything,
                   "fast": only((None,), "renders whole pixels (no sub-pixel ranges)")},
     "first_layer": {"eager": everything, "fast": everything},
@@ -97,21 +94,14 @@ def _cells(setup: Setup) -> tuple[float, ...]:
     return tuple(value_of(n) for n in setup.crystal.N)
 
 
-def _whole_above_one(cells: tuple[float, ...]) -> str | None:
-    if all(n == round(n) and n > 1 for n in cells):
-        return None
-    return "needs whole numbers of cells above 1"
-
-
 #: Per model feature: how to read it from a setup, and per engine the check of its value.
 FEATURE_SUPPORT: dict[str, tuple[Callable[[Setup], Any], dict[str, Check]]] = {
     "device": (_device, {"eager": everything,
                          "fast": only(("cpu",), "runs on the CPU only")}),
     "gradient": (_gradient, {"eager": everything,
                              "fast": only((False,), "computes no gradients")}),
-    "panels": (_panels, {"eager": everything,
-                         "fast": only((False,), "renders one panel at a time")}),
-    "N": (_cells, {"eager": everything, "fast": _whole_above_one}),
+    "panels": (_panels, {"eager": everything, "fast": everything}),
+    "N": (_cells, {"eager": everything, "fast": everything}),
 }
 
 

@@ -4,10 +4,10 @@ The beam, crystal, mosaic domains, sources and the normalisation over steps are 
 for every panel; so is the oversampling, chosen once for the whole detector (the user's,
 else the largest that the C's rule asks for on any panel). Panels of equal pixel counts
 are stacked into one detector model ((panels, 3) frames) and rendered together, the
-kernel taking each pixel's panel index. Panels are rendered one at a time, each by
-:func:`nanobragg.simulator.simulate` as a one-panel detector, where their sizes differ,
-where the compiled fast path takes the render (no gradient asked for), and with tricubic
-interpolation (which the C switches off part-way through one panel's pixel order).
+kernel (either engine) taking each pixel's panel index. Panels are rendered one at a
+time, each by :func:`nanobragg.simulator.simulate` as a one-panel detector, where their
+sizes differ and with tricubic interpolation (which the C switches off part-way through
+one panel's pixel order).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .errors import InputError
 from .models.panels import single_panel, stack_panels
 from .models.setup import Setup
 from .physics.structure_factors import FTable, structure_factor_lookup
-from .simulator import SimulationResult, prepare, render_eager, rendered_mask, simulate
+from .simulator import SimulationResult, prepare, render_eager, render_fast, rendered_mask, simulate
 
 
 @dataclass
@@ -106,7 +106,7 @@ def simulate_panels(config: SimulationConfig, table: FTable | None = None,
         raise InputError(f"masks: {len(masks)} given for {len(configs)} panels")
     setups = [prepare(c, table, dtype, device) for c in configs]
     rendered = [rendered_mask(c, m, setups[0].device) for c, m in zip(configs, masks)]
-    if not _one_pass(setups, rendered, engine):
+    if not _one_pass(setups):
         results = [simulate(c, table, m, dtype=dtype, device=device,
                             evaluations_per_chunk=evaluations_per_chunk, engine=engine)
                    for c, m in zip(configs, masks)]
@@ -114,19 +114,19 @@ def simulate_panels(config: SimulationConfig, table: FTable | None = None,
     stacked = dataclasses.replace(setups[0],
                                   detector=stack_panels([s.detector for s in setups]))
     keep = torch.stack(rendered)
-    image, _ = render_eager(stacked, keep, evaluations_per_chunk)
+    if engines.choose(stacked, int(keep.sum()), engine) == "fast":
+        image, _ = render_fast(stacked, keep)
+    else:
+        image, _ = render_eager(stacked, keep, evaluations_per_chunk)
     results = [SimulationResult(image[k], keep[k], setups[k]) for k in range(len(setups))]
     return PanelImages(results, setups[0].oversample)
 
 
-def _one_pass(setups: list[Setup], rendered: list[torch.Tensor], engine: str) -> bool:
-    """Whether the panels render together: equal pixel counts, a structure-factor lookup
-    that never stops part-way, and a render the compiled fast path does not take."""
+def _one_pass(setups: list[Setup]) -> bool:
+    """Whether the panels render together: equal pixel counts and a structure-factor
+    lookup that never stops part-way."""
     first = setups[0].detector
     if any((s.detector.fpixels, s.detector.spixels) != (first.fpixels, first.spixels)
            for s in setups):
         return False
-    if structure_factor_lookup(setups[0].sampling.lookup).stops:
-        return False
-    pixels = sum(int(r.sum()) for r in rendered)
-    return engines.choose(setups[0], pixels, engine) == "eager"
+    return not structure_factor_lookup(setups[0].sampling.lookup).stops

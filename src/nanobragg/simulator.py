@@ -24,7 +24,7 @@ from .vectors import value_of
 from .workers import run_items
 
 __all__ = ["Setup", "SimulationResult", "choose_oversample", "pixels_per_chunk", "prepare",
-           "render_eager", "rendered_mask", "resolve_device", "simulate"]
+           "render_eager", "render_fast", "rendered_mask", "resolve_device", "simulate"]
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +154,9 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
     everything = _is_broadcast(rendered) or bool(rendered.all())
     count = rendered.numel() if everything else int(rendered.sum())
     if engines.choose(setup, count, engine) == "fast":
-        return _render_fast(config, setup, rendered, everything, progress)
-    image, stop = render_eager(setup, rendered, evaluations_per_chunk, progress)
+        image, stop = render_fast(setup, rendered, everything, progress)
+    else:
+        image, stop = render_eager(setup, rendered, evaluations_per_chunk, progress)
     return SimulationResult(image, rendered, setup, stop)
 
 
@@ -260,20 +261,34 @@ def _is_broadcast(rendered: torch.Tensor) -> bool:
     return all(stride == 0 for stride in rendered.stride())
 
 
-def _render_fast(config: SimulationConfig, setup: Setup, rendered: torch.Tensor,
-                 everything: bool, progress) -> SimulationResult:
-    """The image through :mod:`nanobragg.fast` (a whole frame needs no index list)."""
+def render_fast(setup: Setup, rendered: torch.Tensor, everything: bool | None = None,
+                progress=None) -> tuple[torch.Tensor, int | None]:
+    """The image through :mod:`nanobragg.fast` (a whole frame needs no index list).
+
+    Args:
+        setup: the models; a detector of stacked panels takes a (panels, slow, fast)
+            ``rendered``.
+        rendered: pixels to render, bool (slow, fast) or (panels, slow, fast).
+        everything: whether every pixel is rendered (None: find out).
+        progress: optional callable ``progress(pixels_just_finished, pixels_in_total)``.
+
+    Returns:
+        As :func:`render_eager`.
+    """
+    if everything is None:
+        everything = _is_broadcast(rendered) or bool(rendered.all())
     flat_index = rendered.numel() if everything else torch.nonzero(
         rendered.reshape(-1)).squeeze(1)
     total = rendered.numel() if everything else flat_index.numel()
     report = None if progress is None else (lambda n: progress(n, total))
-    values = fast.render(setup, flat_index, config.detector.fpixels, progress=report)
+    values, stop = fast.render_frame(setup, flat_index, setup.detector.fpixels,
+                                     progress=report)
     if everything:
         image = values
     else:
         image = torch.zeros(rendered.numel(), dtype=setup.dtype, device=rendered.device)
         image.index_put_((flat_index,), values)
-    return SimulationResult(image.reshape(rendered.shape), rendered, setup, None)
+    return image.reshape(rendered.shape), stop
 
 
 def pixels_per_chunk(setup: Setup, evaluations_per_chunk: int | None) -> int:

@@ -68,13 +68,6 @@ def test_fast_path_is_chunk_and_thread_independent():
     assert torch.equal(fast.render(inp, 400, 20), whole)  # a whole frame, no index list
 
 
-@pytest.mark.parametrize("extra", ["-round_xtal", "-detector_thick 100 -thicksteps 2",
-                                   "-curved_det", "-oversample 2 -oversample_omega", "-N 1"])
-def test_unsupported_inputs_take_the_eager_kernel(extra):
-    inp = prepare(_request(f"{extra} -detpixels 8").config)
-    assert not engines.supports("fast", inp)
-
-
 def test_gradients_take_the_eager_kernel():
     request = _request("-detpixels 8")
     cfg = request.config

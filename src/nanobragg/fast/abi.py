@@ -15,25 +15,34 @@ _ptr, _i64, _f64, _u32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double, ctype
 class Params(ctypes.Structure):
     """The kernel's ``nb_params`` (nbkernel.c), field for field."""
 
-    _fields_ = [(name, ctypes.c_double * 3) for name in ("fdet", "sdet", "odet", "pix0")] + [
-        (name, ctypes.c_double) for name in ("pixel_size", "close_distance", "kahn", "dmin")
-    ] + [("N", ctypes.c_double * 3)] + [
-        (name, ctypes.c_double) for name in ("default_F", "background", "scale")
-    ] + [(name, ctypes.c_int64) for name in (
-        "oversample", "fpixels", "point_pixel", "nopolar", "n_layers", "n_sources",
-        "n_orient", "table_loaded")] + [("mins", ctypes.c_int64 * 3),
-                                        ("ranges", ctypes.c_int64 * 3)]
+    _fields_ = [(name, ctypes.c_double) for name in (
+        "kahn", "dmin", "default_F", "background", "scale")] + [
+        ("N", ctypes.c_double * 3), ("fudge", ctypes.c_double),
+        ("recip", ctypes.c_double * 9), ("depth", ctypes.c_double),
+        ("distance", ctypes.c_double), ("beam", ctypes.c_double * 3)] + [
+        (name, ctypes.c_int64) for name in (
+            "oversample", "fpixels", "frame", "point_pixel", "nopolar", "curved", "capture",
+            "first_layer", "water", "over_thick", "over_polar", "over_omega", "shape")] + [
+        ("lookup", ctypes.c_int64)] + [
+        (name, ctypes.c_int64) for name in ("n_layers", "n_sources", "n_orient")] + [
+        ("mins", ctypes.c_int64 * 3), ("ranges", ctypes.c_int64 * 3),
+        ("stop_position", ctypes.c_int64), ("stop_eval", ctypes.c_int64)]
 
 
 #: The render's arguments: params, pixel list, first pixel, count, then the arrays
-#: (layers, incident, wavelength, e_in, b_in, rows, table, out).
-_RENDER = ((ctypes.POINTER(Params), _ptr, _i64, _i64) + (_ptr,) * 8, None)
+#: (panels, layers, incident, wavelength, e_in, b_in, rows, table, out).
+_RENDER = ((ctypes.POINTER(Params), _ptr, _i64, _i64) + (_ptr,) * 9, None)
+#: The tricubic stop search: as the render, without the table, and the found pair.
+_STOP = ((ctypes.POINTER(Params), _ptr, _i64, _i64) + (_ptr,) * 7
+         + (ctypes.POINTER(ctypes.c_int64 * 2),), None)
 
 #: name -> (argtypes, restype) of every function the library exports.
 ENTRY_POINTS: dict[str, tuple[tuple, object]] = {
     "nb_params_size": ((), _i64),
     "nb_render_f32": _RENDER,
     "nb_render_f64": _RENDER,
+    "nb_stop_f32": _STOP,
+    "nb_stop_f64": _STOP,
     "nb_noise_logf_error": ((_u32, _u32), _f64),
     "nb_noise_prepare_check": ((_u32, _u32), _i64),
     "nb_noise_tan_check": ((_u32, _u32), _i64),
