@@ -118,11 +118,12 @@ CASES = [
     (["-distance", "0.001"], "-oversample"),
     (["-mosaic", "1", "-mosaic_dom", "1000000000"], "-mosaic_domains"),
     (["-detpixels", "4000", "-oversample", "1000"], "-nocostlimit"),
-    # 1e7 sub-steps per pixel that the eager kernel must hold at once (measured 1.9 GB)
-    (["-detpixels", "1", "-oversample", "316", "-oversample_omega", "-mosaic", "1",
-      "-mosaic_dom", "100", "-round_xtal"], "-oversample_omega"),
-    (["-detpixels", "1", "-oversample", "300", "-mosaic", "1", "-mosaic_dom", "100",
-      "-round_xtal", "-dmin", "1"], "-dmin"),
+    # 1e7 sub-steps per pixel that the eager kernel must hold at once (measured 1.9 GB;
+    # the fused engine renders them in bounded memory)
+    (["-engine", "eager", "-detpixels", "1", "-oversample", "316", "-oversample_omega",
+      "-mosaic", "1", "-mosaic_dom", "100", "-round_xtal"], "-oversample_omega"),
+    (["-engine", "eager", "-detpixels", "1", "-oversample", "300", "-mosaic", "1",
+      "-mosaic_dom", "100", "-round_xtal", "-dmin", "1"], "-dmin"),
     # matrix files
     (["-mat", "zero.mat"], "-mat"),
     (["-mat", "singular.mat"], "-mat"),
@@ -223,9 +224,9 @@ def test_bad_input_from_the_console(extra, needle, tmp_path):
 
 
 def test_memory_limit_names_the_detector():
-    from nanobragg.budget import check_allocation
     from nanobragg.config import DetectorConfig, SimulationConfig
     from nanobragg.errors import InputError
+    from nanobragg.render.limits import check_allocation
 
     config = SimulationConfig(detector=DetectorConfig(fpixels=40000, spixels=40000))
     with pytest.raises(InputError, match="-detpixels: a 40000x40000 detector needs about"):
@@ -234,8 +235,8 @@ def test_memory_limit_names_the_detector():
 
 
 def test_nocostlimit_lets_an_expensive_render_through():
-    from nanobragg.budget import RenderCost, check_render_cost
     from nanobragg.errors import InputError
+    from nanobragg.render.limits import RenderCost, check_render_cost
 
     cost = RenderCost(pixels=10**6, steps=10**6, layers=20, oversample=1,
                       auto_oversample=False)

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from nanobragg import engines
 from nanobragg.commandline.args import parse_argv
 from nanobragg.commandline.to_config import build_request
 from nanobragg.errors import InputError
-from nanobragg.fast import abi, build
 from nanobragg.models.sampling import Sampling
-from nanobragg.simulator import prepare, simulate
+from nanobragg.native import abi, build
+from nanobragg.render import engines
+from nanobragg.render.simulate import prepare, simulate
 
 BASE = "-cell 70 80 90 85 95 100 -default_F 50 -N 4 -lambda 1.2 -distance 80 -pixel 0.4"
 
