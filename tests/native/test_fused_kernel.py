@@ -69,23 +69,23 @@ def test_fast_path_is_chunk_and_thread_independent():
     assert torch.equal(fast.render(inp, 400, 20), whole)  # a whole frame, no index list
 
 
-def test_gradients_take_the_eager_kernel():
-    request = _request("-detpixels 8")
-    cfg = request.config
-    distance = torch.tensor(cfg.detector.distance, dtype=torch.float64, requires_grad=True)
-    cfg = dataclasses.replace(cfg, detector=dataclasses.replace(cfg.detector, distance=distance))
-    assert not engines.supports("fast", prepare(cfg))
-    image = simulate(cfg, engine="auto").image
-    image.sum().backward()
-    assert distance.grad is not None and torch.isfinite(distance.grad)
+def test_gradients_take_the_fused_adjoint_where_it_applies_else_the_eager_kernel():
+    for extra, engine in (("", "fast"), ("-round_xtal", "eager")):
+        cfg = _request(f"-detpixels 8 {extra}").config
+        distance = torch.tensor(cfg.detector.distance, dtype=torch.float64, requires_grad=True)
+        cfg = dataclasses.replace(cfg, detector=dataclasses.replace(cfg.detector,
+                                                                    distance=distance))
+        assert engines.choose(prepare(cfg)) == engine
+        image = simulate(cfg, engine="auto").image
+        image.sum().backward()
+        assert distance.grad is not None and torch.isfinite(distance.grad)
 
 
-def test_small_renders_stay_eager_and_big_ones_go_fast():
-    small = prepare(_request("-detpixels 8").config)
-    assert engines.choose(small, 64) == "eager"
-    big = prepare(_request("-detpixels 1024").config)
-    assert engines.choose(big, 1024 * 1024) == "fast"
-    assert engines.choose(big, 1024 * 1024, engine="eager") == "eager"
+def test_auto_takes_the_fused_engine_for_every_render_without_a_gradient():
+    for extra in ("-detpixels 1", "-detpixels 1024", "-detpixels 8 -round_xtal -curved_det 1"):
+        setup = prepare(_request(extra).config)
+        assert engines.choose(setup) == "fast"
+        assert engines.choose(setup, engine="eager") == "eager"
 
 
 def test_trace_of_a_fast_rendered_pixel_equals_it_within_rounding(tmp_path, monkeypatch):

@@ -41,14 +41,20 @@ CASES = {
 }
 
 
+#: Both engines render every case (the fused one takes every golden case).
+ENGINES = ("eager", "fast")
+
+
 def _params():
     for name, slow in CASES.items():
         for dtype in ("float64", "float32"):
-            marks = [pytest.mark.slow] if slow else []
-            yield pytest.param(name, dtype, marks=marks, id=f"{name}-{dtype}")
+            for engine in ENGINES:
+                marks = [pytest.mark.slow] if slow else []
+                yield pytest.param(name, dtype, engine, marks=marks,
+                                   id=f"{name}-{dtype}-{engine}")
 
 
-def _run_case(name: str, dtype: str, workdir: Path, monkeypatch) -> Path:
+def _run_case(name: str, dtype: str, workdir: Path, monkeypatch, engine: str = "eager") -> Path:
     case = GOLDEN / name
     if not case.is_dir():
         pytest.skip(f"golden case {case} not found")
@@ -57,7 +63,7 @@ def _run_case(name: str, dtype: str, workdir: Path, monkeypatch) -> Path:
             shutil.copy(item, workdir / item.name)
     args = (case / "args.txt").read_text().split()
     monkeypatch.chdir(workdir)
-    assert run(args + ["-dtype", dtype, "-noprogress"]) == 0
+    assert run(args + ["-dtype", dtype, "-noprogress", "-engine", engine]) == 0
     return case
 
 
@@ -76,9 +82,9 @@ def _reference_float(case: Path, meta: dict) -> tuple[np.ndarray, tuple[slice, s
     return ref, window
 
 
-@pytest.mark.parametrize("name,dtype", list(_params()))
-def test_golden_case(name, dtype, tmp_path, monkeypatch):
-    case = _run_case(name, dtype, tmp_path, monkeypatch)
+@pytest.mark.parametrize("name,dtype,engine", list(_params()))
+def test_golden_case(name, dtype, engine, tmp_path, monkeypatch):
+    case = _run_case(name, dtype, tmp_path, monkeypatch, engine)
     meta = json.loads((case / "case.json").read_text())
     ref, window = _reference_float(case, meta)
     det = meta["detector"]

@@ -27,7 +27,7 @@ from . import abi
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("nbkernel.c", "nbkernel_body.h", "nbnoise.c", "nbimage.c")
+SOURCES = ("nbkernel.c", "nbkernel_body.h", "nbadjoint.h", "nbnoise.c", "nbimage.c")
 #: No -ffast-math: IEEE results; -fno-trapping-math only lets floor/ceil vectorise.
 FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-ffp-contract=off",
          "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-shared", "-fPIC")

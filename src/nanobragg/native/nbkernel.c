@@ -160,3 +160,5 @@ static inline double nb_sinpi_d(double x)
 #define NB_NAME nb_render_f64
 #define NB_STOP nb_stop_f64
 #include "nbkernel_body.h"
+
+#include "nbadjoint.h"

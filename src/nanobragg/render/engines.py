@@ -4,10 +4,13 @@ Two engines render an image:
 
 * ``"eager"``: the tensor kernel (:mod:`nanobragg.render.kernel`), the reference; it renders
   everything, on any device, with gradients.
-* ``"fast"``: the fused C kernel (:mod:`nanobragg.native.kernel`), CPU only, no gradients.
+* ``"fast"``: the fused C kernel (:mod:`nanobragg.native.kernel`), CPU only; gradients
+  through its compiled adjoint (:mod:`nanobragg.native.adjoint`) where that applies
+  (:func:`adjoint_gaps`), first derivatives only.
 
-``"auto"`` picks the fused kernel wherever it applies and a C compiler is there, else
-the eager one. What an engine supports is a table over every field of
+``"auto"`` picks the fused kernel for every render it applies to (every render without a
+gradient on the CPU) when a C compiler is there (the library is built once per machine,
+about five seconds), else the eager one. What an engine supports is a table over every field of
 :class:`~nanobragg.models.sampling.Sampling` (:data:`SAMPLING_SUPPORT`) and over the
 features of the tensor models (:data:`FEATURE_SUPPORT`): for each engine a check that
 returns why it cannot render a value, or None. A Sampling field missing from the table
@@ -30,12 +33,6 @@ from ..physics.vectors import value_of
 #: The engines by name, and the names ``engine=`` accepts.
 ENGINES = ("eager", "fast")
 CHOICES = (*ENGINES, "auto")
-
-#: Evaluations below which ``"auto"`` keeps the eager kernel.
-MIN_EVALUATIONS = 1 << 20
-#: Evaluations above which ``"auto"`` compiles the library when it is not built yet (a
-#: compile takes about a second; the eager kernel needs several seconds for this many).
-COMPILE_EVALUATIONS = 1 << 20
 
 #: ``check(value) -> reason it is not supported, or None``.
 Check = Callable[[Any], "str | None"]
@@ -81,8 +78,26 @@ def _device(setup: Setup) -> str:
     return setup.device.type
 
 
-def _gradient(setup: Setup) -> bool:
-    return torch.is_grad_enabled() and requires_grad(setup)
+def adjoint_gaps(setup: Setup) -> tuple[str, ...]:
+    """The options of ``setup`` the fused adjoint does not cover (empty: it covers all)."""
+    s = setup.sampling
+    gaps = [f"shape={s.shape!r}"] if s.shape != "square" else []
+    gaps += [f"lookup={s.lookup!r}"] if s.lookup == "tricubic" else []
+    gaps += [name for name in ("thick", "curved", "oversample_thick", "oversample_polar",
+                               "oversample_omega") if getattr(s, name)]
+    return tuple(gaps + (["panels"] if _panels(setup) else []))
+
+
+def _gradient(setup: Setup) -> bool | tuple[str, ...]:
+    """False without a gradient, else the options the fused adjoint lacks."""
+    return torch.is_grad_enabled() and requires_grad(setup) and adjoint_gaps(setup)
+
+
+def _adjoint_covers(gaps: bool | tuple[str, ...]) -> str | None:
+    if gaps is False or gaps == ():
+        return None
+    return ("has no adjoint for " + ", ".join(gaps)
+            + " (gradients there: engine 'eager')")
 
 
 def _panels(setup: Setup) -> bool:
@@ -98,8 +113,7 @@ def _cells(setup: Setup) -> tuple[float, ...]:
 FEATURE_SUPPORT: dict[str, tuple[Callable[[Setup], Any], dict[str, Check]]] = {
     "device": (_device, {"eager": everything,
                          "fast": only(("cpu",), "runs on the CPU only")}),
-    "gradient": (_gradient, {"eager": everything,
-                             "fast": only((False,), "computes no gradients")}),
+    "gradient": (_gradient, {"eager": everything, "fast": _adjoint_covers}),
     "panels": (_panels, {"eager": everything, "fast": everything}),
     "N": (_cells, {"eager": everything, "fast": everything}),
 }
@@ -136,15 +150,13 @@ def supports(engine: str, setup: Setup) -> bool:
     return not reasons(engine, setup)
 
 
-def choose(setup: Setup, pixels: int, engine: str = "auto") -> str:
-    """The engine that renders ``pixels`` pixels of ``setup``: ``"eager"`` or ``"fast"``.
+def choose(setup: Setup, engine: str = "auto") -> str:
+    """The engine that renders ``setup``: ``"eager"`` or ``"fast"``.
 
     Args:
         setup: the models.
-        pixels: pixels to render.
-        engine: ``"auto"`` (the fused kernel wherever it applies, for renders big enough
-            to gain, compiling the library only for large ones; else the eager one),
-            ``"fast"`` or ``"eager"``.
+        engine: ``"auto"`` (the fused kernel wherever it applies and can be built, else
+            the eager one), ``"fast"`` or ``"eager"``.
 
     Raises:
         ValueError: an unknown engine name.
@@ -156,10 +168,7 @@ def choose(setup: Setup, pixels: int, engine: str = "auto") -> str:
         return "eager"
     why = reasons("fast", setup)
     if engine == "auto":
-        work = pixels * setup.evaluations_per_pixel
-        if why or work < MIN_EVALUATIONS:
-            return "eager"
-        return "fast" if _library_available(work >= COMPILE_EVALUATIONS) else "eager"
+        return "fast" if not why and _library_available() else "eager"
     if why:
         raise InputError("engine 'fast' cannot render this: " + "; ".join(why)
                          + " (use engine 'eager' or 'auto')")
@@ -169,8 +178,8 @@ def choose(setup: Setup, pixels: int, engine: str = "auto") -> str:
     return "fast"
 
 
-def _library_available(build: bool = True) -> bool:
-    """Whether the fused kernel's library is built (or, with ``build``, can be built)."""
-    from ..native import build as library
+def _library_available() -> bool:
+    """Whether the fused kernel's library is built or can be built now."""
+    from ..native import build
 
-    return library.load(build=build) is not None
+    return build.load() is not None

@@ -114,7 +114,7 @@ def simulate_panels(config: SimulationConfig, table: FTable | None = None,
     stacked = dataclasses.replace(setups[0],
                                   detector=stack_panels([s.detector for s in setups]))
     keep = torch.stack(rendered)
-    if engines.choose(stacked, int(keep.sum()), engine) == "fast":
+    if engines.choose(stacked, engine) == "fast":
         image, _ = render_fast(stacked, keep)
     else:
         image, _ = render_eager(stacked, keep, evaluations_per_chunk)

@@ -158,10 +158,8 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         setup = prepare(config, table, dtype, device)
     dev = setup.device
     rendered = rendered_mask(config, mask, dev)
-    everything = _is_broadcast(rendered) or bool(rendered.all())
-    count = rendered.numel() if everything else int(rendered.sum())
-    if engines.choose(setup, count, engine) == "fast":
-        image, stop = render_fast(setup, rendered, everything, progress)
+    if engines.choose(setup, engine) == "fast":
+        image, stop = render_fast(setup, rendered, progress=progress)
     else:
         image, stop = render_eager(setup, rendered, evaluations_per_chunk, progress)
     return SimulationResult(image, rendered, setup, stop)
@@ -288,8 +286,12 @@ def render_fast(setup: Setup, rendered: torch.Tensor, everything: bool | None = 
         rendered.reshape(-1)).squeeze(1)
     total = rendered.numel() if everything else flat_index.numel()
     report = None if progress is None else (lambda n: progress(n, total))
-    values, stop = fused.render_frame(setup, flat_index, setup.detector.fpixels,
-                                      progress=report)
+    render = fused.render_frame
+    if torch.is_grad_enabled() and requires_grad(setup):
+        from ..native import adjoint  # only a render with gradients needs it
+
+        render = adjoint.render
+    values, stop = render(setup, flat_index, setup.detector.fpixels, progress=report)
     if everything:
         image = values
     else:
