@@ -64,17 +64,15 @@ static void nb_ratio_grad(double d, double n, double *f, double *fd, double *fn)
         *fn = a * b + n * da * 2.0 * n * v * b;
         return;
     }
-    double s = sin(x), c = cos(x), sn = sin(n * x), cn = cos(n * x);
+    /* sin and cos of pi d and pi N d by the forward's polynomial on reduced arguments */
+    double y = n * d, m = floor(y + 0.5), r = y - m;
+    double sign = fmod(m, 2.0) == 0.0 ? 1.0 : -1.0;
+    double s = nb_sinpi_d(d), c = nb_sinpi_d(0.5 - fabs(d));
+    double sn = sign * nb_sinpi_d(r), cn = sign * nb_sinpi_d(0.5 - fabs(r));
     *f = sn / s;
     *fd = pi * (n * cn - *f * c) / s;
     *fn = x * cn / s;
 }
-
-/* Per-pixel forward quantities the adjoint needs. */
-typedef struct {
-    double acc, omega, polar;
-    int64_t polar_sub, polar_source; /* where the polarization was taken (-1: nowhere) */
-} nb_pixel_sums;
 
 /* The flat position of a sub-pixel and its derivative by the pixel size. */
 static void nb_position(const nb_params *p, const double *q, double ps, double pf,
@@ -141,50 +139,50 @@ static double nb_eval_grad(const nb_params *p, const double *table, const double
     return term;
 }
 
-/* The forward sums of one pixel (the running sum, omega and the polarization), in the
- * forward's order. */
-static nb_pixel_sums nb_pixel_forward(const nb_params *p, const double *q, double ps,
-                                      double pf, const double *layers, const double *inc,
-                                      const double *wl, const double *e_in,
-                                      const double *b_in, const double *rows,
-                                      const double *table)
+/* The polarization factor (C formula) at unit direction d for source vectors is, e, b. */
+static double nb_polar(const nb_params *p, const double *d, const double *is,
+                       const double *e, const double *b)
 {
-    nb_pixel_sums r = {0.0, 0.0, 0.0, -1, -1};
-    const int64_t os = p->oversample;
-    for (int64_t t = 0; t < p->n_layers; t++)
-        for (int64_t sub = 0; sub < os * os; sub++) {
-            double pos[3], fd, sd, dsize[3], d[3], S[3];
-            nb_position(p, q, ps, pf, layers[t], sub / os, sub % os, pos, &fd, &sd, dsize);
-            double air = sqrt(pos[0] * pos[0] + pos[1] * pos[1] + pos[2] * pos[2]);
-            for (int c = 0; c < 3; c++)
-                d[c] = pos[c] / air;
-            if (t == 0 && sub == 0)
-                r.omega = p->point_pixel ? 1.0 / air / air
-                                         : q[12] * q[12] / air / air * q[13] / air;
-            for (int64_t s = 0; s < p->n_sources; s++) {
-                const double *is = inc + 3 * s;
-                for (int c = 0; c < 3; c++)
-                    S[c] = (d[c] - is[c]) / wl[s];
-                double stol = 0.5 * sqrt(S[0] * S[0] + S[1] * S[1] + S[2] * S[2]);
-                if (p->dmin > 0 && stol > 0 && p->dmin > 0.5 / stol)
-                    continue;
-                if (r.polar_sub < 0) {
-                    const double *e = e_in + 3 * s, *b = b_in + 3 * s;
-                    double c2t = is[0] * d[0] + is[1] * d[1] + is[2] * d[2];
-                    double eo = e[0] * d[0] + e[1] * d[1] + e[2] * d[2];
-                    double bo = b[0] * d[0] + b[1] * d[1] + b[2] * d[2];
-                    double norm = eo * eo + bo * bo;
-                    double c2psi = norm > 0 ? (eo * eo - bo * bo) / norm : 1.0;
-                    r.polar = 0.5 * (1.0 + c2t * c2t - p->kahn * c2psi * (1.0 - c2t * c2t));
-                    r.polar_sub = t * os * os + sub;
-                    r.polar_source = s;
-                }
-                for (int64_t o = 0; o < p->n_orient; o++)
-                    r.acc += nb_eval_grad(p, table, S, rows + 9 * o, 0.0, NULL, NULL, NULL,
-                                          NULL);
-            }
-        }
-    return r;
+    double c2t = is[0] * d[0] + is[1] * d[1] + is[2] * d[2];
+    double eo = e[0] * d[0] + e[1] * d[1] + e[2] * d[2];
+    double bo = b[0] * d[0] + b[1] * d[1] + b[2] * d[2];
+    double norm = eo * eo + bo * bo;
+    double c2psi = norm > 0 ? (eo * eo - bo * bo) / norm : 1.0;
+    return 0.5 * (1.0 + c2t * c2t - p->kahn * c2psi * (1.0 - c2t * c2t));
+}
+
+/* Unit direction and distance of a sub-pixel (and what its position derives from). */
+static double nb_direction(const nb_params *p, const double *q, double ps, double pf,
+                           double layer, int64_t sub, double *d, double *fd, double *sd,
+                           double *dsize)
+{
+    double pos[3];
+    nb_position(p, q, ps, pf, layer, sub / p->oversample, sub % p->oversample, pos, fd, sd,
+                dsize);
+    double air = sqrt(pos[0] * pos[0] + pos[1] * pos[1] + pos[2] * pos[2]);
+    for (int c = 0; c < 3; c++)
+        d[c] = pos[c] / air;
+    return air;
+}
+
+/* Adds the gradient gd (by the unit direction) and g_air (by the distance) of one
+ * sub-pixel of layer t to the detector entries of the buffer. */
+static void nb_position_grad(const double *q, const double *d, double air, double fd,
+                             double sd, const double *dsize, double layer, const double *gd,
+                             double g_air, double *grad, int64_t t)
+{
+    double gd_dot = gd[0] * d[0] + gd[1] * d[1] + gd[2] * d[2];
+    double gp_dot_o = 0.0;
+    for (int c = 0; c < 3; c++) {
+        double gp = (gd[c] - gd_dot * d[c]) / air + g_air * d[c];
+        grad[NB_G_PIX0 + c] += gp;
+        grad[NB_G_FDET + c] += gp * fd;
+        grad[NB_G_SDET + c] += gp * sd;
+        grad[NB_G_ODET + c] += gp * layer;
+        grad[NB_G_SIZE] += gp * dsize[c];
+        gp_dot_o += gp * q[6 + c];
+    }
+    grad[NB_G_LAYERS + t] += gp_dot_o;
 }
 
 /* dL/dpolar of the smooth form at the evaluation that gave the polarization: adds to
@@ -205,30 +203,28 @@ static void nb_polar_grad(const nb_params *p, double g, const double *d, const d
     }
 }
 
-/* Adds one pixel's gradient (cotangent g of its photons) to the buffer. */
+/* Adds one pixel's gradient (cotangent g of its photons) to the buffer, in one pass:
+ * the factor of every term (scale * omega * polar) is known before the first term, and
+ * the gradients of omega and of the polarization (which need the whole sum) are added
+ * at the end, at the sub-pixel and source they were taken from. */
 static void nb_pixel_adjoint(const nb_params *p, const double *q, double ps, double pf,
                              const double *layers, const double *inc, const double *wl,
                              const double *e_in, const double *b_in, const double *rows,
                              const double *table, double g, double *grad,
                              const nb_grad_layout *L, int with_table)
 {
-    nb_pixel_sums r = nb_pixel_forward(p, q, ps, pf, layers, inc, wl, e_in, b_in, rows,
-                                       table);
-    const double polar = p->nopolar ? 1.0 : r.polar;
-    const double total = p->background + r.acc;
-    grad[NB_G_SCALE] += g * total * r.omega * polar;
-    grad[NB_G_BG] += g * p->scale * r.omega * polar;
-    const double g_acc = g * p->scale * r.omega * polar;
-    const double g_omega = g * p->scale * total * polar;
-    const double g_polar = p->nopolar ? 0.0 : g * p->scale * total * r.omega;
-    const int64_t os = p->oversample;
+    const int64_t subs = p->oversample * p->oversample;
+    double d[3], fd, sd, dsize[3], S[3];
+    double air0 = nb_direction(p, q, ps, pf, layers[0], 0, d, &fd, &sd, dsize);
+    const double size = q[12], close = q[13];
+    const double omega = p->point_pixel ? 1.0 / air0 / air0
+                                        : size * size / air0 / air0 * close / air0;
+    double polar = p->nopolar ? 1.0 : 0.0, acc = 0.0, g_acc = 0.0;
+    int64_t polar_sub = -1, polar_source = -1;
     for (int64_t t = 0; t < p->n_layers; t++)
-        for (int64_t sub = 0; sub < os * os; sub++) {
-            double pos[3], fd, sd, dsize[3], d[3], S[3], gd[3] = {0, 0, 0};
-            nb_position(p, q, ps, pf, layers[t], sub / os, sub % os, pos, &fd, &sd, dsize);
-            double air = sqrt(pos[0] * pos[0] + pos[1] * pos[1] + pos[2] * pos[2]);
-            for (int c = 0; c < 3; c++)
-                d[c] = pos[c] / air;
+        for (int64_t sub = 0; sub < subs; sub++) {
+            double gd[3] = {0, 0, 0};
+            double air = nb_direction(p, q, ps, pf, layers[t], sub, d, &fd, &sd, dsize);
             for (int64_t s = 0; s < p->n_sources; s++) {
                 const double *is = inc + 3 * s;
                 double gs[3] = {0, 0, 0};
@@ -237,14 +233,17 @@ static void nb_pixel_adjoint(const nb_params *p, const double *q, double ps, dou
                 double stol = 0.5 * sqrt(S[0] * S[0] + S[1] * S[1] + S[2] * S[2]);
                 if (p->dmin > 0 && stol > 0 && p->dmin > 0.5 / stol)
                     continue;
-                if (t * os * os + sub == r.polar_sub && s == r.polar_source && g_polar != 0)
-                    nb_polar_grad(p, g_polar, d, is, e_in + 3 * s, b_in + 3 * s, gd, grad,
-                                  grad + L->inc + 3 * s, grad + L->e_in + 3 * s,
-                                  grad + L->b_in + 3 * s);
+                if (polar_sub < 0) {
+                    polar_sub = t * subs + sub;
+                    polar_source = s;
+                    if (!p->nopolar)
+                        polar = nb_polar(p, d, is, e_in + 3 * s, b_in + 3 * s);
+                    g_acc = g * p->scale * omega * polar;
+                }
                 for (int64_t o = 0; o < p->n_orient; o++)
-                    nb_eval_grad(p, table, S, rows + 9 * o, g_acc, grad,
-                                 grad + L->rows + 9 * o, gs,
-                                 with_table ? grad + L->table : NULL);
+                    acc += nb_eval_grad(p, table, S, rows + 9 * o, g_acc, grad,
+                                        grad + L->rows + 9 * o, gs,
+                                        with_table ? grad + L->table : NULL);
                 double s_dot = 0.0;
                 for (int c = 0; c < 3; c++) {
                     gd[c] += gs[c] / wl[s];
@@ -253,31 +252,34 @@ static void nb_pixel_adjoint(const nb_params *p, const double *q, double ps, dou
                 }
                 grad[L->wl + s] -= s_dot / wl[s];
             }
-            double g_air = 0.0;
-            if (t == 0 && sub == 0) {
-                double size = q[12], close = q[13];
-                if (p->point_pixel) {
-                    g_air += g_omega * -2.0 / (air * air * air);
-                } else {
-                    double a3 = air * air * air;
-                    g_air += g_omega * -3.0 * size * size * close / (a3 * air);
-                    grad[NB_G_SIZE] += g_omega * 2.0 * size * close / a3;
-                    grad[NB_G_CLOSE] += g_omega * size * size / a3;
-                }
-            }
-            double gd_dot = gd[0] * d[0] + gd[1] * d[1] + gd[2] * d[2];
-            double gp_dot_o = 0.0;
-            for (int c = 0; c < 3; c++) {
-                double gp = (gd[c] - gd_dot * d[c]) / air + g_air * d[c];
-                grad[NB_G_PIX0 + c] += gp;
-                grad[NB_G_FDET + c] += gp * fd;
-                grad[NB_G_SDET + c] += gp * sd;
-                grad[NB_G_ODET + c] += gp * layers[t];
-                grad[NB_G_SIZE] += gp * dsize[c];
-                gp_dot_o += gp * q[6 + c];
-            }
-            grad[NB_G_LAYERS + t] += gp_dot_o;
+            nb_position_grad(q, d, air, fd, sd, dsize, layers[t], gd, 0.0, grad, t);
         }
+    if (polar_sub < 0)
+        polar = 0.0; /* every evaluation beyond the resolution cut: the C's factor 0 */
+    const double total = p->background + acc;
+    grad[NB_G_SCALE] += g * total * omega * polar;
+    grad[NB_G_BG] += g * p->scale * omega * polar;
+    const double g_omega = g * p->scale * total * polar;
+    double zero[3] = {0, 0, 0}, g_air;
+    air0 = nb_direction(p, q, ps, pf, layers[0], 0, d, &fd, &sd, dsize);
+    if (p->point_pixel) {
+        g_air = g_omega * -2.0 / (air0 * air0 * air0);
+    } else {
+        double a3 = air0 * air0 * air0;
+        g_air = g_omega * -3.0 * size * size * close / (a3 * air0);
+        grad[NB_G_SIZE] += g_omega * 2.0 * size * close / a3;
+        grad[NB_G_CLOSE] += g_omega * size * size / a3;
+    }
+    nb_position_grad(q, d, air0, fd, sd, dsize, layers[0], zero, g_air, grad, 0);
+    if (p->nopolar || polar_sub < 0)
+        return;
+    const int64_t t = polar_sub / subs, s = polar_source;
+    double gd[3] = {0, 0, 0};
+    double air = nb_direction(p, q, ps, pf, layers[t], polar_sub % subs, d, &fd, &sd, dsize);
+    nb_polar_grad(p, g * p->scale * total * omega, d, inc + 3 * s, e_in + 3 * s,
+                  b_in + 3 * s, gd, grad, grad + L->inc + 3 * s, grad + L->e_in + 3 * s,
+                  grad + L->b_in + 3 * s);
+    nb_position_grad(q, d, air, fd, sd, dsize, layers[t], gd, 0.0, grad, t);
 }
 
 /* Adds the gradient of n pixels (flat indices as the render's; g_out: dL/dphotons per

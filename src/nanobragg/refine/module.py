@@ -42,6 +42,9 @@ class DiffractionModel(nn.Module):
         dtype: working precision of the render.
         scales: SI value of one refinement unit per name, overriding the table's
             natural unit (e.g. ``{"beam.fluence": 1e28}``).
+        engine: render engine (:mod:`nanobragg.render.engines`): ``"auto"`` takes the
+            fused kernel and its adjoint where they apply; second derivatives (Hessian-
+            vector products, gradgradcheck) need ``"eager"``.
 
     Raises:
         ValueError: a name is not in the table, is not differentiable, or its value is
@@ -50,9 +53,11 @@ class DiffractionModel(nn.Module):
 
     def __init__(self, config: SimulationConfig, refine: list[str],
                  table: FTable | None = None, mask: np.ndarray | None = None,
-                 dtype: torch.dtype = torch.float64, scales: dict | None = None):
+                 dtype: torch.dtype = torch.float64, scales: dict | None = None,
+                 engine: str = "auto"):
         super().__init__()
         self.config, self.table, self.mask, self.dtype = config, table, mask, dtype
+        self.engine = engine
         self.names = [n for name in refine for n in ALIASES.get(name, (name,))]
         self.entries = [_refinable(name) for name in self.names]
         self.scales = [_scale(entry, config, scales or {}) for entry in self.entries]
@@ -81,7 +86,7 @@ class DiffractionModel(nn.Module):
         """The rendered image, photons per pixel, shape (slow, fast)."""
         device = self.values[0].device if len(self.values) else torch.device("cpu")
         return simulate(self.current_config(), self.table, self.mask, dtype=self.dtype,
-                        device=device).image
+                        device=device, engine=self.engine).image
 
 
 def with_value(config: SimulationConfig, entry: Parameter, value: torch.Tensor):
