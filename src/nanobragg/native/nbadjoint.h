@@ -64,11 +64,12 @@ static void nb_ratio_grad(double d, double n, double *f, double *fd, double *fn)
         *fn = a * b + n * da * 2.0 * n * v * b;
         return;
     }
-    /* sin and cos of pi d and pi N d by the forward's polynomial on reduced arguments */
-    double y = n * d, m = floor(y + 0.5), r = y - m;
-    double sign = fmod(m, 2.0) == 0.0 ? 1.0 : -1.0;
+    /* sin and cos of pi d and pi N d by the forward's polynomial on reduced arguments;
+     * sin and cos of pi N d only up to a common sign (-1)^m, which f, fd and fn share,
+     * so the image's terms f^2 and f * fd, f * fn do not see it */
+    double y = n * d, r = y - floor(y + 0.5);
     double s = nb_sinpi_d(d), c = nb_sinpi_d(0.5 - fabs(d));
-    double sn = sign * nb_sinpi_d(r), cn = sign * nb_sinpi_d(0.5 - fabs(r));
+    double sn = nb_sinpi_d(r), cn = nb_sinpi_d(0.5 - fabs(r));
     *f = sn / s;
     *fd = pi * (n * cn - *f * c) / s;
     *fn = x * cn / s;
