@@ -16,8 +16,17 @@ does not pay; torch's own bytecode is always cached by pip.
 Where CUDA exists, ``--gpu`` renders the cases in-process on the GPU and prints
 sub-steps per second, peak GPU memory and the parity against the golden image.
 
+``--options`` times the same way the rows of the option table: a 256^2 base case
+(:data:`BASE_ARGS`) alone and with each option of :data:`OPTION_ROWS` added (tricubic
+interpolation reads the golden ``interpolate_hkl`` structure factors; the 2x2-panel
+detector is an experiment list written here, which the C cannot read, so its C column
+is the base case of the same pixel count). ``--gradient`` times, in-process after a
+warm-up, forward plus backward of the refinement-sized case (:data:`GRADIENT_ARGS`)
+through ``DiffractionModel`` under each engine, beside the C's whole-process forward.
+
     python benchmarks/bench.py [--cases heavy_combo_512 highres_4096_roi simple_cubic]
         [--dtypes float32 float64] [--repeat 5] [--c-bin /path/to/nanoBragg] [--gpu]
+        [--options [NAME ...]] [--gradient] [--no-golden]
 """
 
 from __future__ import annotations
@@ -38,6 +47,32 @@ OUTPUTS = {"float.bin", "float_nonquirk.bin", "roi_float.bin", "int.img", "noise
            "image.pgm", "stdout.txt", "stderr.txt", "case.json", "args.txt",
            "args_nonquirk.txt"}
 DEFAULT_CASES = ["heavy_combo_512", "highres_4096_roi", "simple_cubic"]
+#: The base case of the option table (256^2 pixels, 4 sub-pixels, 9 sources, 5 phi steps,
+#: 10 mosaic domains).
+BASE_ARGS = ("-cell 100 100 100 90 90 90 -default_F 100 -N 5 -misset 10 20 30 -lambda 1.0 "
+             "-distance 100 -detpixels 256 -oversample 2 -phi 1 -osc 5 -phisteps 5 "
+             "-mosaic 0.5 -mosaic_dom 10 -mosaic_seed 7 -hdivrange 0.5 -hdivsteps 3 "
+             "-vdivrange 0.5 -vdivsteps 3 -square_div -nopgm -nonoise -floatfile f.bin "
+             "-intfile i.img").split()
+#: name -> (arguments before the base case, after it); -curved_det goes first because the
+#: C reads it only when an argument follows.
+OPTION_ROWS = {
+    "base": ([], []), "tophat": ([], ["-tophat_spots"]), "round": ([], ["-round_xtal"]),
+    "gauss": ([], ["-gauss_xtal"]),
+    "thick": ([], "-detector_thick 0.45 -detector_abs 100 -detector_thicksteps 3".split()),
+    "curved": (["-curved_det"], []), "oversample_omega": ([], ["-oversample_omega"]),
+    "tricubic": ([], ["-hkl", "P1.hkl", "-interpolate"]),
+    "panels_2x2": ([], ["-expt", "four_panel.expt"]),
+}
+#: Flags the experiment list of the panel row gives itself (dropped from the base case).
+EXPT_GIVES = {"-cell": 6, "-misset": 3, "-lambda": 1, "-distance": 1, "-detpixels": 1,
+              "-phi": 1, "-osc": 1, "-phisteps": 1, "-intfile": 1}
+#: The refinement-sized case of the gradient row, and what DiffractionModel refines.
+GRADIENT_ARGS = ("-cell 79 79 38 90 90 90 -default_F 100 -N 10 -lambda 1.0 -distance 100 "
+                 "-detpixels 256 -pixel 0.172 -oversample 2 -mosaic 0.1 -mosaic_domains 10 "
+                 "-misset 10 20 30 -Xbeam 22 -Ybeam 22 -divergence 0.1 -divsteps 3").split()
+REFINED = ["crystal.cell_lengths", "crystal.misset", "detector.distance",
+           "detector.beam_center"]
 
 
 def case_args(case: str) -> list[str]:
@@ -45,12 +80,21 @@ def case_args(case: str) -> list[str]:
     return (GOLDEN / case / "args.txt").read_text().split()
 
 
-def timed_run(command: list[str], case: str, env: dict | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one process run in a fresh folder with the inputs."""
+def case_inputs(case: str | None) -> list[Path]:
+    """The input files of a golden case (none for None)."""
+    if case is None:
+        return []
+    return [item for item in (GOLDEN / case).iterdir()
+            if item.name not in OUTPUTS and not item.name.startswith("trace_")]
+
+
+def timed_run(command: list[str], case: str | None, env: dict | None = None,
+              extra: list[Path] = ()) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one process run in a fresh folder with the inputs
+    (of a golden case, and ``extra`` files)."""
     with tempfile.TemporaryDirectory() as tmp:
-        for item in (GOLDEN / case).iterdir():
-            if item.name not in OUTPUTS and not item.name.startswith("trace_"):
-                shutil.copy(item, tmp)
+        for item in [*case_inputs(case), *extra]:
+            shutil.copy(item, tmp)
         start = time.perf_counter()
         proc = subprocess.Popen(command, cwd=tmp, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
@@ -67,8 +111,8 @@ def our_env(**extra: str) -> dict:
     return env | extra
 
 
-def ours(case: str, dtype: str) -> list[str]:
-    return [sys.executable, "-m", "nanobragg", *case_args(case), "-dtype", dtype,
+def ours(case: str, dtype: str, args: list[str] | None = None) -> list[str]:
+    return [sys.executable, "-m", "nanobragg", *(args or case_args(case)), "-dtype", dtype,
             "-noprogress"]
 
 
@@ -130,6 +174,102 @@ def interleaved_runs(case: str, opts) -> tuple[dict, list, list]:
     return runs, bare, c_runs
 
 
+def four_panel_expt(folder: Path) -> Path:
+    """A 2x2-panel detector of 128^2 pixels of 0.1 mm each (the test data's two-panel
+    experiment list with four panels), written into ``folder``."""
+    import copy
+
+    data = json.loads((Path(__file__).resolve().parents[1] / "tests" / "io" / "data"
+                       / "two_panel.expt").read_text())
+    detector = data["detector"][0]
+    panels = []
+    for k, origin in enumerate([(-12.9, 12.9), (0.1, 12.9), (-12.9, -0.1), (0.1, -0.1)]):
+        panel = copy.deepcopy(detector["panels"][0])
+        panel.update(name=f"p{k}", origin=[*origin, 0.0], image_size=[128, 128],
+                     pixel_size=[0.1, 0.1])
+        panels.append(panel)
+    detector["panels"] = panels
+    detector["hierarchy"]["children"] = [{"panel": k} for k in range(4)]
+    detector["hierarchy"]["origin"] = [0.0, 0.0, -100.0]
+    path = folder / "four_panel.expt"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _without(args: list[str], flags: dict[str, int]) -> list[str]:
+    """``args`` without the given flags and their values."""
+    out, skip = [], 0
+    for token in args:
+        if skip:
+            skip -= 1
+        elif token in flags:
+            skip = flags[token]
+        else:
+            out.append(token)
+    return out
+
+
+def option_bench(opts) -> None:
+    """The option table: the base case alone and with each option, interleaved."""
+    c_env = dict(os.environ, OMP_NUM_THREADS=str(opts.c_threads))
+    print(f"{'option':<18}{'C s':>7}" + "".join(f"{d:>9}{'-import':>8}{'C/-imp':>7}"
+                                              for d in opts.dtypes) + f"{'import':>8}")
+    with tempfile.TemporaryDirectory() as folder:
+        expt = four_panel_expt(Path(folder))
+        for name in opts.options:
+            before, after = OPTION_ROWS[name]
+            c_args = before + BASE_ARGS + (after if name != "panels_2x2" else [])
+            our_args = before + BASE_ARGS + after
+            case, extra = ("interpolate_hkl", []) if name == "tricubic" else (None, [])
+            if name == "panels_2x2":
+                our_args, extra = _without(our_args, EXPT_GIVES), [expt]
+            runs = {d: [] for d in opts.dtypes}
+            bare, c_runs = [], []
+            for _ in range(opts.repeat):
+                if opts.c_bin:
+                    c_runs.append(timed_run([opts.c_bin, *c_args], case, c_env)[0])
+                bare.append(bare_import_run())
+                for d in opts.dtypes:
+                    runs[d].append(timed_run(ours(None, d, our_args), case, our_env(),
+                                             extra)[0])
+            c_s = statistics.median(c_runs) if c_runs else float("nan")
+            line = f"{name:<18}{c_s:>7.2f}"
+            for d in opts.dtypes:
+                work = statistics.median(t - b for t, b in zip(runs[d], bare))
+                line += f"{statistics.median(runs[d]):>9.2f}{work:>8.2f}{c_s / work:>7.1f}"
+            print(line + f"{statistics.median(bare):>8.2f}", flush=True)
+
+
+def gradient_bench(opts) -> None:
+    """Forward plus backward of the refinement-sized case through DiffractionModel."""
+    import torch
+
+    from nanobragg.commandline.to_config import build_request
+    from nanobragg.refine.module import DiffractionModel
+
+    config = build_request(GRADIENT_ARGS).config
+    if opts.c_bin:
+        c_env = dict(os.environ, OMP_NUM_THREADS=str(opts.c_threads))
+        c_runs = [timed_run([opts.c_bin, *GRADIENT_ARGS, "-nonoise", "-nopgm"], None,
+                            c_env)[0] for _ in range(opts.repeat)]
+        print(f"gradient case: C forward (whole process) {statistics.median(c_runs):.2f} s")
+    print(f"{'engine':<8}{'dtype':<9}{'forward s':>10}{'fwd+bwd s':>10}")
+    for engine in ("fast", "eager"):
+        for d in opts.dtypes:
+            model = DiffractionModel(config, REFINED, dtype=getattr(torch, d), engine=engine)
+            times = []
+            for _ in range(opts.repeat + 1):  # the first is a warm-up
+                start = time.perf_counter()
+                model().sum().backward()
+                times.append(time.perf_counter() - start)
+            with torch.no_grad():
+                start = time.perf_counter()
+                model()
+                forward = time.perf_counter() - start
+            print(f"{engine:<8}{d:<9}{forward:>10.3f}{statistics.median(times[1:]):>10.3f}",
+                  flush=True)
+
+
 def gpu_bench(opts) -> None:
     """Sub-steps per second, peak memory and parity on CUDA (in-process, after a warm-up)."""
     import io
@@ -187,11 +327,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--c-threads", type=int, default=2)
     parser.add_argument("--gpu", action="store_true", help="also (only: --no-cpu) the GPU")
     parser.add_argument("--no-cpu", action="store_true")
+    parser.add_argument("--options", nargs="*", choices=list(OPTION_ROWS),
+                        help="the option table (all rows when no name is given)")
+    parser.add_argument("--gradient", action="store_true",
+                        help="forward plus backward of the refinement-sized case")
+    parser.add_argument("--no-golden", action="store_true", help="skip the golden cases")
     opts = parser.parse_args(argv)
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
-    if not opts.no_cpu:
+    if not opts.no_cpu and not opts.no_golden:
         cpu_bench(opts)
+    if opts.options is not None:
+        opts.options = opts.options or list(OPTION_ROWS)
+        option_bench(opts)
+    if opts.gradient:
+        gradient_bench(opts)
     if opts.gpu:
         gpu_bench(opts)
     return 0

@@ -33,7 +33,8 @@ def _argv(extra: str) -> list[str]:
 
 def _image(argv: list[str], dtype: torch.dtype) -> torch.Tensor:
     request = build_request(argv)
-    return simulate(request.config, None, None, dtype=dtype, device="cpu").image
+    return simulate(request.config, None, None, dtype=dtype, device="cpu",
+                    engine="eager").image
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))

@@ -81,7 +81,8 @@ def test_traced_intensity_equals_rendered_pixel(name, tmp_path, monkeypatch):
     """I_pixel_final of the trace is the value of that pixel in the full image."""
     monkeypatch.chdir(tmp_path)
     request = build_request(_small_argv(IMAGE_CONFIGS[name]))
-    result = simulate(request.config, None, None, dtype=torch.float64, device="cpu")
+    result = simulate(request.config, None, None, dtype=torch.float64, device="cpu",
+                      engine="eager")
     lines = trace_log(result.setup, request.config, PIXELS)
     finals = [line.split()[-1] for line in lines if line.startswith("TRACE_PY: I_pixel_final")]
     expected = [g15(result.image[s, f].item()) for s, f in PIXELS]
@@ -165,7 +166,7 @@ def test_trace_follows_the_render_when_interpolation_switches_off(tmp_path):
     request = build_request(argv, cwd=tmp_path)
     (tmp_path / "Fdump.bin").unlink(missing_ok=True)
     table = load_table(request, io.StringIO())
-    result = simulate(request.config, table)
+    result = simulate(request.config, table, engine="eager")
     stop = result.interpolation_stop
     assert stop is not None and 22 * 48 < stop < 47 * 48
     pixels = [(22, 23), divmod(stop, 48), (30, 30), (47, 47)]

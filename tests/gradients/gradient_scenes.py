@@ -137,9 +137,9 @@ def config_of(values: dict, dtype=torch.float64) -> SimulationConfig:
     )
 
 
-def render(values: dict, dtype=torch.float64) -> torch.Tensor:
+def render(values: dict, dtype=torch.float64, engine: str = "auto") -> torch.Tensor:
     """The (3, 3) image of a scene."""
-    return simulate(config_of(values), dtype=dtype).image
+    return simulate(config_of(values), dtype=dtype, engine=engine).image
 
 
 def with_input(values: dict, name: str, tensor: torch.Tensor) -> dict:

@@ -73,8 +73,7 @@ def _literal(text: str) -> str:
     ({"dtype": "float64"}, TypeError, "dtype must be torch.float32 or torch.float64 (got "
                                       "the string 'float64'; pass torch.float64)"),
     ({"dtype": torch.int32}, ValueError, "dtype must be torch.float32 or torch.float64"),
-    ({"engine": "turbo"}, ValueError, "engine must be one of auto, eager, fast (got "
-                                      "'turbo')"),
+    ({"engine": "turbo"}, ValueError, "engine: unknown engine 'turbo'; known: "),
     ({"evaluations_per_chunk": 0}, ValueError, "evaluations_per_chunk must be >= 1"),
     ({"device": "gpu0"}, ValueError, "device must be 'cpu', 'cuda', 'auto'"),
 ])

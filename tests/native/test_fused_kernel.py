@@ -12,6 +12,7 @@ from nanobragg.commandline.to_config import build_request
 from nanobragg.native import build
 from nanobragg.native import kernel as fast
 from nanobragg.physics.structure_factors import FTable
+from nanobragg.render import engines
 from nanobragg.render.simulate import prepare, simulate
 
 pytestmark = pytest.mark.skipif(build.load() is None, reason="no C compiler for the kernel")
@@ -48,7 +49,7 @@ def _table(dtype) -> FTable:
 def test_fast_path_matches_eager(name, dtype):
     request = _request(CONFIGS[name])
     for table in (None, _table(torch.float64)):
-        assert fast.supported(prepare(request.config, table, dtype))
+        assert engines.supports("fast", prepare(request.config, table, dtype))
         eager = simulate(request.config, table, dtype=torch.float64, engine="eager").image
         quick = simulate(request.config, table, dtype=dtype, engine="fast").image
         assert quick.dtype == dtype
@@ -68,30 +69,23 @@ def test_fast_path_is_chunk_and_thread_independent():
     assert torch.equal(fast.render(inp, 400, 20), whole)  # a whole frame, no index list
 
 
-@pytest.mark.parametrize("extra", ["-round_xtal", "-detector_thick 100 -thicksteps 2",
-                                   "-curved_det", "-oversample 2 -oversample_omega", "-N 1"])
-def test_unsupported_inputs_take_the_eager_kernel(extra):
-    inp = prepare(_request(f"{extra} -detpixels 8").config)
-    assert not fast.supported(inp)
+def test_gradients_take_the_fused_adjoint_where_it_applies_else_the_eager_kernel():
+    for extra, engine in (("", "fast"), ("-round_xtal", "eager")):
+        cfg = _request(f"-detpixels 8 {extra}").config
+        distance = torch.tensor(cfg.detector.distance, dtype=torch.float64, requires_grad=True)
+        cfg = dataclasses.replace(cfg, detector=dataclasses.replace(cfg.detector,
+                                                                    distance=distance))
+        assert engines.choose(prepare(cfg)) == engine
+        image = simulate(cfg, engine="auto").image
+        image.sum().backward()
+        assert distance.grad is not None and torch.isfinite(distance.grad)
 
 
-def test_gradients_take_the_eager_kernel():
-    request = _request("-detpixels 8")
-    cfg = request.config
-    distance = torch.tensor(cfg.detector.distance, dtype=torch.float64, requires_grad=True)
-    cfg = dataclasses.replace(cfg, detector=dataclasses.replace(cfg.detector, distance=distance))
-    assert not fast.supported(prepare(cfg))
-    image = simulate(cfg, engine="fast").image
-    image.sum().backward()
-    assert distance.grad is not None and torch.isfinite(distance.grad)
-
-
-def test_small_renders_stay_eager_and_big_ones_go_fast():
-    small = prepare(_request("-detpixels 8").config)
-    assert not fast.choose(small, 64)
-    big = prepare(_request("-detpixels 1024").config)
-    assert fast.choose(big, 1024 * 1024)
-    assert not fast.choose(big, 1024 * 1024, engine="eager")
+def test_auto_takes_the_fused_engine_for_every_render_without_a_gradient():
+    for extra in ("-detpixels 1", "-detpixels 1024", "-detpixels 8 -round_xtal -curved_det 1"):
+        setup = prepare(_request(extra).config)
+        assert engines.choose(setup) == "fast"
+        assert engines.choose(setup, engine="eager") == "eager"
 
 
 def test_trace_of_a_fast_rendered_pixel_equals_it_within_rounding(tmp_path, monkeypatch):

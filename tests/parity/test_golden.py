@@ -79,12 +79,18 @@ _STATS = {"max_I": r"max_I = (\S+)", "mean": r"mean= (\S+)", "rms": r"rms= (\S+)
           "pgm_scale": r"pgm_scale = (\S+)"}
 
 
+#: Both engines render every case (the fused one takes every golden case).
+ENGINES = ("eager", "fast")
+
+
 def _params():
     for folder, cases in ((GOLDEN, CASES), (EXTRA, EXTRA_CASES)):
         for name, slow in cases.items():
             for dtype in ("float64", "float32"):
-                marks = [pytest.mark.slow] if slow else []
-                yield pytest.param(folder / name, dtype, marks=marks, id=f"{name}-{dtype}")
+                for engine in ENGINES:
+                    marks = [pytest.mark.slow] if slow else []
+                    yield pytest.param(folder / name, dtype, engine, marks=marks,
+                                       id=f"{name}-{dtype}-{engine}")
 
 
 def _under_ci() -> bool:
@@ -100,7 +106,8 @@ def _missing(case: Path) -> None:
     pytest.skip(message)
 
 
-def _run_case(case: Path, dtype: str, workdir: Path, monkeypatch, capsys) -> str:
+def _run_case(case: Path, dtype: str, workdir: Path, monkeypatch, capsys,
+              engine: str = "eager") -> str:
     if not case.is_dir():
         _missing(case)
     for item in case.iterdir():
@@ -109,7 +116,7 @@ def _run_case(case: Path, dtype: str, workdir: Path, monkeypatch, capsys) -> str
     args = (case / "args.txt").read_text().split()
     monkeypatch.chdir(workdir)
     capsys.readouterr()
-    assert run(args + ["-dtype", dtype, "-noprogress"]) == 0
+    assert run(args + ["-dtype", dtype, "-noprogress", "-engine", engine]) == 0
     return capsys.readouterr().out
 
 
@@ -128,9 +135,9 @@ def _reference_float(case: Path, meta: dict) -> tuple[np.ndarray, tuple[slice, s
     return ref, window
 
 
-@pytest.mark.parametrize("case,dtype", list(_params()))
-def test_golden_case(case, dtype, tmp_path, monkeypatch, capsys):
-    printed = _run_case(case, dtype, tmp_path, monkeypatch, capsys)
+@pytest.mark.parametrize("case,dtype,engine", list(_params()))
+def test_golden_case(case, dtype, engine, tmp_path, monkeypatch, capsys):
+    printed = _run_case(case, dtype, tmp_path, monkeypatch, capsys, engine)
     meta = json.loads((case / "case.json").read_text())
     ref, window = _reference_float(case, meta)
     det = meta["detector"]

@@ -138,7 +138,7 @@ def _prepare_checked(request: CliRequest, table: FTable | None, dtype: torch.dty
     """The models of the render, refused when their real cost is absurd (render.limits)."""
     setup = prepare(request.config, table, dtype, request.runtime.device)
     check_render_cost(render_cost(request.config, setup), request.parsed.no_cost_limit)
-    check_unsplit_memory(setup)
+    check_unsplit_memory(setup, request.runtime.engine)
     return setup
 
 
@@ -165,7 +165,7 @@ def _simulate_and_write(request: CliRequest, out) -> None:
             result = simulate(request.config, table, request.mask, dtype=dtype,
                               device=request.runtime.device,
                               evaluations_per_chunk=request.runtime.chunk_evaluations,
-                              progress=progress, setup=setup)
+                              engine=request.runtime.engine, progress=progress, setup=setup)
         report = detector_report(result.setup.detector, request.config)
         _print_setup(result, report, out)
         print(f"  rendered in {time.perf_counter() - started:.3f} s on "

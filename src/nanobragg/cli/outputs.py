@@ -91,6 +91,7 @@ def _phi_frames(request: CliRequest, table, out) -> np.ndarray:
     runtime = request.runtime
     frames = phi_frames(request.config, table, request.mask,
                         dtype=getattr(torch, runtime.dtype), device=runtime.device,
-                        evaluations_per_chunk=runtime.chunk_evaluations)
+                        evaluations_per_chunk=runtime.chunk_evaluations,
+                        engine=runtime.engine)
     print(f"rendered {frames.shape[0]} phi-step frames for the NeXus series", file=out)
     return frames.detach().to("cpu", torch.float32).numpy()

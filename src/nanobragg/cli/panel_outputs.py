@@ -37,7 +37,8 @@ def render_panels(request: CliRequest, table: FTable | None, dtype: torch.dtype,
     started = time.perf_counter()
     result = simulate_panels(request.config, table, dtype=dtype,
                              device=request.runtime.device,
-                             evaluations_per_chunk=request.runtime.chunk_evaluations)
+                             evaluations_per_chunk=request.runtime.chunk_evaluations,
+                             engine=request.runtime.engine)
     images = [im.detach().to("cpu", torch.float32).numpy() for im in result.images]
     print(f"  {len(images)} panels, {result.oversample}x{result.oversample} oversample, "
           f"rendered in {time.perf_counter() - started:.3f} s", file=out)

@@ -81,11 +81,13 @@ class OutputOptions:
 
 @dataclass(frozen=True)
 class RuntimeOptions:
-    """How to run: tensor dtype, device (``auto`` = cuda if available), pixels per chunk."""
+    """How to run: tensor dtype, device (``auto`` = cuda if available), pixels per chunk,
+    render engine (:mod:`nanobragg.render.engines`)."""
 
     dtype: str = "float64"
     device: str = "auto"
     chunk_evaluations: int | None = None
+    engine: str = "auto"
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,7 +169,8 @@ def _request(parsed: ParsedArgs, config: SimulationConfig, base: Path, now: int,
     return CliRequest(
         config=config,
         outputs=output_options(parsed, base, now),
-        runtime=RuntimeOptions(parsed.dtype, parsed.device, parsed.chunk_evaluations),
+        runtime=RuntimeOptions(parsed.dtype, parsed.device, parsed.chunk_evaluations,
+                               parsed.engine),
         hkl_path=hkl_path,
         dump_path=base / parsed.dumpfile,
         mask=mask,

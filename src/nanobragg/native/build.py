@@ -24,11 +24,12 @@ from pathlib import Path
 
 import torch
 
+from . import abi
 from .trust import safe_library_path
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("nbkernel.c", "nbkernel_body.h", "nbnoise.c", "nbimage.c")
+SOURCES = ("nbkernel.c", "nbkernel_body.h", "nbadjoint.h", "nbnoise.c", "nbimage.c")
 #: No -ffast-math: IEEE results; -fno-trapping-math only lets floor/ceil vectorise.
 FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-ffp-contract=off",
          "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-shared", "-fPIC")
@@ -95,7 +96,13 @@ def _library_name(cc: str) -> str:
 
 
 def load(build: bool = True) -> ctypes.CDLL | None:
-    """The kernel library, compiling it first if needed and allowed; None if unavailable."""
+    """The kernel library, compiling it first if needed and allowed; None if unavailable.
+
+    Every entry point gets its argument and result types (:func:`abi.declare`).
+
+    Raises:
+        abi.InterfaceError: the cached library does not match this interface.
+    """
     cc = compiler()
     if cc is None:
         return None
@@ -112,9 +119,7 @@ def load(build: bool = True) -> ctypes.CDLL | None:
             log.warning("fast kernel not built (%s); using the eager path", err)
             _loaded[key] = None
             return None
-    lib = ctypes.CDLL(str(path))
-    lib.nb_noise.restype = ctypes.c_double
-    lib.nb_image_deviations.restype = ctypes.c_double
+    lib = abi.declare(ctypes.CDLL(str(path)))
     _loaded[key] = lib
     return lib
 

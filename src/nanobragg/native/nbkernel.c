@@ -1,15 +1,22 @@
-/* Fused per-pixel evaluation of nanobragg's common case, compiled at run time.
+/* Fused per-pixel evaluation of nanobragg's forward render, compiled at run time.
  *
  * One call renders a list of pixels. For each pixel the sub-steps are visited in the
  * simulator's loop order (layer, sub-pixel, source, phi step, mosaic domain) and the
- * terms F_cell^2 * F_latt^2 are summed in that order in double, so a pixel's value
- * does not depend on which other pixels share its call. Pixels are processed in blocks
- * of NB_BLOCK so the innermost loop runs over pixels and vectorises.
+ * terms F_cell^2 * F_latt^2 are summed in that order in double (with the -oversample_*
+ * factors multiplied into the running sum after each addition, as the C does), so a
+ * pixel's value does not depend on which other pixels share its call. Pixels are
+ * processed in blocks of NB_BLOCK so the innermost loop runs over pixels and vectorises.
  *
- * The lattice factor uses the reduced argument: with h = m + d (m the nearest integer),
- * sincg(h)^2 = (sin(pi N d) / sin(pi d))^2 for whole N, and sin(pi x) is a polynomial
- * on |x| <= 1/2 after a second reduction of N d. Everything up to the Miller indices is
- * double; REAL (float or double) is the precision of the lattice factor.
+ * Square crystals: with h = m + d (m the nearest integer), sincg(h)^2 =
+ * (sin(pi N d) / sin(pi d))^2 for any real N, and sin(pi x) is a polynomial on
+ * |x| <= 1/2 after a second reduction of N d; the direct sin(pi N h)/sin(pi h) of the
+ * C is used where it differs (non-whole N with the C's formula). Everything up to the
+ * Miller indices is double; REAL (float or double) is the precision of the lattice
+ * factor and the structure factor, as in the eager kernel.
+ *
+ * Tricubic interpolation stops at the first evaluation, in the C's serial order, whose
+ * neighbourhood leaves the grid: a first pass (nb_stop_*) finds it, and the render
+ * interpolates before it and takes the nearest reflection from it on.
  */
 #include <math.h>
 #include <stddef.h>
@@ -21,15 +28,66 @@
 #define NB_CAT(a, b) NB_CAT_(a, b)
 #define NB_FN(x) NB_CAT(NB_NAME, x)
 
+/* Lattice shapes and structure-factor lookups (values of nb_params.shape, .lookup). */
+enum { NB_SQUARE = 0, NB_ROUND = 1, NB_GAUSS = 2, NB_TOPHAT = 3, NB_SQUARE_DIRECT = 4,
+       NB_ROUND_DIRECT = 5 };
+enum { NB_DEFAULT_F = 0, NB_NEAREST = 1, NB_TRICUBIC = 2 };
+/* Doubles per panel in the panel array: fdet, sdet, odet, pix0, pixel size, close
+ * distance. */
+#define NB_PANEL 14
+
 typedef struct {
-    double fdet[3], sdet[3], odet[3], pix0[3];
-    double pixel_size, close_distance, kahn, dmin;
-    double N[3];
-    double default_F, background, scale;
-    int64_t oversample, fpixels, point_pixel, nopolar;
+    double kahn, dmin, default_F, background, scale;
+    double N[3], fudge, recip[9];
+    double depth;              /* layer step * mu: absorption per layer */
+    double distance, beam[3];  /* of a curved detector */
+    int64_t oversample, fpixels, frame;
+    int64_t point_pixel, nopolar, curved, capture, first_layer, water;
+    int64_t over_thick, over_polar, over_omega;
+    int64_t shape, lookup;
     int64_t n_layers, n_sources, n_orient;
-    int64_t table_loaded, mins[3], ranges[3];
+    int64_t mins[3], ranges[3];
+    int64_t stop_position, stop_eval; /* tricubic: where the interpolation stops */
 } nb_params;
+
+/* Size of nb_params as compiled (the loader checks it against its own struct). */
+int64_t nb_params_size(void)
+{
+    return (int64_t)sizeof(nb_params);
+}
+
+/* Whether the 4x4x4 neighbourhood of (h, k, l) leaves the grid (the eager test). */
+static inline __attribute__((always_inline)) int nb_outside(const nb_params *p, double h,
+                                                            double k, double l)
+{
+    int out = 0;
+    out |= (h - (double)p->mins[0] + 3 > (double)p->ranges[0]) | (h - 2 < (double)p->mins[0]);
+    out |= (k - (double)p->mins[1] + 3 > (double)p->ranges[1]) | (k - 2 < (double)p->mins[1]);
+    out |= (l - (double)p->mins[2] + 3 > (double)p->ranges[2]) | (l - 2 < (double)p->mins[2]);
+    return out;
+}
+
+/* Lagrange weights of the 4 nodes floor(x)-1..floor(x)+2 at x, and the grid indices
+ * (clamped) of those nodes along an axis of grid minimum lo and size n. */
+static inline __attribute__((always_inline)) void nb_weights(double x, int64_t lo,
+                                                             int64_t n, double *w,
+                                                             int64_t *at)
+{
+    double base = floor(x) - 1.0;
+    for (int i = 0; i < 4; i++) {
+        double num = 1.0, den = 1.0, ni = base + i;
+        for (int j = 0; j < 4; j++) {
+            if (j != i) {
+                num = num * (x - (base + j));
+                den = den * (ni - (base + j));
+            }
+        }
+        w[i] = num / den;
+        int64_t local = (int64_t)ni - lo;
+        local = local < 0 ? 0 : local;
+        at[i] = local > n - 1 ? n - 1 : local;
+    }
+}
 
 #ifdef __FMA__
 #define NB_FMA(a, b, c) fma((a), (b), (c))
@@ -73,15 +131,35 @@ static inline double nb_sinpi_d(double x)
 #define REAL float
 #define NB_SINPI nb_sinpi_f
 #define NB_FLOOR floorf
+#define NB_SIN sinf
+#define NB_COS cosf
+#define NB_EXP expf
+#define NB_SQRT sqrtf
+#define NB_SINC3_LIMIT 0.5f
 #define NB_NAME nb_render_f32
+#define NB_STOP nb_stop_f32
 #include "nbkernel_body.h"
 #undef REAL
 #undef NB_SINPI
 #undef NB_FLOOR
+#undef NB_SIN
+#undef NB_COS
+#undef NB_EXP
+#undef NB_SQRT
+#undef NB_SINC3_LIMIT
 #undef NB_NAME
+#undef NB_STOP
 
 #define REAL double
 #define NB_SINPI nb_sinpi_d
 #define NB_FLOOR floor
+#define NB_SIN sin
+#define NB_COS cos
+#define NB_EXP exp
+#define NB_SQRT sqrt
+#define NB_SINC3_LIMIT 0.1
 #define NB_NAME nb_render_f64
+#define NB_STOP nb_stop_f64
 #include "nbkernel_body.h"
+
+#include "nbadjoint.h"

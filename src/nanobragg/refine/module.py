@@ -54,6 +54,9 @@ class DiffractionModel(nn.Module):
             natural unit (e.g. ``{"beam.fluence": 1e28}``).
         refine_F: Miller indices ``(h, k, l)`` whose amplitudes in ``table`` are refined
             too (electrons; each index with its Friedel mate unless ``friedel=False``).
+        engine: render engine (:mod:`nanobragg.render.engines`): ``"auto"`` takes the
+            fused kernel and its adjoint where they apply; second derivatives (Hessian-
+            vector products, gradgradcheck) need ``"eager"``.
 
     Raises:
         ValueError: a name is not in the table, is not differentiable, or its value is
@@ -66,8 +69,9 @@ class DiffractionModel(nn.Module):
     def __init__(self, config: SimulationConfig, refine: list[str],
                  table: FTable | None = None, mask: np.ndarray | None = None,
                  dtype: torch.dtype = torch.float64, scales: dict | None = None,
-                 refine_F=(), friedel: bool = True):
+                 refine_F=(), friedel: bool = True, engine: str = "auto"):
         super().__init__()
+        self.engine = engine
         self.names = [n for name in refine for n in ALIASES.get(name, (name,))]
         self.entries = [_refinable(name) for name in self.names]
         config = pin_derived(config, self.names)
@@ -117,7 +121,7 @@ class DiffractionModel(nn.Module):
         """The rendered image, photons per pixel, shape (slow, fast)."""
         device = self.values[0].device if len(self.values) else torch.device("cpu")
         return simulate(self.current_config(), self.current_table(), self.mask,
-                        dtype=self.dtype, device=device).image
+                        dtype=self.dtype, device=device, engine=self.engine).image
 
 
 def with_value(config: SimulationConfig, entry: Parameter, value: torch.Tensor):

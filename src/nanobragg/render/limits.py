@@ -171,24 +171,26 @@ def check_render_cost(cost: RenderCost, override: bool = False) -> None:
 
 
 
-def check_unsplit_memory(setup) -> None:
+def check_unsplit_memory(setup, engine: str = "auto") -> None:
     """Raise InputError when a pixel's sub-steps must stay in one piece and are too many.
 
-    Pixels rendered by the compiled path, or whose sub-steps the eager kernel splits into
+    Pixels rendered by the fused engine, or whose sub-steps the eager kernel splits into
     blocks, need bounded memory at any count; the others hold every sub-step of a pixel
     at once.
 
     Args:
         setup: the prepared simulation (simulator.Setup).
+        engine: the engine asked for (``"eager"`` holds the sub-steps; ``"auto"`` and
+            ``"fast"`` render with the fused engine where it applies).
     """
     per_pixel = setup.evaluations_per_pixel
     if per_pixel <= MAX_UNSPLIT_EVALUATIONS:
         return
-    from ..native.kernel import supported
+    from .engines import supports
     from .substeps import unsplit_reason  # loads the eager kernel: only when it matters
 
     reason = unsplit_reason(setup)
-    if reason is None or supported(setup):
+    if reason is None or (engine != "eager" and supports("fast", setup)):
         return
     raise InputError(
         f"{reason}: with it each pixel's {per_pixel:.3g} sub-steps are "

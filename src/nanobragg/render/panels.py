@@ -4,10 +4,10 @@ The beam, crystal, mosaic domains, sources and the normalisation over steps are 
 for every panel; so is the oversampling, chosen once for the whole detector (the user's,
 else the largest that the C's rule asks for on any panel). Panels of equal pixel counts
 are stacked into one detector model ((panels, 3) frames) and rendered together, the
-kernel taking each pixel's panel index. Panels are rendered one at a time, each by
-:func:`nanobragg.render.simulate.simulate` as a one-panel detector, where their sizes differ,
-where the compiled fast path takes the render (no gradient asked for), and with tricubic
-interpolation (which the C switches off part-way through one panel's pixel order).
+kernel (either engine) taking each pixel's panel index. Panels are rendered one at a
+time, each by :func:`nanobragg.render.simulate.simulate` as a one-panel detector, where
+their sizes differ and with tricubic interpolation (which the C switches off part-way
+through one panel's pixel order).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from ..config import SimulationConfig
 from ..errors import InputError
 from ..models.panels import single_panel, stack_panels
 from ..models.setup import Setup
-from ..native import kernel as fused
 from ..physics.structure_factors import FTable, structure_factor_lookup
-from .simulate import SimulationResult, prepare, render_eager, rendered_mask, simulate
+from . import engines
+from .simulate import SimulationResult, prepare, render_eager, render_fast, rendered_mask, simulate
 
 
 @dataclass
@@ -79,7 +79,8 @@ def simulate_panels(config: SimulationConfig, table: FTable | None = None,
                     masks: list[np.ndarray | None] | None = None,
                     dtype: torch.dtype = torch.float64,
                     device: torch.device | str | None = "cpu",
-                    evaluations_per_chunk: int | None = None) -> PanelImages:
+                    evaluations_per_chunk: int | None = None,
+                    engine: str = "auto") -> PanelImages:
     """Render every panel of the detector.
 
     Args:
@@ -89,6 +90,7 @@ def simulate_panels(config: SimulationConfig, table: FTable | None = None,
         masks: per panel a uint16 (spixels, fpixels) mask (0 = skip) or None.
         dtype, device: working precision and device.
         evaluations_per_chunk: memory bound per kernel call (pixels x sub-steps).
+        engine: ``"auto"``, ``"eager"`` or ``"fast"`` (see :mod:`nanobragg.render.engines`).
 
     Returns:
         The images, one per panel. Tricubic interpolation that leaves the HKL grid is
@@ -97,33 +99,34 @@ def simulate_panels(config: SimulationConfig, table: FTable | None = None,
     Raises:
         InputError: the number of masks differs from the number of panels.
     """
+    engines.check_name(engine)
     configs = panel_configs(config)
     masks = [None] * len(configs) if masks is None else list(masks)
     if len(masks) != len(configs):
         raise InputError(f"masks: {len(masks)} given for {len(configs)} panels")
     setups = [prepare(c, table, dtype, device) for c in configs]
     rendered = [rendered_mask(c, m, setups[0].device) for c, m in zip(configs, masks)]
-    if not _one_pass(setups, rendered):
+    if not _one_pass(setups):
         results = [simulate(c, table, m, dtype=dtype, device=device,
-                            evaluations_per_chunk=evaluations_per_chunk)
+                            evaluations_per_chunk=evaluations_per_chunk, engine=engine)
                    for c, m in zip(configs, masks)]
         return PanelImages(results, results[0].setup.oversample)
     stacked = dataclasses.replace(setups[0],
                                   detector=stack_panels([s.detector for s in setups]))
     keep = torch.stack(rendered)
-    image, _ = render_eager(stacked, keep, evaluations_per_chunk)
+    if engines.choose(stacked, engine) == "fast":
+        image, _ = render_fast(stacked, keep)
+    else:
+        image, _ = render_eager(stacked, keep, evaluations_per_chunk)
     results = [SimulationResult(image[k], keep[k], setups[k]) for k in range(len(setups))]
     return PanelImages(results, setups[0].oversample)
 
 
-def _one_pass(setups: list[Setup], rendered: list[torch.Tensor]) -> bool:
-    """Whether the panels render together: equal pixel counts, a structure-factor lookup
-    that never stops part-way, and a render the compiled fast path does not take."""
+def _one_pass(setups: list[Setup]) -> bool:
+    """Whether the panels render together: equal pixel counts and a structure-factor
+    lookup that never stops part-way."""
     first = setups[0].detector
     if any((s.detector.fpixels, s.detector.spixels) != (first.fpixels, first.spixels)
            for s in setups):
         return False
-    if structure_factor_lookup(setups[0].sampling.lookup).stops:
-        return False
-    pixels = sum(int(r.sum()) for r in rendered)
-    return not fused.choose(setups[0], pixels)
+    return not structure_factor_lookup(setups[0].sampling.lookup).stops

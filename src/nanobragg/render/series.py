@@ -16,7 +16,8 @@ from .simulate import simulate
 def phi_frames(config: SimulationConfig, table: FTable | None = None,
                mask: np.ndarray | None = None, dtype: torch.dtype = torch.float64,
                device: torch.device | str | None = "cpu",
-               evaluations_per_chunk: int | None = None) -> torch.Tensor:
+               evaluations_per_chunk: int | None = None, engine: str = "auto"
+               ) -> torch.Tensor:
     """Render every phi step of the oscillation as its own frame.
 
     Frame i is the still image at spindle angle phi0 + i * phistep, sampled over one step
@@ -26,7 +27,7 @@ def phi_frames(config: SimulationConfig, table: FTable | None = None,
 
     Args:
         config: the simulation; its phi steps become the frames.
-        table, mask, dtype, device, evaluations_per_chunk: as for ``simulate``.
+        table, mask, dtype, device, evaluations_per_chunk, engine: as for ``simulate``.
 
     Returns:
         Photons per pixel, shape (phisteps, spixels, fpixels), in ``dtype``.
@@ -37,6 +38,7 @@ def phi_frames(config: SimulationConfig, table: FTable | None = None,
         crystal = dataclasses.replace(config.crystal, phi0=config.crystal.phi0 + index * step,
                                       osc=step, phistep=step, phisteps=1)
         frame = simulate(dataclasses.replace(config, crystal=crystal), table, mask, dtype=dtype,
-                         device=device, evaluations_per_chunk=evaluations_per_chunk)
+                         device=device, evaluations_per_chunk=evaluations_per_chunk,
+                         engine=engine)
         frames.append(frame.image / steps)
     return torch.stack(frames)

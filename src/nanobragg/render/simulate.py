@@ -24,9 +24,10 @@ from ..parameters import check_gradient_requests
 from ..physics.structure_factors import FTable, structure_factor_lookup
 from ..physics.vectors import value_of
 from ..validation import check_config, check_run_options
+from . import engines
 
 __all__ = ["Setup", "SimulationResult", "choose_oversample", "pixels_per_chunk", "prepare",
-           "render_eager", "rendered_mask", "resolve_device", "simulate"]
+           "render_eager", "render_fast", "rendered_mask", "resolve_device", "simulate"]
 
 log = logging.getLogger(__name__)
 
@@ -143,18 +144,21 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         mask: uint16 (spixels, fpixels); pixels equal to 0 are skipped.
         dtype, device: working precision and device.
         evaluations_per_chunk: memory bound per kernel call (pixels x sub-steps).
-        engine: ``"auto"`` picks the compiled fast path (:mod:`nanobragg.native.kernel`) for large
-            renders it covers and the eager kernel otherwise; ``"eager"`` or ``"fast"``
-            force one (``"fast"`` still falls back where it does not apply).
+        engine: ``"auto"``, ``"eager"`` or ``"fast"`` (:func:`nanobragg.render.engines.choose`:
+            ``"fast"`` where the fused kernel cannot render is an error saying why).
         progress: optional callable ``progress(pixels_just_finished, pixels_in_total)``.
         setup: the result of ``prepare(config, table, dtype, device)`` when the caller
             has it already (then ``table``, ``dtype`` and ``device`` are taken from it).
 
     Returns:
         The image (zero outside ROI and mask) and its setup.
+
+    Raises:
+        ValueError: an unknown ``engine``; InputError: ``"fast"`` where it cannot render.
     """
     check_config(config)
     check_run_options(dtype, engine, evaluations_per_chunk, device)
+    engines.check_name(engine)
     if setup is None:
         if table is None and config.structure_factors is not None:
             from ..io.structure_factors import source_table
@@ -163,11 +167,10 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         setup = prepare(config, table, dtype, device)
     dev = setup.device
     rendered = rendered_mask(config, mask, dev)
-    everything = _is_broadcast(rendered) or bool(rendered.all())
-    count = rendered.numel() if everything else int(rendered.sum())
-    if fused.choose(setup, count, engine):
-        return _render_fast(config, setup, rendered, everything, progress)
-    image, stop = render_eager(setup, rendered, evaluations_per_chunk, progress)
+    if engines.choose(setup, engine) == "fast":
+        image, stop = render_fast(setup, rendered, progress=progress)
+    else:
+        image, stop = render_eager(setup, rendered, evaluations_per_chunk, progress)
     return SimulationResult(image, rendered, setup, stop)
 
 
@@ -272,20 +275,38 @@ def _is_broadcast(rendered: torch.Tensor) -> bool:
     return all(stride == 0 for stride in rendered.stride())
 
 
-def _render_fast(config: SimulationConfig, setup: Setup, rendered: torch.Tensor,
-                 everything: bool, progress) -> SimulationResult:
-    """The image through :mod:`nanobragg.native.kernel` (a whole frame needs no index list)."""
+def render_fast(setup: Setup, rendered: torch.Tensor, everything: bool | None = None,
+                progress=None) -> tuple[torch.Tensor, int | None]:
+    """The image through :mod:`nanobragg.native.kernel` (a whole frame needs no index list).
+
+    Args:
+        setup: the models; a detector of stacked panels takes a (panels, slow, fast)
+            ``rendered``.
+        rendered: pixels to render, bool (slow, fast) or (panels, slow, fast).
+        everything: whether every pixel is rendered (None: find out).
+        progress: optional callable ``progress(pixels_just_finished, pixels_in_total)``.
+
+    Returns:
+        As :func:`render_eager`.
+    """
+    if everything is None:
+        everything = _is_broadcast(rendered) or bool(rendered.all())
     flat_index = rendered.numel() if everything else torch.nonzero(
         rendered.reshape(-1)).squeeze(1)
     total = rendered.numel() if everything else flat_index.numel()
     report = None if progress is None else (lambda n: progress(n, total))
-    values = fused.render(setup, flat_index, config.detector.fpixels, progress=report)
+    render = fused.render_frame
+    if torch.is_grad_enabled() and requires_grad(setup):
+        from ..native import adjoint  # only a render with gradients needs it
+
+        render = adjoint.render
+    values, stop = render(setup, flat_index, setup.detector.fpixels, progress=report)
     if everything:
         image = values
     else:
         image = torch.zeros(rendered.numel(), dtype=setup.dtype, device=rendered.device)
         image.index_put_((flat_index,), values)
-    return SimulationResult(image.reshape(rendered.shape), rendered, setup, None)
+    return image.reshape(rendered.shape), stop
 
 
 def pixels_per_chunk(setup: Setup, evaluations_per_chunk: int | None) -> int:

@@ -18,13 +18,11 @@ from typing import Any
 import torch
 
 from ..errors import ConfigTypeError, InputError
-from .checks import Check, _show, check_record, choice, count
+from .checks import Check, _show, check_record, count
 
-#: The render engines of ``simulate(engine=...)`` (see nanobragg.render.simulate).
-ENGINES = ("auto", "eager", "fast")
 DTYPES = (torch.float32, torch.float64)
 
-__all__ = ["DTYPES", "ENGINES", "check_config", "check_run_options"]
+__all__ = ["DTYPES", "check_config", "check_run_options"]
 
 
 def check_config(config: Any) -> None:
@@ -50,7 +48,9 @@ def check_run_options(dtype: Any = torch.float64, engine: Any = "auto",
                               f"(got {_show(dtype)}{hint})")
     if dtype not in DTYPES:
         raise InputError(f"dtype must be torch.float32 or torch.float64 (got {dtype})")
-    choice(ENGINES)("engine", engine)
+    if not isinstance(engine, str):
+        raise ConfigTypeError(f"engine must be a name (got {_show(engine)}); the names are "
+                              f"in nanobragg.render.engines")
     count(1, optional=True)("evaluations_per_chunk", evaluations_per_chunk)
 
 

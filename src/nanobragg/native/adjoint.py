@@ -1,0 +1,144 @@
+"""Gradients through the fused kernel: a torch.autograd.Function whose forward is the
+compiled render and whose backward is its compiled adjoint (``nb_adjoint``).
+
+The function's inputs are the tensors the kernel reads (detector frame, origin, pixel
+size and layer offsets; the scale and water background; the polarization vectors and
+Kahn factor; sources and wavelengths; crystal rows per phi step and mosaic domain, N;
+the F table); everything upstream of them (configuration -> models) stays ordinary
+autograd. The backward runs in double on fixed items of :data:`ITEM_PIXELS` pixels, each
+summed pixel after pixel into its own buffer, and the buffers are added in item order:
+the same bits for any thread count, memory O(pixels + threads * parameters).
+
+Second derivatives are not available here: a backward that would build a graph (for
+``create_graph=True``, gradgradcheck, Hessian-vector products) raises an error that says
+to render with ``engine="eager"``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import torch
+
+from ..models.setup import Setup, background, scale
+from ..physics.vectors import unit
+from . import build
+from . import kernel as fused
+from .threads import run_items
+
+#: Pixels per backward work item (fixed, so that the sum order is the same for any
+#: thread count).
+ITEM_PIXELS = 2048
+#: The kernel's inputs in the order of :class:`FusedRender`, as (model, field) or a name.
+INPUTS = (("detector", "pix0"), ("detector", "fdet"), ("detector", "sdet"),
+          ("detector", "odet"), ("detector", "pixel_size"), ("detector", "close_distance"),
+          "scale", "background", ("beam", "kahn"), ("crystal", "N"),
+          ("detector", "layer_offsets"), ("beam", "incident"), ("beam", "wavelength"),
+          "e_in", "b_in", ("crystal", "real_rows"), "table")
+
+SECOND_DERIVATIVE_MESSAGE = (
+    "second derivatives (create_graph=True, gradgradcheck, Hessian-vector products) are "
+    "not available through the fused engine; render with engine='eager' for them")
+
+
+def inputs(setup: Setup) -> list[torch.Tensor]:
+    """The tensors of :data:`INPUTS` for a setup (e_in, b_in, scale and background by
+    ordinary autograd from the models)."""
+    beam = setup.beam
+    axis = beam.polar_vector.expand_as(beam.incident)
+    b_in = unit(torch.linalg.cross(axis, beam.incident, dim=-1))
+    e_in = unit(torch.linalg.cross(beam.incident, b_in, dim=-1))
+    named = {"scale": scale(setup), "background": background(setup), "e_in": e_in,
+             "b_in": b_in, "table": setup.table.F}
+    return [named[key] if isinstance(key, str) else getattr(getattr(setup, key[0]), key[1])
+            for key in INPUTS]
+
+
+def render(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
+           progress=None) -> tuple[torch.Tensor, int | None]:
+    """As :func:`nanobragg.native.kernel.render_frame`, differentiable in the inputs."""
+    holder: dict = {}
+    values = FusedRender.apply((setup, flat_index, fpixels, progress, holder),
+                               *inputs(setup))
+    return values, holder.get("stop")
+
+
+class FusedRender(torch.autograd.Function):
+    """Photons of a pixel list by the fused kernel; backward by its adjoint."""
+
+    @staticmethod
+    def forward(ctx, spec, *tensors):
+        setup, flat_index, fpixels, progress, holder = spec
+        values, holder["stop"] = fused.render_frame(setup, flat_index, fpixels,
+                                                    progress=progress)
+        ctx.spec = (setup, flat_index, fpixels)
+        return values
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        if torch.is_grad_enabled():
+            raise RuntimeError(SECOND_DERIVATIVE_MESSAGE)
+        setup, flat_index, fpixels = ctx.spec
+        wanted = ctx.needs_input_grad[1:]
+        flat = adjoint(setup, flat_index, fpixels, grad_out, with_table=wanted[-1])
+        return (None, *_unpack(setup, flat, wanted))
+
+
+def adjoint(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
+            grad_out: torch.Tensor, with_table: bool, threads: int | None = None
+            ) -> torch.Tensor:
+    """The gradient buffer (float64, the layout of ``nb_adjoint``) for cotangents
+    ``grad_out`` (P,) of the photons of ``flat_index``."""
+    lib = build.load()
+    args = fused._arguments(setup, fpixels)
+    params = args["params"]
+    f64 = torch.float64
+    arrays = [t.to(f64).contiguous() for t in args["keep"]]  # the table in double
+    pointers = [ctypes.c_void_p(t.data_ptr()) for t in arrays]
+    g = grad_out.detach().to(f64).contiguous()
+    pixels = None if isinstance(flat_index, int) else flat_index.to(torch.int64).contiguous()
+    total = g.numel()
+    size = lib.nb_grad_size(ctypes.byref(params), int(with_table))
+    threads = max(1, threads or torch.get_num_threads())
+    starts = list(range(0, total, ITEM_PIXELS))
+    result = torch.zeros(size, dtype=f64)
+    slots = torch.zeros((threads, size), dtype=f64)
+    for wave in range(0, len(starts), threads):
+        batch = starts[wave:wave + threads]
+        slots[:len(batch)].zero_()
+
+        def work(k: int, batch=batch) -> None:
+            start = batch[k]
+            count = min(ITEM_PIXELS, total - start)
+            listed = None if pixels is None else ctypes.c_void_p(pixels[start:].data_ptr())
+            lib.nb_adjoint(ctypes.byref(params), listed, start, count, *pointers,
+                           ctypes.c_void_p(g[start:].data_ptr()), int(with_table),
+                           ctypes.c_void_p(slots[k].data_ptr()))
+
+        run_items(range(len(batch)), work, threads)
+        for k in range(len(batch)):  # in item order: the same sum for any thread count
+            result += slots[k]
+    return result
+
+
+def _unpack(setup: Setup, flat: torch.Tensor, wanted) -> list[torch.Tensor | None]:
+    """Gradients of :data:`INPUTS` from the buffer, in their shapes and dtypes."""
+    tensors = inputs_like(setup)
+    out, at = [], 0
+    sizes = {"pix0": 3, "fdet": 3, "sdet": 3, "odet": 3}
+    for key, like, want in zip(INPUTS, tensors, wanted):
+        name = key if isinstance(key, str) else key[1]
+        count = sizes.get(name, like.numel())
+        if name == "table" and not want:
+            out.append(None)
+            continue
+        part = flat[at:at + count]
+        at += count
+        out.append(part.reshape(like.shape).to(like.dtype) if want else None)
+    return out
+
+
+def inputs_like(setup: Setup) -> list[torch.Tensor]:
+    """The inputs' shapes and dtypes without building the graph of e_in, b_in."""
+    with torch.no_grad():
+        return inputs(setup)
