@@ -25,7 +25,7 @@ import torch
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("nbkernel.c", "nbkernel_body.h", "nbnoise.c", "nbimage.c")
+SOURCES = ("nbkernel.c", "nbkernel_body.h", "nbnoise.c", "nbimage.c", "nbdetnoise.c")
 #: No -ffast-math: IEEE results; -fno-trapping-math only lets floor/ceil vectorise.
 FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-ffp-contract=off",
          "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-shared", "-fPIC")
@@ -112,6 +112,8 @@ def load(build: bool = True) -> ctypes.CDLL | None:
     lib = ctypes.CDLL(str(path))
     lib.nb_noise.restype = ctypes.c_double
     lib.nb_image_deviations.restype = ctypes.c_double
+    lib.nb_dn_counts.restype = ctypes.c_double
+    lib.nb_dn_readout.restype = ctypes.c_double
     _loaded[key] = lib
     return lib
 
