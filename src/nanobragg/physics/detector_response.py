@@ -27,10 +27,16 @@ PSF_KINDS = ("gauss", "fiber")
 _SQRT_LOG16 = math.sqrt(math.log(16.0))
 
 
-def _corner_sum(integral, dx: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
-    """Pixel integral from a cumulative ``integral(x, y)`` over the unit pixel corners."""
-    return (integral(dx + 0.5, dy + 0.5) - integral(dx + 0.5, dy - 0.5)
-            - integral(dx - 0.5, dy + 0.5) + integral(dx - 0.5, dy - 0.5))
+def _pixel_integrals(integral, offsets: torch.Tensor) -> torch.Tensor:
+    """Integral over each unit pixel centred on the grid of ``offsets`` (both axes).
+
+    The cumulative ``integral(x, y)`` is evaluated once per pixel corner and the four
+    corners of each pixel are combined: I(+,+) - I(+,-) - I(-,+) + I(-,-).
+    """
+    corners = torch.cat([offsets - 0.5, offsets[-1:] + 0.5])
+    cy, cx = torch.meshgrid(corners, corners, indexing="ij")
+    grid = integral(cx, cy)
+    return grid[1:, 1:] - grid[:-1, 1:] - grid[1:, :-1] + grid[:-1, :-1]
 
 
 def psf_kernel(kind: str, fwhm_pixels: torch.Tensor | float, radius: int,
@@ -62,7 +68,7 @@ def psf_kernel(kind: str, fwhm_pixels: torch.Tensor | float, radius: int,
 
         def integral(x, y):
             return torch.atan(x * y / (g * torch.sqrt(g * g + x * x + y * y))) / (2 * math.pi)
-    values = _corner_sum(integral, dx, dy)
+    values = _pixel_integrals(integral, offsets)
     return torch.where(dx * dx + dy * dy <= radius * radius, values, torch.zeros_like(values))
 
 
@@ -95,17 +101,21 @@ def convolve(image: torch.Tensor, kernel: torch.Tensor, extra: int = 0) -> torch
     r = (kernel.shape[-1] - 1) // 2
     size = (fft_size(rows + extra + r + 1), fft_size(cols + extra + r + 1))
     spectrum = (torch.fft.rfft2(image.to(kernel.dtype), s=size)
-                * torch.fft.rfft2(_wrap(kernel, size)))
+                * torch.fft.rfft2(wrap_kernel(kernel, size)))
     out = torch.fft.irfft2(spectrum, s=size)
     return out[..., : rows + extra, : cols + extra]
 
 
-def _wrap(kernel: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """The kernel placed on a periodic grid of ``size`` with its centre at [0, 0]."""
+def wrap_kernel(kernel: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The kernel placed on a periodic grid of ``size`` with its centre at [0, 0]
+    (``size`` at least the kernel's in both axes)."""
     r = (kernel.shape[-1] - 1) // 2
-    pad = torch.nn.functional.pad(kernel, (0, size[1] - kernel.shape[-1],
-                                           0, size[0] - kernel.shape[-2]))
-    return torch.roll(pad, shifts=(-r, -r), dims=(-2, -1))
+    grid = kernel.new_zeros(size)
+    grid[: r + 1, : r + 1] = kernel[r:, r:]
+    grid[: r + 1, size[1] - r:] = kernel[r:, :r]
+    grid[size[0] - r:, : r + 1] = kernel[:r, r:]
+    grid[size[0] - r:, size[1] - r:] = kernel[:r, :r]
+    return grid
 
 
 def apply_psf(image: torch.Tensor, kind: str, fwhm_pixels: torch.Tensor | float,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .detector_response import FIBER_G_PER_FWHM, convolve, psf_kernel
+from .detector_response import FIBER_G_PER_FWHM, fft_size, psf_kernel, wrap_kernel
 
 #: Bands (FFT convolutions) above which neighbouring radii are merged.
 MAX_BANDS = 12
@@ -113,12 +113,13 @@ def _band_edges(radii: np.ndarray, max_bands: int) -> list[int]:
     if distinct.size <= max_bands:
         return [int(v) for v in distinct]
     small = [int(v) for v in distinct if v <= EXACT_RADIUS]
-    large = distinct[distinct > EXACT_RADIUS]
+    large = distinct[distinct > EXACT_RADIUS].astype(np.float64)
     slots = max(1, max_bands - len(small))
-    ratio = (float(large[-1]) / float(large[0])) ** (1.0 / slots) if large.size > 1 else 2.0
-    bins = np.floor(np.log(large / large[0]) / math.log(max(ratio, 1.0 + 1e-9)) + 1e-9)
-    edges = [int(large[np.nonzero(bins == b)[0][-1]]) for b in np.unique(bins)]
-    return small + sorted(set(edges) | {int(large[-1])})
+    span = math.log(large[-1] / large[0]) if large.size > 1 else 0.0
+    bins = np.zeros(large.size, dtype=np.int64) if span == 0.0 else np.minimum(
+        np.floor(np.log(large / large[0]) / span * slots), slots - 1).astype(np.int64)
+    last = np.r_[bins[1:] != bins[:-1], True]
+    return small + [int(v) for v in large[last]]
 
 
 def _band_weights(radii: np.ndarray, lo: int, hi: int, cumulative: np.ndarray) -> np.ndarray:
@@ -141,17 +142,22 @@ def _spread(image: np.ndarray, radii: np.ndarray, kernel: np.ndarray,
     mass = np.bincount(ring.ravel(), weights=kernel.ravel(), minlength=big + 1)
     cumulative = np.cumsum(mass)
     edges = _band_edges(radii, max_bands)
-    out = torch.zeros((rows + 1, cols + 1), dtype=torch.float64)
+    spectra: dict[tuple[int, int], torch.Tensor] = {}
     lo = -1
     for hi in edges:
         weights = _band_weights(radii, lo, hi, cumulative)
         if weights.any():
-            band = np.where((ring > lo) & (ring <= hi), kernel, 0.0)[big - hi: big + hi + 1,
-                                                                     big - hi: big + hi + 1]
+            window = (slice(big - hi, big + hi + 1), slice(big - hi, big + hi + 1))
+            inside = (ring[window] > lo) & (ring[window] <= hi)
+            band = torch.from_numpy(np.where(inside, kernel[window], 0.0)).to(dtype)
+            size = (fft_size(rows + hi + 2), fft_size(cols + hi + 2))
             source = torch.from_numpy(image * weights).to(dtype)
-            band = torch.from_numpy(np.ascontiguousarray(band)).to(dtype)
-            out += convolve(source, band, extra=1).to(torch.float64)
+            spectrum = torch.fft.rfft2(source, s=size) * torch.fft.rfft2(wrap_kernel(band, size))
+            spectra[size] = spectrum + spectra[size] if size in spectra else spectrum
         lo = hi
+    out = torch.zeros((rows + 1, cols + 1), dtype=torch.float64)
+    for size, spectrum in spectra.items():
+        out += torch.fft.irfft2(spectrum, s=size)[: rows + 1, : cols + 1].to(torch.float64)
     exact = len(edges) == np.unique(radii[radii >= 0]).size
     return out.numpy(), exact
 
