@@ -233,6 +233,6 @@ def _python_readout(signal: np.ndarray, gain: float, adc: float, noise: float, b
     over16 = adu > _MAX16
     pixels16 = to_uint16(np.minimum(adu, _MAX16))
     overloads = int((over32 if bits == 32 else over16).sum()) if bits in (16, 32) else 0
-    total = math.fsum(signal.astype(np.float64).ravel().tolist())
+    total = float(sum(signal.astype(np.float64).ravel().tolist()))  # in order, like the C
     shape = signal.shape
     return pixels16.reshape(shape), pixels32.reshape(shape), total, overloads

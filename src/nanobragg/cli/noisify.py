@@ -50,7 +50,7 @@ options:
 \t-Xbeam\t image X coordinate of direct-beam spot (mm)
 \t-Ybeam\t image Y coordinate of direct-beam spot (mm)
 \t-header\t import 512-byte header from specified SMV file
-\t-dtype float32|float64\t precision of the PSF convolution (default float64)"""
+\t-dtype float32|float64\t accepted like nanoBragg's; the PSF convolution is float64 in both"""
 
 
 @dataclass
@@ -230,8 +230,7 @@ def _photons(opts: NoisifyOptions, image: np.ndarray, out) -> np.ndarray:
 
 
 def _blur(opts: NoisifyOptions, photons: np.ndarray, out) -> np.ndarray:
-    result = reference_psf(photons, opts.psf, opts.psf_fwhm / opts.pixel, opts.psf_radius,
-                           dtype=opts.dtype)
+    result = reference_psf(photons, opts.psf, opts.psf_fwhm / opts.pixel, opts.psf_radius)
     for line in result.notes:
         print(line, file=out)
     return result.image
