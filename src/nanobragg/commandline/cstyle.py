@@ -33,6 +33,7 @@ class CRule:
     patterns: tuple[str, ...]
     kinds: str
     action: Action
+    needs: int | None = None  # arguments that must follow (default: len(kinds))
 
     def match_length(self, token: str) -> int:
         """Length of the longest pattern matching ``token`` (0: none)."""
@@ -44,9 +45,9 @@ class CRule:
         return best
 
 
-def rule(patterns: str, kinds: str, action: Action) -> CRule:
+def rule(patterns: str, kinds: str, action: Action, needs: int | None = None) -> CRule:
     """A rule from space-separated patterns."""
-    return CRule(tuple(patterns.split()), kinds, action)
+    return CRule(tuple(patterns.split()), kinds, action, needs)
 
 
 def store(name: str, unit: Callable[[float], float] | None = None, **extra: Any) -> Action:
@@ -121,7 +122,7 @@ def _apply(argv: list[str], i: int, rules: tuple[CRule, ...], state: Any,
     longest = max(n for _, n in matching)
     used, fired = 0, False
     for r, n in matching:
-        if len(argv) - i - 1 < len(r.kinds):
+        if len(argv) - i - 1 < (len(r.kinds) if r.needs is None else r.needs):
             continue
         tokens = argv[i + 1: i + 1 + len(r.kinds)]
         checked = strict and n == longest
@@ -129,6 +130,7 @@ def _apply(argv: list[str], i: int, rules: tuple[CRule, ...], state: Any,
         used = max(used, len(tokens))
         fired |= n == longest
     if strict and not fired:
-        need = max(len(r.kinds) for r, n in matching if n == longest)
+        need = max(len(r.kinds) if r.needs is None else r.needs
+                   for r, n in matching if n == longest)
         raise InputError(f"{token}: needs {need} value{'s' if need > 1 else ''} after it")
     return set(range(i + 1, i + 1 + used))
