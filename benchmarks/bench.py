@@ -139,7 +139,7 @@ def gpu_bench(opts) -> None:
 
     from nanobragg.cli.main import DTYPES, load_table
     from nanobragg.commandline.to_config import build_request
-    from nanobragg.simulator import simulate
+    from nanobragg.render.simulate import simulate
 
     if not torch.cuda.is_available():
         print("GPU: no CUDA device here; skipped")

@@ -46,8 +46,8 @@ def render_seconds(case: str, dtype: str) -> float:
     import torch
 
     from nanobragg.commandline.to_config import build_request
-    from nanobragg.simulator import simulate
-    from nanobragg.tables import load_structure_factors
+    from nanobragg.io.structure_factors import load_structure_factors
+    from nanobragg.render.simulate import simulate
 
     request = build_request(case_args(case), cwd=GOLDEN / case)
     table, _, _ = load_structure_factors(request.hkl_path, None,

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from nanobragg.noise import poisson_noise_image
+from nanobragg.products.noise import poisson_noise_image
 
 
 def time_mean(mean: float, size: int, repeat: int, seed: int, flat: bool) -> list[float]:

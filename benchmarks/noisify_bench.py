@@ -63,9 +63,9 @@ def _psf_stage() -> float:
     sys.path.insert(0, str(ROOT / "src"))
     import numpy as np
 
-    from nanobragg.detector_noise import DetectorNoiseState, photon_counts
+    from nanobragg.models.rng import f32
     from nanobragg.physics.psf_radii import reference_psf
-    from nanobragg.rng import f32
+    from nanobragg.products.detector_noise import DetectorNoiseState, photon_counts
     image = np.fromfile(CASE / "in_floatimage.bin", "<f4").reshape(1024, 1024)
     photons = (3000.0 * image.astype(np.float64)).astype(np.float32)
     counts, _ = photon_counts(photons, 0.0, 0.03, DetectorNoiseState(-14))
@@ -78,9 +78,9 @@ def _check(size: int) -> None:
     """Banded against exact PSF on a central crop: noise-image pixels that differ."""
     import numpy as np
 
-    from nanobragg.detector_noise import DetectorNoiseState, photon_counts, readout
+    from nanobragg.models.rng import f32
     from nanobragg.physics.psf_radii import reference_psf
-    from nanobragg.rng import f32
+    from nanobragg.products.detector_noise import DetectorNoiseState, photon_counts, readout
     image = np.fromfile(CASE / "in_floatimage.bin", "<f4").reshape(1024, 1024)
     lo = (1024 - size) // 2
     crop = image[lo:lo + size, lo:lo + size]

@@ -24,10 +24,10 @@ from pathlib import Path
 import torch
 
 from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
-from nanobragg.module import DiffractionModel
-from nanobragg.plots import convergence_plot, side_by_side
-from nanobragg.refinement import fit
-from nanobragg.simulator import simulate
+from nanobragg.refine.fit import fit
+from nanobragg.refine.module import DiffractionModel
+from nanobragg.refine.plots import convergence_plot, side_by_side
+from nanobragg.render.simulate import simulate
 
 DEG = math.pi / 180
 REFINED = ["crystal.cell_lengths", "crystal.misset", "detector.distance",

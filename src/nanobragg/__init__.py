@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import importlib
 
+from . import _moved
+
 __version__ = "0.1.0"
 
 #: public name -> (module, attribute)
@@ -28,44 +30,47 @@ _PUBLIC = {
     "CrystalConfig": ("nanobragg.config", "CrystalConfig"),
     "BeamConfig": ("nanobragg.config", "BeamConfig"),
     "PanelConfig": ("nanobragg.config", "PanelConfig"),
+    "StructureFactorFile": ("nanobragg.config", "StructureFactorFile"),
     "InputError": ("nanobragg.errors", "InputError"),
     # building configurations
     "from_command_line": ("nanobragg.commandline", "from_command_line"),
     "from_expt": ("nanobragg.io.expt", "from_expt"),
     "detector_from_dxtbx": ("nanobragg.io.expt", "detector_from_dxtbx"),
-    "lab_to_dxtbx": ("nanobragg.conventions", "lab_to_dxtbx"),
-    "dxtbx_to_lab": ("nanobragg.conventions", "dxtbx_to_lab"),
+    "lab_to_dxtbx": ("nanobragg.models.conventions", "lab_to_dxtbx"),
+    "dxtbx_to_lab": ("nanobragg.models.conventions", "dxtbx_to_lab"),
     # simulation
-    "simulate": ("nanobragg.simulator", "simulate"),
-    "prepare": ("nanobragg.simulator", "prepare"),
-    "SimulationResult": ("nanobragg.simulator", "SimulationResult"),
-    "simulate_panels": ("nanobragg.multipanel", "simulate_panels"),
-    "PanelImages": ("nanobragg.multipanel", "PanelImages"),
-    "DiffractionModel": ("nanobragg.module", "DiffractionModel"),
+    "simulate": ("nanobragg.render.simulate", "simulate"),
+    "prepare": ("nanobragg.render.simulate", "prepare"),
+    "SimulationResult": ("nanobragg.render.simulate", "SimulationResult"),
+    "simulate_panels": ("nanobragg.render.panels", "simulate_panels"),
+    "PanelImages": ("nanobragg.render.panels", "PanelImages"),
+    "DiffractionModel": ("nanobragg.refine.module", "DiffractionModel"),
     # the kernel's inputs and the kernel
     "Setup": ("nanobragg.models.setup", "Setup"),
     "Sampling": ("nanobragg.models.sampling", "Sampling"),
-    "render_pixels": ("nanobragg.kernel", "render_pixels"),
-    "detector_report": ("nanobragg.reports", "detector_report"),
+    "render_pixels": ("nanobragg.render.kernel", "render_pixels"),
+    "detector_report": ("nanobragg.products.reports", "detector_report"),
     # structure factors
     "FTable": ("nanobragg.physics.structure_factors", "FTable"),
     "HKLGrid": ("nanobragg.io.hkl", "HKLGrid"),
     "read_hkl": ("nanobragg.io.hkl", "read_hkl"),
     "read_fdump": ("nanobragg.io.hkl", "read_fdump"),
     "write_fdump": ("nanobragg.io.hkl", "write_fdump"),
-    "table_from_grid": ("nanobragg.tables", "table_from_grid"),
-    "read_structure_factors": ("nanobragg.tables", "read_structure_factors"),
+    "table_from_grid": ("nanobragg.io.structure_factors", "table_from_grid"),
+    "read_structure_factors": ("nanobragg.io.structure_factors", "read_structure_factors"),
     # writers (and the matching readers)
     "write_float_image": ("nanobragg.io.rawfloat", "write_float_image"),
     "read_float_image": ("nanobragg.io.rawfloat", "read_float_image"),
     "write_smv": ("nanobragg.io.smv", "write_smv"),
     "read_smv": ("nanobragg.io.smv", "read_smv"),
     "write_pgm": ("nanobragg.io.pgm", "write_pgm"),
-    "write_experiment_list": ("nanobragg.experiments", "write_experiment_list"),
-    "experiment_list": ("nanobragg.experiments", "experiment_list"),
+    "write_experiment_list": ("nanobragg.products.experiments", "write_experiment_list"),
+    "experiment_list": ("nanobragg.products.experiments", "experiment_list"),
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
+
+_moved.install()
 
 
 def __getattr__(name: str):

@@ -3,7 +3,7 @@
 Everything here is plain data in SI units (metres, radians, photons/m^2) with
 ``None`` meaning "not given, use the C program's default rule". The rules that
 turn these values into a detector frame, a crystal orientation and a list of
-sources live in :mod:`nanobragg.conventions` and :mod:`nanobragg.models`.
+sources live in :mod:`nanobragg.models.conventions` and :mod:`nanobragg.models`.
 
 Continuous values may also be ``torch.Tensor`` scalars (for example with
 ``requires_grad=True``); the models keep them in the autograd graph.
@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import InputError
 from .physics import lattice
-from .vectors import value_of
+from .physics.vectors import value_of
 
 CONVENTIONS = ("MOSFLM", "XDS", "ADXV", "DENZO", "DIALS", "CUSTOM")
 PIVOTS = ("BEAM", "SAMPLE")
@@ -297,18 +297,56 @@ class BeamConfig:
 
 
 @dataclass(frozen=True)
+class StructureFactorFile:
+    """A structure-factor file other than the C's ``h k l F`` text: MTZ or atomic model.
+
+    Attributes:
+        path: the file.
+        kind: ``"mtz"``, ``"model"`` (PDB or mmCIF) or ``"hkl"``; None = by its name and
+            first bytes.
+        column: MTZ amplitude column(s) (see :func:`nanobragg.io.mtz.read_mtz`); None =
+            the default labels.
+        dmin: resolution of a model's table (m); None = what the detector reaches.
+        solvent_k: flat bulk-solvent density of a model (electrons per cubic Angstrom,
+            the field's unit); 0 = no solvent.
+        solvent_b: its B factor (square Angstrom).
+    """
+
+    path: str
+    kind: str | None = None
+    column: str | None = None
+    dmin: float | None = None
+    solvent_k: float = 0.0
+    solvent_b: float = 46.5
+
+    def validate(self) -> None:
+        """Raise InputError for values that cannot be used."""
+        if self.kind is not None:
+            _check_choice("structure factor file kind", self.kind, ("mtz", "model", "hkl"))
+        _check_finite((("-model_dmin", self.dmin), ("-ksol", self.solvent_k),
+                       ("-bsol", self.solvent_b)))
+        if self.dmin is not None and not self.dmin > 0:
+            raise InputError(f"-model_dmin: must be positive (got {self.dmin * 1e10:g} A)")
+        if self.solvent_k < 0:
+            raise InputError(f"-ksol: must not be negative (got {self.solvent_k:g} e/A^3)")
+
+
+@dataclass(frozen=True)
 class SimulationConfig:
     """Everything that determines the float image, apart from the F table and mask.
 
     Attributes:
         detector, crystal, beam: the three parts of the experiment.
         dmin: skip scattering with resolution finer than this (m); 0 = off.
+        structure_factors: an MTZ or model file to take the F table from when none is
+            given to :func:`nanobragg.simulate`, or None.
     """
 
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     crystal: CrystalConfig = field(default_factory=CrystalConfig)
     beam: BeamConfig = field(default_factory=BeamConfig)
     dmin: Any = 0.0
+    structure_factors: StructureFactorFile | None = None
 
     def validate(self) -> None:
         """Check every part; raise InputError on the first problem."""
@@ -316,10 +354,16 @@ class SimulationConfig:
         self.crystal.validate()
         self.beam.validate()
         _check_finite((("-dmin", self.dmin),))
+        if self.structure_factors is not None:
+            self.structure_factors.validate()
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict of the configuration (tensors become floats or lists)."""
-        return _plain(dataclasses.asdict(self))
+        """Plain nested dict of the configuration (tensors become floats or lists); no
+        ``structure_factors`` key when there is no such file."""
+        data = _plain(dataclasses.asdict(self))
+        if data["structure_factors"] is None:
+            del data["structure_factors"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SimulationConfig:
@@ -370,7 +414,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_PARTS = {"detector": DetectorConfig, "crystal": CrystalConfig, "beam": BeamConfig}
+_PARTS = {"detector": DetectorConfig, "crystal": CrystalConfig, "beam": BeamConfig,
+          "structure_factors": StructureFactorFile}
 
 
 def _check_panels(panels: tuple[PanelConfig, ...]) -> None:

@@ -261,8 +261,10 @@ def _centre_rules(det) -> dict:
         and f"not used by {conv} (its pivot is the sample): refine detector.org",
         "detector.close_center": lambda: (conv != "CUSTOM" or given)
         and "only used by the CUSTOM convention without a beam_center",
-        "detector.org": lambda: conv in _BEAM_CENTRE_DEFAULTS
-        and f"not used by {conv}: refine detector.beam_center",
+        "detector.org": lambda: (conv in _BEAM_CENTRE_DEFAULTS
+                                 and f"not used by {conv}: refine detector.beam_center")
+        or (conv == "CUSTOM" and given
+            and "ignored by CUSTOM when a beam_center is given: refine detector.beam_center"),
         "detector.detsize_f": lambda: _detsize_unused(det),
         "detector.detsize_s": lambda: _detsize_unused(det),
     }

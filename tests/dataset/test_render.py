@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from nanobragg.dataset.description import parse_description
+from nanobragg.dataset.draws import sample_shot, shot_config
 from nanobragg.dataset.render import render_shots
-from nanobragg.dataset.sampling import sample_shot, shot_config
-from nanobragg.simulator import simulate
+from nanobragg.render.simulate import simulate
 
 from .conftest import small_document
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from nanobragg.dataset.description import parse_description
-from nanobragg.dataset.sampling import (
+from nanobragg.dataset.draws import (
     misset_angles,
     quaternion_matrix,
     random_quaternion,
@@ -14,7 +14,7 @@ from nanobragg.dataset.sampling import (
     shot_config,
     stream,
 )
-from nanobragg.models.detector import build_detector
+from nanobragg.models.panels import build_detector
 from nanobragg.models.rotations import rotation_xyz
 
 from .conftest import small_document

@@ -19,7 +19,7 @@ import torch
 from nanobragg.commandline.to_config import build_request
 from nanobragg.diagnostics.compare import correlation, main, prepare_args
 from nanobragg.io.png import write_png
-from nanobragg.simulator import simulate
+from nanobragg.render.simulate import simulate
 
 ARGS = ("-cell 70 80 90 85 95 100 -N 4 -lambda 1.2 -distance 80 -detpixels 32 -pixel 0.5 "
         "-hkl P1.hkl -default_F 0 -nopgm -nonoise -floatfile mine.bin -dtype float64 "

@@ -12,7 +12,7 @@ import torch
 
 from nanobragg.commandline.to_config import build_request
 from nanobragg.diagnostics.taps import main, pixel_taps
-from nanobragg.simulator import simulate
+from nanobragg.render.simulate import simulate
 
 BASE = ("-cell 70 80 90 85 95 100 -default_F 50 -N 4 -lambda 1.2 -distance 80 "
         "-detpixels 40 -pixel 0.4")

@@ -30,8 +30,8 @@ from nanobragg.diagnostics.tracediff import (
     python_trace,
     traced_pixel,
 )
-from nanobragg.kernel import render_pixels
-from nanobragg.simulator import prepare, simulate
+from nanobragg.render.kernel import render_pixels
+from nanobragg.render.simulate import prepare, simulate
 
 GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "golden"
 TRACE_CASES = ("simple_cubic", "triclinic_P1", "cubic_tilted_detector", "xds_convention",
@@ -155,7 +155,7 @@ def test_trace_follows_the_render_when_interpolation_switches_off(tmp_path):
     from nanobragg.cli.main import load_table
     from nanobragg.commandline.to_config import build_request
     from nanobragg.diagnostics.pixels import render_taps
-    from nanobragg.simulator import simulate
+    from nanobragg.render.simulate import simulate
 
     lines = [f"{h} {k} {l} {10 + h * h + 2 * k + 3 * l * l}"
              for h in range(-4, 5) for k in range(-4, 5) for l in range(-4, 5)]

@@ -19,7 +19,7 @@ import torch
 
 from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
 from nanobragg.parameters import BY_NAME, PARAMETERS
-from nanobragg.simulator import prepare, simulate
+from nanobragg.render.simulate import prepare, simulate
 
 PIXEL = 2.0 ** -10  # m
 CENTRE = 1.5 * PIXEL  # centre of pixel (1, 1) along fast and slow
@@ -62,7 +62,7 @@ VARIANTS = {
     "detector.close_distance": "close", "detector.org": "xds",
     "detector.close_center": "custom", "crystal.fudge": "gauss",
 }
-#: Panel fields belong to multi-panel scenes; tests/panels/test_panels.py gradchecks them.
+#: Panel fields belong to multi-panel scenes; tests/render/test_panels.py gradchecks them.
 DIFFERENTIABLE = [p.name for p in PARAMETERS
                   if p.differentiable and not p.field.startswith("detector.panels.")]
 
@@ -229,7 +229,7 @@ def _move_centre(values: dict, df: float, ds: float) -> dict:
 
 def offset_from_peak(values: dict) -> float:
     """Largest |h - round(h)| of the centre pixel's on-peak sub-step (diagnostic)."""
-    from nanobragg.kernel import render_pixels
+    from nanobragg.render.kernel import render_pixels
 
     setup = prepare(config_of(values))
     out = render_pixels(setup, torch.tensor([1]), torch.tensor([1]), want_taps=True)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
-from nanobragg.simulator import simulate
+from nanobragg.render.simulate import simulate
 
 DEG = math.pi / 180
 

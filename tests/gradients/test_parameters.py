@@ -10,7 +10,7 @@ import torch
 
 from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
 from nanobragg.parameters import BY_NAME, PARAMETERS, check_gradient_requests, lookup
-from nanobragg.simulator import simulate
+from nanobragg.render.simulate import simulate
 
 #: Configuration fields that are not continuous inputs (choices, counts, flags, seeds).
 DISCRETE = {
@@ -120,7 +120,7 @@ def test_names_and_natural_units_of_the_refinement_entries():
 
 
 def test_panel_fields_are_listed_and_refused_by_the_module():
-    from nanobragg.module import DiffractionModel
+    from nanobragg.refine.module import DiffractionModel
 
     for name in ("detector.panels.origin", "detector.panels.rotation"):
         entry = lookup(name)

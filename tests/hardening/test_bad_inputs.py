@@ -223,9 +223,9 @@ def test_bad_input_from_the_console(extra, needle, tmp_path):
 
 
 def test_memory_limit_names_the_detector():
-    from nanobragg.budget import check_allocation
     from nanobragg.config import DetectorConfig, SimulationConfig
     from nanobragg.errors import InputError
+    from nanobragg.render.limits import check_allocation
 
     config = SimulationConfig(detector=DetectorConfig(fpixels=40000, spixels=40000))
     with pytest.raises(InputError, match="-detpixels: a 40000x40000 detector needs about"):
@@ -234,8 +234,8 @@ def test_memory_limit_names_the_detector():
 
 
 def test_nocostlimit_lets_an_expensive_render_through():
-    from nanobragg.budget import RenderCost, check_render_cost
     from nanobragg.errors import InputError
+    from nanobragg.render.limits import RenderCost, check_render_cost
 
     cost = RenderCost(pixels=10**6, steps=10**6, layers=20, oversample=1,
                       auto_oversample=False)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import nanobragg.cli.main as main
+import nanobragg.io._atomic as atomic
 from nanobragg.cli.main import run
 from nanobragg.io.output_set import OutputSet
 
@@ -72,7 +72,7 @@ def test_device_output_is_not_replaced(tmp_path, monkeypatch):
 def test_a_failing_writer_leaves_no_new_output(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "floatimage.bin").write_bytes(b"old")
-    real = main.write_chunks
+    real = atomic.write_chunks
     calls = []
 
     def fail_on_the_third(path, chunks):
@@ -81,7 +81,7 @@ def test_a_failing_writer_leaves_no_new_output(tmp_path, monkeypatch, capsys):
             raise OSError(28, "No space left on device")
         real(path, chunks)
 
-    monkeypatch.setattr(main, "write_chunks", fail_on_the_third)
+    monkeypatch.setattr(atomic, "write_chunks", fail_on_the_third)
     assert run(BASE + ["-default_F", "10"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["nanoBragg: error: -pgmfile 'image.pgm': cannot write: "

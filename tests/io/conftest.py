@@ -7,7 +7,7 @@ import math
 import pytest
 
 from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
-from nanobragg.simulator import simulate
+from nanobragg.render.simulate import simulate
 
 CELL = (60e-10,) * 3 + (math.pi / 2,) * 3
 

@@ -11,8 +11,9 @@ import pytest
 
 from nanobragg.io.cbf import byte_offset_compress, format_cbf, is_pilatus_size, write_cbf
 from nanobragg.io.geometry import ImageGeometry, PanelGeometry
-from nanobragg.io.product import ImageProduct, image_product
-from nanobragg.reports import detector_report
+from nanobragg.io.product import ImageProduct
+from nanobragg.products.product import image_product
+from nanobragg.products.reports import detector_report
 
 fabio = pytest.importorskip("fabio")
 

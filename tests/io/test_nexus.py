@@ -11,11 +11,12 @@ import torch
 
 from nanobragg.io.geometry import mcstas_rotation
 from nanobragg.io.nexus import USER_MASK_BIT, write_nexus
-from nanobragg.io.product import ImageProduct, image_product
-from nanobragg.outputs import auto_int_scale, int_image
-from nanobragg.reports import detector_report
-from nanobragg.series import phi_frames
-from nanobragg.simulator import simulate
+from nanobragg.io.product import ImageProduct
+from nanobragg.products.images import auto_int_scale, int_image
+from nanobragg.products.product import image_product
+from nanobragg.products.reports import detector_report
+from nanobragg.render.series import phi_frames
+from nanobragg.render.simulate import simulate
 
 h5py = pytest.importorskip("h5py")
 nxmx = pytest.importorskip("nxmx")

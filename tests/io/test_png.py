@@ -16,7 +16,7 @@ from nanobragg.io.png import (
     write_png,
     write_preview,
 )
-from nanobragg.io.product import image_product
+from nanobragg.products.product import image_product
 
 Image = pytest.importorskip("PIL.Image")
 

@@ -2,9 +2,9 @@
 
 Each case folder of ``../shared/golden`` holds the exact C arguments, its inputs and
 its outputs. The CLI runs in a fresh folder holding only the inputs, as the C did.
-Tolerances (DESIGN.md): float64 max |ours - C| <= 1e-5 of the image maximum,
-float32 <= 1e-3. The SMV int image must equal the C's up to one count (rounding
-ties) in float64; in float32 the allowed float error (1e-3 of the maximum) maps to
+Tolerances (the first promise of ../shared/DESIGN.md): float64 max |ours - C| <= 1e-5
+of the image maximum, float32 <= 1e-3. The SMV int image must equal the C's up to one
+count (rounding ties) in float64; in float32 the allowed float error (1e-3 of the maximum) maps to
 at most 55 counts of the auto-scaled int image (55000 at the maximum) plus one.
 """
 

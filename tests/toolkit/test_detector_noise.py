@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nanobragg import detector_noise
-from nanobragg.detector_noise import DetectorNoiseState, photon_counts, readout
-from nanobragg.fast import build
+from nanobragg.native import build
+from nanobragg.products import detector_noise
+from nanobragg.products.detector_noise import DetectorNoiseState, photon_counts, readout
 
 
 def _stages(photons, seed, calib_seed):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import itertools
 import sys
 import time
 from pathlib import Path
@@ -11,7 +10,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..budget import (
+from ..commandline.to_config import CliRequest, build_request
+from ..errors import InputError
+from ..io.output_set import OutputSet
+from ..io.smv import format_smv_header
+from ..io.structure_factors import dump_table, load_structure_factors, source_table
+from ..models.crystal import phi_sampling
+from ..physics.structure_factors import FTable
+from ..products.formats import FORMATS
+from ..products.images import (
+    image_stats,
+    smv_fields,
+)
+from ..products.reports import detector_report
+from ..render.limits import (
     check_allocation,
     check_counts,
     check_render_cost,
@@ -19,30 +31,9 @@ from ..budget import (
     config_cost,
     render_cost,
 )
-from ..commandline.to_config import CliRequest, build_request
-from ..errors import InputError
-from ..io._atomic import write_chunks
-from ..io.formats import FORMATS
-from ..io.output_set import OutputSet
-from ..io.pgm import pgm_header
-from ..io.rawfloat import float_image_chunks
-from ..io.smv import format_smv_header
-from ..io.streaming import array_chunks, image_chunks
-from ..models.crystal import phi_sampling
-from ..outputs import (
-    auto_int_scale,
-    auto_pgm_scale,
-    image_stats,
-    int_image,
-    pgm_pixels,
-    smv_fields,
-)
-from ..physics.structure_factors import FTable
-from ..progress import RenderProgress
-from ..reports import detector_report
-from ..simulator import Setup, SimulationResult, prepare, rendered_mask, simulate
-from ..tables import load_structure_factors
-from .formats import check_formats, format_writes
+from ..render.progress import RenderProgress
+from ..render.simulate import Setup, SimulationResult, prepare, rendered_mask, simulate
+from .outputs import check_formats, write_outputs
 from .usage import USAGE
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -90,11 +81,14 @@ def console_entry() -> None:
     sys.exit(run())
 
 
-def load_table(request: CliRequest, out) -> FTable | None:
-    """Structure factors: read ``-hkl`` (and write the Fdump cache) or read the cache.
+def load_table(request: CliRequest, out, files: OutputSet | None = None) -> FTable | None:
+    """Structure factors: read ``-hkl`` or ``-pdb`` (and write the Fdump cache) or read the
+    cache; the table of an MTZ or model file also goes to ``-hklout`` in ``files``.
 
     Returns None when there is neither (every reflection then gets default_F).
     """
+    if request.config.structure_factors is not None:
+        return _load_file_table(request, out, files)
     table, notes, warnings = load_structure_factors(
         request.hkl_path, request.dump_path, request.config.crystal.default_F,
         request.parsed.default_F_given)
@@ -105,14 +99,28 @@ def load_table(request: CliRequest, out) -> FTable | None:
     return table
 
 
+def _load_file_table(request: CliRequest, out, files: OutputSet | None) -> FTable:
+    """The table of the MTZ or model file; writes ``-hklout`` (in ``files``) and Fdump."""
+    table, reflections, notes = source_table(request.config, request.config.crystal.default_F)
+    for note in notes:
+        print(note, file=out)
+    hklout = request.outputs.hklout
+    if hklout is not None and files is not None:
+        from ..io.reflections import write_hkl_text
+
+        print(f"writing {hklout} ({len(reflections)} P1 reflections, h k l F)", file=out)
+        files.write("-hklout", lambda path: write_hkl_text(path, reflections))
+    for note in dump_table(request.dump_path, table):
+        print(note, file=out)
+    return table
+
+
 def output_paths(request: CliRequest) -> list[tuple[str, Path]]:
     """(flag, path) of every file the run writes, in writing order."""
-    opts = request.outputs
-    paths = [("-floatfile", opts.floatfile), ("-intfile", opts.intfile),
-             ("-pgmfile", opts.pgmfile), ("-noisefile", opts.noisefile)]
-    paths += [(FORMATS[name].flag, path) for name, path in opts.formats.items()]
-    paths.append(("-exptout", opts.expt))
-    return [(flag, Path(path)) for flag, path in paths if path]
+    paths = [(FORMATS[name].flag, path) for name, path in request.outputs.files().items()]
+    if request.outputs.hklout is not None:  # the structure factors, written before the render
+        paths.append(("-hklout", Path(request.outputs.hklout)))
+    return paths
 
 
 def _check_config_cost(request: CliRequest) -> None:
@@ -124,7 +132,7 @@ def _check_config_cost(request: CliRequest) -> None:
 
 
 def _prepare_checked(request: CliRequest, table: FTable | None, dtype: torch.dtype) -> Setup:
-    """The models of the render, refused when their real cost is absurd (nanobragg.budget)."""
+    """The models of the render, refused when their real cost is absurd (render.limits)."""
     setup = prepare(request.config, table, dtype, request.runtime.device)
     check_render_cost(render_cost(request.config, setup), request.parsed.no_cost_limit)
     check_unsplit_memory(setup)
@@ -140,7 +148,7 @@ def _simulate_and_write(request: CliRequest, out) -> None:
             files.reserve(flag, path)
         check_formats(request)
         _check_config_cost(request)
-        table = load_table(request, out)
+        table = load_table(request, out, files)
         if _multi_panel(request):
             from .panel_outputs import render_panels
 
@@ -163,9 +171,7 @@ def _simulate_and_write(request: CliRequest, out) -> None:
             from ..diagnostics.trace import print_traces  # only a traced run needs it
 
             print_traces(request, result.setup, table, out, result.interpolation_stop)
-        _write_outputs(request, result, report, out, files)
-        for flag, writer in format_writes(request, result, table, started_at, out):
-            files.write(flag, writer)
+        _write_outputs(request, result, report, table, started_at, out, files)
         files.commit()
 
 
@@ -185,7 +191,7 @@ def _report_non_finite(image: np.ndarray) -> None:
 
 
 def _print_setup(result: SimulationResult, rep: dict, out) -> None:
-    """The C's setup lines; ``rep`` is :func:`nanobragg.reports.detector_report`."""
+    """The C's setup lines; ``rep`` is :func:`nanobragg.products.reports.detector_report`."""
     setup = result.setup
     det, cry, beam = setup.detector, setup.crystal, setup.beam
     print(f"  {beam.sources} sources, {cry.domains} mosaic domains, {cry.phisteps} phi steps, "
@@ -204,13 +210,13 @@ def _print_setup(result: SimulationResult, rep: dict, out) -> None:
               "switched to nearest-neighbour structure factors", file=out)
 
 
-def _write_outputs(request: CliRequest, result: SimulationResult, report: dict, out,
-                   files: OutputSet) -> None:
-    cfg, opts = request.config, request.outputs
+def _write_outputs(request: CliRequest, result: SimulationResult, report: dict, table,
+                   started: datetime.datetime, out, files: OutputSet) -> None:
+    """Print the C's statistics of the float image, then write every output of the run."""
     image = np.asarray(result.image.detach().cpu().numpy(), dtype=np.float32)
     _report_non_finite(image)
     rendered = result.rendered.cpu().numpy()
-    roi = rendered_mask(cfg, None, torch.device("cpu")).numpy()
+    roi = rendered_mask(request.config, None, torch.device("cpu")).numpy()
     stats = image_stats(image, rendered, roi)
     sub = result.setup.detector.pixel_size.item() / result.setup.oversample
     os_ = result.setup.oversample
@@ -218,39 +224,8 @@ def _write_outputs(request: CliRequest, result: SimulationResult, report: dict, 
     print(f"max_I = {stats.max_I:g}  at {sub * (fast * os_ + os_ - 1) + sub / 2:g} "
           f"{sub * (slow * os_ + os_ - 1) + sub / 2:g}", file=out)
     print(f"mean= {stats.mean:g} rms= {stats.rms:g} rmsd= {stats.rmsd:g}", file=out)
-    if opts.floatfile:
-        print(f"writing {opts.floatfile} as {image.size} 4-byte floats", file=out)
-        files.write("-floatfile", lambda p: write_chunks(p, float_image_chunks(image)))
-    scale = opts.intfile_scale if opts.intfile_scale else auto_int_scale(stats.max_I)
-    print(f"intfile_scale = {scale:g}", file=out)
     header = format_smv_header(_header_fields(request, report))
-    if opts.intfile:
-        print(f"writing {opts.intfile} as 2-byte integers", file=out)
-        pixels = image_chunks(image.shape, "<u2",
-                              lambda r: int_image(image[r], roi[r], scale, opts.adc))
-        files.write("-intfile", lambda p: write_chunks(p, itertools.chain([header], pixels)))
-    if opts.pgmfile:
-        pgm_scale = opts.pgm_scale if opts.pgm_scale else auto_pgm_scale(stats, scale)
-        print(f"pgm_scale = {pgm_scale:g}", file=out)
-        pixels = image_chunks(image.shape, "u1",
-                              lambda r: pgm_pixels(image[r], roi[r], pgm_scale))
-        top = pgm_header(image.shape[1], image.shape[0], pgm_scale)
-        files.write("-pgmfile", lambda p: write_chunks(p, itertools.chain([top], pixels)))
-    if opts.noisefile:
-        from ..noise import poisson_noise_image
-
-        noise, photons, overloads = poisson_noise_image(image, opts.seed, opts.adc,
-                                                        cfg.detector.roi)
-        print(f"{photons:.0f} photons on noise image ({overloads} overloads)", file=out)
-        print(f"writing {opts.noisefile} as 2-byte integers", file=out)
-        chunks = itertools.chain([header], array_chunks(noise, "<u2"))
-        files.write("-noisefile", lambda p: write_chunks(p, chunks))
-    if opts.expt:
-        from ..experiments import write_experiment_list
-
-        print(f"writing {opts.expt} (DIALS experiment list)", file=out)
-        images = [str(opts.intfile or opts.floatfile)]
-        files.write("-exptout", lambda p: write_experiment_list(p, cfg, images))
+    write_outputs(request, result, stats, header, table, started, out, files)
 
 
 def _header_fields(request: CliRequest, report: dict) -> dict:

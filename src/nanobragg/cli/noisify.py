@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..commandline.noisify import R_E_SQR, NoisifyOptions, parse_noisify
-from ..detector_noise import DetectorNoiseState, noiseless_pixels, photon_counts, readout
 from ..errors import InputError
 from ..io._atomic import read_bytes, write_chunks
 from ..io.output_set import OutputSet
 from ..io.pgm import pgm_header
 from ..io.smv import format_smv_header, header_value
 from ..physics.psf_radii import reference_psf
+from ..products.detector_noise import DetectorNoiseState, noiseless_pixels, photon_counts, readout
 
 USAGE = """usage: noisify -floatfile floatimage.bin
 options:

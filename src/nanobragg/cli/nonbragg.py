@@ -26,17 +26,17 @@ from ..io.sources import read_source_file
 from ..io.stol import STOL_UNITS, StolTable, read_stol
 from ..models.detector import construct
 from ..models.rotations import rotate_axis
-from ..noise import poisson_noise_image
 from ..physics.amorphous import (
     AVOGADRO,
     R_E_SQR,
+    FGrid,
     amorphous_pixels,
-    curved_positions,
     incident_directions,
     last_structure_factor,
     pixel_positions,
 )
-from ..vectors import unit
+from ..physics.vectors import unit
+from ..products.noise import poisson_noise_image
 from .nonbragg_report import progress_lines, stats_lines, to_uint8, to_uint16_rounded
 
 #: Sub-pixel x source evaluations per chunk of rows.
@@ -382,6 +382,7 @@ def _render(opts: NonBraggOptions, geo: Geometry, table: StolTable, positions, w
     incident = incident_directions(positions).to(dtype)
     lam, w = wavelengths.to(dtype), weights.to(dtype)
     vectors = [t.to(dtype) for t in (geo.fdet, geo.sdet, geo.pix0, geo.beam, geo.polar)]
+    grid = FGrid.of(table.padded())
     rendered = _rendered_mask(geo)
     per_row = max(1, geo.fpixels * oversample * oversample * max(1, len(weights)))
     rows = max(1, CHUNK_EVALUATIONS // per_row)
@@ -397,16 +398,24 @@ def _render(opts: NonBraggOptions, geo: Geometry, table: StolTable, positions, w
         if len(weights) == 0:
             continue
         intensity, omega = amorphous_pixels(
-            pos, incident, lam, w, table, pixel_size=opts.pixel,
+            pos, incident, lam, w, grid, pixel_size=opts.pixel,
             close_distance=geo.close_distance, polar_axis=vectors[4],
             kahn=opts.polarization, nopolar=opts.nopolar, point_pixel=opts.point_pixel)
         mask = rendered[block]
         omega_sum += float(omega.to(torch.float64).sum(dim=-1).numpy()[mask].sum())
         values = intensity.to(torch.float64).numpy() * scale
         if opts.fmap:
-            values = last_structure_factor(pos, incident, lam, table).numpy()
+            values = last_structure_factor(pos, incident, lam, grid).numpy()
         image[block] = np.where(mask, values, 0.0)
     return image.astype(np.float32), omega_sum, rendered
+
+
+def curved_positions(pos: torch.Tensor, distance, beam, fdet, sdet) -> torch.Tensor:
+    """The reference's curved detector: ``distance*beam`` rotated about sdet by y/distance,
+    then about fdet by z/distance (y, z: the flat position's components)."""
+    start = (distance * beam).expand_as(pos)
+    first = rotate_axis(start, sdet, pos[..., 1] / distance)
+    return rotate_axis(first, fdet, pos[..., 2] / distance)
 
 
 def _smv_header(opts: NonBraggOptions, geo: Geometry) -> bytes:

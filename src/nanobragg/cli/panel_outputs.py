@@ -14,12 +14,12 @@ import torch
 
 from ..commandline.to_config import CliRequest
 from ..errors import InputError
-from ..experiments import write_experiment_list
-from ..io.formats import FORMATS
 from ..io.output_set import OutputSet
-from ..io.rawfloat import write_float_image
-from ..multipanel import simulate_panels
+from ..io.product import ImageProduct
 from ..physics.structure_factors import FTable
+from ..products.formats import FORMATS
+from ..render.panels import simulate_panels
+from .outputs import write_one
 
 
 def render_panels(request: CliRequest, table: FTable | None, dtype: torch.dtype, out,
@@ -46,13 +46,13 @@ def render_panels(request: CliRequest, table: FTable | None, dtype: torch.dtype,
               f"max_I = {float(image.max()):g}  mean= {float(image.mean()):g}", file=out)
     opts = request.outputs
     stacked = np.concatenate([im.reshape(-1) for im in images])[None, :]
+    product = ImageProduct(stacked, config=request.config,
+                           image_names=(str(opts.floatfile),))
     print(f"writing {opts.floatfile} as {stacked.size} 4-byte floats "
           f"({len(images)} panels in order)", file=out)
-    files.write("-floatfile", lambda p: write_float_image(p, stacked))
+    files.write(FORMATS["float"].flag, lambda p: FORMATS["float"].write(p, product))
     if opts.intfile or opts.pgmfile or opts.noisefile:
         print("  (no SMV, PGM or noise images for a multi-panel detector: "
               "one such frame holds one panel)", file=out)
     if opts.expt:
-        print(f"writing {opts.expt} (DIALS experiment list)", file=out)
-        images = [str(opts.floatfile)]
-        files.write("-exptout", lambda p: write_experiment_list(p, request.config, images))
+        write_one("expt", opts.expt, product, {}, out, files)

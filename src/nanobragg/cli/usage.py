@@ -36,4 +36,12 @@ nanobragg only
   -nexusfile F.h5 (NeXus NXmx; -nexus_stack: one frame per phi step; -nexus_compression
   gzip|bitshuffle|none)  -cbffile F.cbf (miniCBF)  -pngfile F.png (preview; -pngrings)
   -nocostlimit (render even above 1e13 evaluations or 1e6 sources/domains/phi steps)
+Structure factors from crystallographers' files (pip install 'nanobragg[models]')
+  -hkl F.mtz             MTZ: amplitudes expanded to P1 (F(+)/F(-) kept apart); cell if no -cell
+  -mtz_column LABEL      the amplitude column (or 'PLUS,MINUS'); default FMODEL, FC, F, FP, ...
+  -pdb FILE              PDB or mmCIF model: F from the atoms (absolute scale, F000 included),
+                         cell and space group from the file unless -cell/-mat (must agree)
+  -model_dmin A          resolution of the model's table (default: the detector corners)
+  -ksol e/A^3 -bsol A^2  flat bulk solvent (e.g. 0.35 46.5; default none)
+  -hklout P1.hkl         write the P1 table of -pdb or the MTZ as 'h k l F' for the C program
 """

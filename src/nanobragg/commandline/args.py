@@ -21,10 +21,12 @@ Differences from the C program, on purpose:
 * extra options: ``-dtype float32|float64`` (default ``float64``, the precision of the
   C program, for parity runs), ``-device cpu|cuda|auto`` (default ``auto``),
   ``-trace_pixel S F`` (repeatable), ``-chunk N`` (evaluations, i.e. pixels x sub-steps,
-  per kernel call), the image formats of :mod:`nanobragg.io.formats` (``-nexusfile``,
+  per kernel call), the image formats of :mod:`nanobragg.products.formats` (``-nexusfile``,
   ``-cbffile``, ``-pngfile`` with ``-pngrings``, ``-nexus_compression``,
-  ``-nexus_stack``), ``-nocostlimit`` (render even when :mod:`nanobragg.budget` calls
-  the cost absurd) and ``-h``/``-help``/``--help``;
+  ``-nexus_stack``), ``-nocostlimit`` (render even when :mod:`nanobragg.render.limits` calls
+  the cost absurd), structure factors from MTZ files and atomic models (``-pdb``,
+  ``-mtz_column``, ``-model_dmin``, ``-ksol``, ``-bsol``, ``-hklout``; ``-hklout`` is
+  not read as ``-hkl``) and ``-h``/``-help``/``--help``;
 * values are checked: floats must be finite, integers whole numbers, pixel counts
   positive, and ``-cell`` needs all six numbers (checked in ``to_config``).
 """
@@ -41,14 +43,15 @@ from typing import Any
 from nanobragg.config import DEFAULT_FLUENCE
 from nanobragg.errors import InputError
 from nanobragg.io._cnum import atof, strtod_prefix
-from nanobragg.io.formats import FORMATS, NEXUS_COMPRESSIONS
+from nanobragg.products.formats import FORMATS, NEXUS_COMPRESSIONS
 from nanobragg.units import HC_EV_ANGSTROM
 
 #: Degrees per radian exactly as the C computes it (``180.0*M_1_PI``).
 RTD = 180.0 * 0.31830988618379067154
 
-#: C idum of the default mosaic seed (``-mosaic_seed 12345678``).
-DEFAULT_MOSAIC_IDUM = -12345678
+#: The default ``-mosaic_seed``. Seeds are stored as given; the C's ``idum`` is their negative,
+#: formed once where a generator is seeded.
+DEFAULT_MOSAIC_SEED = 12345678
 
 _INT_PREFIX = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
 
@@ -203,9 +206,9 @@ class ParsedArgs:
     printout: bool = False
     printout_pixel: tuple[int, int] | None = None  # (fast, slow)
     progress: bool = True
-    # random seeds (C idum)
+    # random seeds, as given on the command line
     seed: int | None = None
-    mosaic_seed: int = DEFAULT_MOSAIC_IDUM
+    mosaic_seed: int = DEFAULT_MOSAIC_SEED
     misset_seed: int | None = None
     # options of this implementation
     dtype: str = "float64"
@@ -217,6 +220,12 @@ class ParsedArgs:
     nexus_compression: str = "gzip"
     nexus_stack: bool = False
     no_cost_limit: bool = False
+    pdbfile: str | None = None  # atomic model (PDB or mmCIF) giving the structure factors
+    mtz_column: str | None = None
+    model_dmin: float | None = None  # m
+    ksol: float | None = None  # e/A^3
+    bsol: float | None = None  # A^2
+    hklout: str | None = None  # P1 "h k l F" file of the table read or computed
     show_help: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -453,15 +462,6 @@ def _printout_pixel(state: ParsedArgs, values: list[Any]) -> None:
     state.printout_pixel = (values[0], values[1])
 
 
-def _negated(name: str) -> Action:
-    """Action storing ``-atoi(value)`` (a C random seed ``idum``)."""
-
-    def action(state: ParsedArgs, values: list[Any]) -> None:
-        setattr(state, name, -values[0])
-
-    return action
-
-
 def _choice(name: str, choices: tuple[str, ...]) -> Action:
     """Action for an option of this implementation that takes one of ``choices``."""
 
@@ -486,7 +486,7 @@ def _chunk(state: ParsedArgs, values: list[Any]) -> None:
 
 
 def _format_file(name: str) -> Action:
-    """Action storing the file of one image format of ``nanobragg.io.formats``."""
+    """Action storing the file of one image format of ``nanobragg.products.formats``."""
 
     def action(state: ParsedArgs, values: list[Any]) -> None:
         state.format_files[name] = values[0]
@@ -596,6 +596,7 @@ RULES: tuple[Rule, ...] = (
     _rule("-phisteps", "i", _store("phisteps")),
     _rule("-dmin", "f", _store("dmin", unit=_dmin_from_angstrom)),
     _rule("-mat", "s", _store("matfile")),
+    _rule("=-hklout", "s", _store("hklout"), stop=True),  # of this implementation; not -hkl
     _rule("-hkl", "s", _store("hklfile")),
     _rule("-default_F", "f", _store("default_F", default_F_given=True)),
     _rule("-dump", "s", _store("dumpfile")),
@@ -623,9 +624,9 @@ RULES: tuple[Rule, ...] = (
     _rule("-binary_spots -tophat_spots", "", _constants({"xtal_shape": "tophat"})),
     _rule("-fudge", "f", _store("fudge")),
     _rule("-printout_pixel", "ii", _printout_pixel),
-    _rule("-seed", "i", _negated("seed")),
-    _rule("-mosaic_seed", "i", _negated("mosaic_seed")),
-    _rule("-misset_seed", "i", _negated("misset_seed")),
+    _rule("-seed", "i", _store("seed")),
+    _rule("-mosaic_seed", "i", _store("mosaic_seed")),
+    _rule("-misset_seed", "i", _store("misset_seed")),
     _rule("-water", "f", _store("water_size", unit=_from_um_water)),
     # read by the C program before its argument loop (see input_images)
     _rule("-mask", "s", _store("maskfile")),
@@ -637,11 +638,17 @@ RULES: tuple[Rule, ...] = (
     _rule("=-expt", "s", _store("exptfile")),
     _rule("=-expt_image", "i", _store("expt_image")),
     _rule("=-exptout", "s", _store("exptout")),
-    *(_rule(f"={fmt.flag}", "s", _format_file(name)) for name, fmt in FORMATS.items()),
+    *(_rule(f"={fmt.flag}", "s", _format_file(name))
+      for name, fmt in FORMATS.items() if not fmt.own_rule),
     _rule("=-pngrings", "", _constants({"png_rings": True})),
     _rule("=-nexus_compression", "s", _choice("nexus_compression", NEXUS_COMPRESSIONS)),
     _rule("=-nexus_stack", "", _constants({"nexus_stack": True})),
     _rule("=-nocostlimit", "", _constants({"no_cost_limit": True})),
+    _rule("=-pdb", "s", _store("pdbfile")),
+    _rule("=-mtz_column", "s", _store("mtz_column")),
+    _rule("=-model_dmin", "f", _store("model_dmin", unit=_dmin_from_angstrom)),
+    _rule("=-ksol", "f", _store("ksol")),
+    _rule("=-bsol", "f", _store("bsol")),
     _rule("=-h =-help =--help", "", _constants({"show_help": True})),
 )
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from nanobragg.errors import InputError
-from nanobragg.rng import f32
+from nanobragg.models.rng import f32
 
 from .cstyle import CRule, constants, parse, rule, store, store_all
 

@@ -21,10 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
+from nanobragg.config import (
+    BeamConfig,
+    CrystalConfig,
+    DetectorConfig,
+    SimulationConfig,
+    StructureFactorFile,
+)
 from nanobragg.errors import InputError
 from nanobragg.io.smv import SMVImage, header_value, read_smv
 
+from ..products.formats import FORMATS
 from .args import ParsedArgs, from_angstrom, from_deg, from_mm, input_images, parse_argv
 
 # The readers of -expt, -mat and -sourcefile are imported when those flags are given.
@@ -39,12 +46,13 @@ class OutputOptions:
         pgmfile, noisefile: None when not written (``-nopgm``, ``-nonoise``).
         intfile_scale, pgm_scale: None = automatic (the C treats values <= 0 so).
         adc: offset added to int and noise images.
-        seed: C ``idum`` of the noise generator (``-atoi(-seed)``, else ``-time()``).
+        seed: C ``idum`` of the noise generator: minus ``-seed`` (default minus the time).
         expt: DIALS experiment list of the rendered geometry (``-exptout``), or None.
         exposure: ``-exposure`` (s), recorded by the image formats.
-        formats: image format name (``nanobragg.io.formats.FORMATS``) -> file.
+        formats: image format name (``nanobragg.products.formats.FORMATS``) -> file.
         format_options: writer options (``rings``, ``compression``).
         phi_frames: write one NeXus frame per phi step (``-nexus_stack``).
+        hklout: P1 ``h k l F`` file of the table from ``-pdb`` or an MTZ ``-hkl``, or None.
     """
 
     floatfile: Path
@@ -60,6 +68,13 @@ class OutputOptions:
     formats: dict[str, Path] = field(default_factory=dict)
     format_options: dict[str, object] = field(default_factory=dict)
     phi_frames: bool = False
+    hklout: Path | None = None
+
+    def files(self) -> dict[str, Path]:
+        """Output name (a row of ``FORMATS``) -> file, for every file the run writes, in order."""
+        named = {"float": self.floatfile, "smv": self.intfile, "pgm": self.pgmfile,
+                 "noise": self.noisefile, "expt": self.expt, **self.formats}
+        return {name: Path(named[name]) for name in FORMATS if named.get(name)}
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,8 @@ class CliRequest:
     Attributes:
         config: the simulation (validated).
         outputs, runtime: see the classes.
-        hkl_path: ``-hkl`` file, or None: then read ``dump_path`` if it exists.
+        hkl_path: ``-hkl`` text file, or None: then the MTZ or model file of
+            ``config.structure_factors``, else ``dump_path`` if it exists.
         dump_path: Fdump file, read when there is no ``-hkl``, written when there is.
         mask: uint16 (slow, fast) pixel mask from ``-mask`` (0 = skip), or None.
         trace_pixels: (slow, fast) pixels to trace.
@@ -121,14 +137,17 @@ def build_request(argv: list[str], cwd: Path | None = None) -> CliRequest:
     notes = parsed.notes
     beam = beam_config(parsed, base)
     beam.validate()  # the -mat matrix is divided by the wavelength
+    source = structure_factor_file(parsed, base)
     config = SimulationConfig(
         detector=detector_config(parsed),
         crystal=crystal_config(parsed, base, now, notes),
         beam=beam,
         dmin=parsed.dmin,
+        structure_factors=source,
     )
     if parsed.exptfile is not None:
         config = expt_config(parsed, config, base)
+    config = with_file_cell(config, notes)
     config.validate()
     hkl_path = _hkl_path(parsed, base)
     _check_stol(parsed, base, notes)
@@ -377,7 +396,7 @@ def crystal_config(p: ParsedArgs, base: Path, now: int, notes: list[str]) -> Cry
         interpolate=p.interpolate,
         mosaic_spread=_at_least(p.mosaic_spread, 0.0),
         mosaic_domains=_count(p.mosaic_domains),
-        mosaic_seed=-p.mosaic_seed,
+        mosaic_seed=p.mosaic_seed,
         phi0=p.phi0,
         osc=_at_least(p.osc, 0.0),
         phistep=_at_least(p.phistep, 0.0),
@@ -415,7 +434,7 @@ def _reciprocal_matrix(p: ParsedArgs, base: Path) -> tuple | None:
 
 def _misset_seed(p: ParsedArgs, now: int) -> int:
     """Seed for ``-misset random`` as given to ``-misset_seed``; the C default is time()."""
-    return -p.misset_seed if p.misset_seed is not None else now
+    return p.misset_seed if p.misset_seed is not None else now
 
 
 def _phisteps(value: int | None) -> int | None:
@@ -494,7 +513,9 @@ def _sources(p: ParsedArgs, base: Path) -> tuple[tuple[float, ...], ...] | None:
 
 
 def _hkl_path(p: ParsedArgs, base: Path) -> Path | None:
-    """The ``-hkl`` file; without one, the C needs an Fdump file or ``-default_F``."""
+    """The ``-hkl`` text file; without one, the C needs an Fdump file or ``-default_F``."""
+    if p.pdbfile is not None or (p.hklfile is not None and _file_kind(p, base) != "hkl"):
+        return None
     if p.hklfile is not None:
         path = base / p.hklfile
         if not path.is_file():
@@ -526,11 +547,84 @@ def output_options(p: ParsedArgs, base: Path, now: int) -> OutputOptions:
         intfile_scale=_positive(p.intfile_scale),
         pgm_scale=_positive(p.pgm_scale),
         adc=p.adc,
-        seed=p.seed if p.seed is not None else -now,
+        seed=-(p.seed if p.seed is not None else now),
         expt=base / p.exptout if p.exptout else None,
         exposure=p.exposure,
         formats={name: base / path for name, path in p.format_files.items()},
         format_options={"rings": "auto" if p.png_rings else None,
                         "compression": p.nexus_compression},
         phi_frames=p.nexus_stack,
+        hklout=base / p.hklout if p.hklout else None,
     )
+
+
+# ---------------------------------------------------------------- MTZ and model files
+
+
+def _file_kind(p: ParsedArgs, base: Path) -> str:
+    """Kind of the ``-hkl`` file (``hkl`` text, ``mtz`` or ``model``)."""
+    from nanobragg.io.sf_files import file_kind
+
+    path = base / p.hklfile
+    if not path.is_file():
+        raise InputError(f"-hkl: cannot read '{p.hklfile}'")
+    return _read_for("-hkl", file_kind, path)
+
+
+def structure_factor_file(p: ParsedArgs, base: Path) -> StructureFactorFile | None:
+    """The MTZ or model file of ``-hkl``/``-pdb`` with its options, or None.
+
+    Raises:
+        InputError: ``-hkl`` and ``-pdb`` together, a missing file, or an option of
+            these files (``-mtz_column``, ``-model_dmin``, ``-ksol``, ``-bsol``,
+            ``-hklout``) without the file it applies to.
+    """
+    if p.pdbfile is not None and p.hklfile is not None:
+        raise InputError("-pdb: give either -pdb (an atomic model) or -hkl, not both")
+    if p.pdbfile is not None:
+        path, kind = base / p.pdbfile, "model"
+        if not path.is_file():
+            raise InputError(f"-pdb: cannot read '{p.pdbfile}'")
+        from nanobragg.io.sf_files import file_kind
+
+        if _read_for("-pdb", file_kind, path) == "mtz":
+            raise InputError(f"-pdb: '{p.pdbfile}' is an MTZ file; give it with -hkl")
+    elif p.hklfile is not None:
+        path, kind = base / p.hklfile, _file_kind(p, base)
+    else:
+        path, kind = None, None
+    _check_file_options(p, kind)
+    if kind in (None, "hkl"):
+        return None
+    return StructureFactorFile(
+        path=str(path), kind=kind, column=p.mtz_column, dmin=p.model_dmin,
+        solvent_k=0.0 if p.ksol is None else p.ksol,
+        solvent_b=StructureFactorFile.solvent_b if p.bsol is None else p.bsol)
+
+
+def _check_file_options(p: ParsedArgs, kind: str | None) -> None:
+    """Refuse options that do not apply to the structure-factor file given (``kind``)."""
+    if p.mtz_column is not None and kind != "mtz":
+        raise InputError("-mtz_column: needs an MTZ file as -hkl")
+    for flag, value in (("-model_dmin", p.model_dmin), ("-ksol", p.ksol), ("-bsol", p.bsol)):
+        if value is not None and kind != "model":
+            raise InputError(f"{flag}: needs an atomic model (-pdb FILE)")
+    if p.hklout is not None and kind not in ("mtz", "model"):
+        raise InputError("-hklout: writes the P1 table of -pdb FILE or of an MTZ file given "
+                         "as -hkl; give one of those")
+
+
+def with_file_cell(config: SimulationConfig, notes: list[str]) -> SimulationConfig:
+    """The configuration with the unit cell of its MTZ or model file when it has none."""
+    source, crystal = config.structure_factors, config.crystal
+    if source is None or crystal.cell is not None or crystal.reciprocal_matrix is not None:
+        return config
+    from nanobragg.io.sf_files import file_cell
+
+    flag = "-pdb" if source.kind == "model" else "-hkl"
+    a, b, c, alpha, beta, gamma = _read_for(flag, file_cell, source)
+    notes.append(f"unit cell from '{source.path}': {a:g} {b:g} {c:g} {alpha:g} {beta:g} "
+                 f"{gamma:g}")
+    cell = (a * 1e-10, b * 1e-10, c * 1e-10,
+            math.radians(alpha), math.radians(beta), math.radians(gamma))
+    return dataclasses.replace(config, crystal=dataclasses.replace(crystal, cell=cell))

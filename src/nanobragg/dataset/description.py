@@ -11,6 +11,8 @@ A description is a YAML or JSON mapping::
     experiment:
       flags: -cell 79 79 38 90 90 90 -N 10 -default_F 100 -lambda 1 -distance 100 -detpixels 256
       # or  config: {detector: {...}, crystal: {...}, beam: {...}}  (SI units)  and  hkl: FILE
+      # (hkl: an h k l F text file, an MTZ file or an atomic model, PDB or mmCIF; the
+      # model's or MTZ's cell stands in when the config has none)
     variation: {orientation: random, ...}   # see nanobragg.dataset.variation
 
 Command-line flags need a parser (``flags_parser``), which the ``nanobragg-dataset``
@@ -23,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +34,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
+from ..config import (
+    BeamConfig,
+    CrystalConfig,
+    DetectorConfig,
+    SimulationConfig,
+    StructureFactorFile,
+)
 from ..errors import InputError
 from ..io.hkl import read_hkl
 from ..physics.structure_factors import FTable
@@ -189,10 +198,39 @@ def _experiment(doc: Any, base: Path, flags_parser: FlagsParser | None):
     else:
         config = config_from_doc(doc["config"], "experiment.config")
         hkl_path = None if hkl is None else base / str(hkl)
+        if hkl_path is not None:
+            config = with_structure_factor_file(config, hkl_path)
     table = None
-    if hkl_path is not None:
+    if config.structure_factors is not None:
+        table = file_table(config)
+    elif hkl_path is not None:
         table = load_table(hkl_path, config.crystal.default_F)
     return config, table
+
+
+def with_structure_factor_file(config: SimulationConfig, path: Path) -> SimulationConfig:
+    """``config`` with ``hkl:`` as its MTZ or model file (and that file's unit cell when
+    the configuration has none); unchanged for an ``h k l F`` text file."""
+    from ..io.sf_files import file_cell, file_kind
+
+    kind = file_kind(path)
+    if kind == "hkl":
+        return config
+    source = StructureFactorFile(str(path), kind)
+    config = dataclasses.replace(config, structure_factors=source)
+    crystal = config.crystal
+    if crystal.cell is None and crystal.reciprocal_matrix is None:
+        a, b, c, *angles = file_cell(source)
+        cell = (a * 1e-10, b * 1e-10, c * 1e-10, *(math.radians(v) for v in angles))
+        config = dataclasses.replace(config, crystal=dataclasses.replace(crystal, cell=cell))
+    return config
+
+
+def file_table(config: SimulationConfig) -> FTable:
+    """The table of ``config.structure_factors`` (float64, CPU)."""
+    from ..io.structure_factors import source_table
+
+    return source_table(config, float(config.crystal.default_F))[0]
 
 
 def _from_flags(flags: Any, base: Path, flags_parser: FlagsParser | None):

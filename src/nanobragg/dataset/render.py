@@ -5,7 +5,7 @@ together: the kernel is vectorised over a leading shot axis with ``torch.func.vm
 Inputs that are the same for every shot (for instance the whole detector when its
 distance and beam centre do not vary) stay unbatched, so the per-pixel geometry is
 computed once per chunk for all of them. A shot renders the same bits alone (through
-:func:`nanobragg.simulator.simulate`) and inside any batch; the tests check it.
+:func:`nanobragg.render.simulate.simulate`) and inside any batch; the tests check it.
 
 Shots with tricubic interpolation render one at a time: the C switches interpolation off
 for the rest of an image at the first pixel that leaves the grid, which is sequential.
@@ -20,12 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..kernel import render_pixels
 from ..models.setup import Setup, replace_fields, tensor_fields
 from ..physics.structure_factors import FTable, structure_factor_lookup
-from ..simulator import pixels_per_chunk, prepare, rendered_mask, resolve_device, simulate
+from ..render.kernel import render_pixels
+from ..render.simulate import pixels_per_chunk, prepare, rendered_mask, resolve_device, simulate
 from .description import DatasetDescription
-from .sampling import ShotParameters, check_variation, sample_shot, shot_config, stream
+from .draws import ShotParameters, check_variation, sample_shot, shot_config, stream
 
 log = logging.getLogger(__name__)
 

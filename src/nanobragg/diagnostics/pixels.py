@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..kernel import render_pixels
 from ..models.sampling import Sampling
 from ..models.setup import with_lookup
-from ..simulator import Setup, rendered_mask
+from ..render.kernel import render_pixels
+from ..render.simulate import Setup, rendered_mask
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def render_taps(setup: Setup, pixels, interpolation_stop: int | None = None) -> 
     a flat index), off after it.
 
     Args:
-        setup: the models from :func:`nanobragg.simulator.prepare`.
+        setup: the models from :func:`nanobragg.render.simulate.prepare`.
         pixels: (slow, fast) pairs.
         interpolation_stop: flat pixel index where the render switched interpolation off.
 

@@ -38,7 +38,7 @@ import torch
 
 from .. import __version__
 from ..errors import InputError
-from ..simulator import Setup, prepare, resolve_device
+from ..render.simulate import Setup, prepare, resolve_device
 from ..units import R_E_SQR
 from .pixels import PixelTaps, applied_factors, render_taps, rendered_flags
 
@@ -59,14 +59,14 @@ def prepared_request(argv: list[str], out, dtype: str | None = None,
         ``(request, setup)``.
     """
     from ..commandline.to_config import build_request
-    from ..tables import load_structure_factors
+    from ..io.structure_factors import load_structure_factors
 
     request = build_request(list(argv))
     if request.show_help:
         raise InputError("-h asks for the usage text; give a simulation to trace")
     table, notes, warnings = load_structure_factors(
         request.hkl_path, request.dump_path, request.config.crystal.default_F,
-        request.parsed.default_F_given)
+        request.parsed.default_F_given, config=request.config)
     out.write("".join(f"{line}\n" for line in warnings + notes))
     dtype = dtype or request.runtime.dtype
     if dtype not in DTYPES:

@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from ..physics.lattice import lattice_shape
-from ..simulator import Setup
+from ..render.simulate import Setup
 from ..units import R_E_SQR
 from .cformat import g15, g15s
 from .pixels import PixelTaps, applied_factors, render_taps, rendered_flags
@@ -56,7 +56,7 @@ def trace_log(setup: Setup, config, pixels, mask=None, prefix: str = PREFIX,
     """Trace lines of several pixels; each pixel gets a complete log (geometry included).
 
     Args:
-        setup: from :func:`nanobragg.simulator.prepare`.
+        setup: from :func:`nanobragg.render.simulate.prepare`.
         config: the :class:`~nanobragg.config.SimulationConfig` (convention, ROI).
         pixels: (slow, fast) pairs.
         mask: optional (slow, fast) mask; 0 = not rendered.

@@ -19,7 +19,7 @@ from __future__ import annotations
 from ..config import SimulationConfig
 from ..models.detector import Construction, Detector, construct
 from ..models.rotations import rotate_xyz, rotation_xyz
-from ..reports import detector_pivot
+from ..products.reports import detector_pivot
 from .cformat import g15, g15s, matmul3, matrix3
 
 #: Initial vectors the instrumented C prints in its BEAM-pivot block, whatever the convention.

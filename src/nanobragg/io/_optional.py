@@ -1,4 +1,4 @@
-"""Optional packages (the ``[io]`` extra), imported only when a format needs them."""
+"""Optional packages (the ``[io]`` and ``[models]`` extras), imported only when needed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import ModuleType
 from nanobragg.errors import InputError
 
 #: Python module -> pip extra that installs it.
-EXTRA = {"h5py": "io", "hdf5plugin": "io", "fabio": "io", "PIL": "io"}
+EXTRA = {"h5py": "io", "hdf5plugin": "io", "fabio": "io", "PIL": "io", "gemmi": "models"}
 
 
 def require(module: str, purpose: str) -> ModuleType:

@@ -3,7 +3,7 @@
 An ``.expt`` file holds lists of beams, detectors, crystals, scans and goniometers and a
 list of experiments that index into them. Its vectors are in the dxtbx laboratory frame
 in mm, Angstrom and degrees; the configuration is in nanobragg's lab frame (the C
-program's, see :func:`nanobragg.conventions.dxtbx_to_lab`) in SI units.
+program's, see :func:`nanobragg.models.conventions.dxtbx_to_lab`) in SI units.
 
 What is read: the beam (direction, wavelength, polarization), every detector panel (the
 hierarchy, when there is one, is composed into lab frames; sensor thickness and mu of
@@ -26,9 +26,9 @@ from nanobragg.config import (
     PanelConfig,
     SimulationConfig,
 )
-from nanobragg.conventions import dxtbx_to_lab
 from nanobragg.errors import InputError
 from nanobragg.io._atomic import atomic_write, read_bytes
+from nanobragg.models.conventions import dxtbx_to_lab
 
 _IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 

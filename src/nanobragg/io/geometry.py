@@ -22,7 +22,7 @@ import numpy as np
 
 from ..models.crystal import phi_sampling
 from ..models.detector import frame_vectors
-from ..vectors import value_of
+from ..physics.vectors import value_of
 
 Vector = tuple[float, float, float]
 

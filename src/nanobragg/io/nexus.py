@@ -29,9 +29,11 @@ import numpy as np
 
 from ._atomic import atomic_path
 from ._optional import require
-from .formats import NEXUS_COMPRESSIONS
 from .geometry import ImageGeometry, PanelGeometry, mcstas_rotation
 from .product import ImageProduct
+
+#: NeXus image compressions (``-nexus_compression``).
+NEXUS_COMPRESSIONS = ("gzip", "bitshuffle", "none")
 
 #: pixel_mask bit for pixels that were not rendered (outside -roi or zero in -mask).
 USER_MASK_BIT = 1 << 8

@@ -1,16 +1,18 @@
-"""What the image-format writers receive: pixels, their validity, geometry and times."""
+"""What the output writers receive: pixels, their validity, scales, geometry and times.
+
+A plain record of numpy arrays and numbers; :func:`nanobragg.products.product.image_product`
+builds it from a render.
+"""
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-import torch
 
-from ..outputs import auto_int_scale, image_stats, int_image
-from ..simulator import rendered_mask
-from .geometry import ImageGeometry, geometry_from_setup
+from .geometry import ImageGeometry
 
 
 def _now() -> datetime.datetime:
@@ -24,59 +26,43 @@ class ImageProduct:
     Attributes:
         image: float photons per pixel, shape (slow, fast) (the float image).
         counts: integer counts, shape (frames, slow, fast): the int image (or one int
-            image per phi step of a rotation series), values 0..65535.
+            image per phi step of a rotation series), values 0..65535; None where no
+            writer of the run needs them (the SMV writer converts block by block).
         valid: rendered pixels (inside the ROI and not masked), bool, shape (slow, fast).
-        geometry: panels, beam, spindle, exposure.
+        geometry: panels, beam, spindle, exposure (None for stacked panels).
         start_time, end_time: when the render began and ended (UTC).
+        roi: pixels inside the ROI, bool (slow, fast); the C's int and PGM images are 0
+            outside it.
+        scale: counts per photon of the int image; adc: its offset.
+        pgm_scale: 8-bit preview value per photon.
+        smv_header: the SMV header bytes of the int and noise images.
+        noise: the Poisson-noise int image (uint16, slow x fast), its photon total and
+            overload count; None when no noise image is written.
+        config: the ``SimulationConfig`` (for the experiment list); image_names: the image
+            files an experiment list refers to.
     """
 
     image: np.ndarray
-    counts: np.ndarray
-    valid: np.ndarray
-    geometry: ImageGeometry
+    counts: np.ndarray | None = None
+    valid: np.ndarray | None = None
+    geometry: ImageGeometry | None = None
     start_time: datetime.datetime = field(default_factory=_now)
     end_time: datetime.datetime = field(default_factory=_now)
+    roi: np.ndarray | None = None
+    scale: float = 1.0
+    adc: float = 40.0
+    pgm_scale: float = 1.0
+    smv_header: bytes = b""
+    noise: tuple[np.ndarray, float, int] | None = None
+    config: Any = None
+    image_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.counts is None:
+            return
         if self.counts.ndim != 3 or self.counts.shape[1:] != self.image.shape:
             raise ValueError(f"counts must be (frames, {self.image.shape}), "
                              f"not {self.counts.shape}")
-        if self.counts.shape[0] != self.geometry.frames:
+        if self.geometry is not None and self.counts.shape[0] != self.geometry.frames:
             raise ValueError(f"{self.counts.shape[0]} count frames but the geometry has "
                              f"{self.geometry.frames}")
-
-
-def image_product(result, config, *, scale: float | None = None, adc: float = 40.0,
-                  exposure: float = 1.0, frames: np.ndarray | None = None,
-                  start_time: datetime.datetime | None = None,
-                  end_time: datetime.datetime | None = None) -> ImageProduct:
-    """Package a rendered image (``simulator.SimulationResult``) for the writers.
-
-    The counts are the C's noiseless int image ``floor(photons * scale + adc + 0.5)``
-    clipped to 0..65535, zero outside the ROI, exactly like the SMV ``-intfile``.
-
-    Args:
-        result: the render.
-        config: its ``SimulationConfig``.
-        scale: counts per photon; default the C's 55000 / max_I.
-        adc: offset added to every rendered pixel.
-        exposure: exposure time of the whole image (s).
-        frames: float images of a rotation series, shape (n, slow, fast), whose sum is
-            the image; they are scaled with the same ``scale``. None: one frame.
-        start_time, end_time: UTC times recorded in the file (default now).
-
-    Returns:
-        The product.
-    """
-    image = result.image.detach().to("cpu", torch.float32).numpy()
-    valid = result.rendered.cpu().numpy()
-    roi = rendered_mask(config, None, torch.device("cpu")).numpy()
-    if scale is None:
-        scale = auto_int_scale(image_stats(image, valid, roi).max_I)
-    stack = image[None] if frames is None else np.asarray(frames, dtype=np.float32)
-    counts = np.stack([int_image(frame, roi, scale, adc) for frame in stack])
-    geometry = geometry_from_setup(result.setup, config, exposure=exposure,
-                                   frames=counts.shape[0])
-    now = _now()
-    return ImageProduct(image=image, counts=counts, valid=valid, geometry=geometry,
-                        start_time=start_time or now, end_time=end_time or now)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import torch
 
 from ..config import BeamConfig
+from ..physics.vectors import unit, value_of
 from ..units import AVOGADRO, R_E_SQR, WATER_F, WATER_MW
-from ..vectors import unit, value_of
 from .rotations import rotate_axis
 
 #: Distance of generated and default sources from the sample (m), as in the C.
@@ -94,12 +94,12 @@ def _generated_sources(cfg, beam_vector, polar_vector, wavelength0):
     Ranges and steps given as tensors keep their gradients (the grid points move with
     them); the counts and the ellipse cut are decided on their values.
     """
-    hsteps, hstep, hrange = sampling_steps(cfg.hdivrange, cfg.hdivstep, cfg.hdivsteps)
-    vsteps, vstep, vrange = sampling_steps(cfg.vdivrange, cfg.vdivstep, cfg.vdivsteps)
-    dsteps, dstep, drange = sampling_steps(cfg.dispersion, cfg.dispstep, cfg.dispsteps)
-    hstep_t, hrange_t = traced_sampling(cfg.hdivrange, cfg.hdivstep, hstep, hrange)
-    vstep_t, vrange_t = traced_sampling(cfg.vdivrange, cfg.vdivstep, vstep, vrange)
-    dstep_t, drange_t = traced_sampling(cfg.dispersion, cfg.dispstep, dstep, drange)
+    hsteps, hstep, hrange = source_axis_steps(cfg.hdivrange, cfg.hdivstep, cfg.hdivsteps)
+    vsteps, vstep, vrange = source_axis_steps(cfg.vdivrange, cfg.vdivstep, cfg.vdivsteps)
+    dsteps, dstep, drange = source_axis_steps(cfg.dispersion, cfg.dispstep, cfg.dispsteps)
+    hstep_t, hrange_t = traced_source_axis(cfg.hdivrange, cfg.hdivstep, hstep, hrange)
+    vstep_t, vrange_t = traced_source_axis(cfg.vdivrange, cfg.vdivstep, vstep, vrange)
+    dstep_t, drange_t = traced_source_axis(cfg.dispersion, cfg.dispstep, dstep, drange)
     vert = torch.linalg.cross(beam_vector, polar_vector)
     vert = unit(vert)
     start = -SOURCE_DISTANCE * beam_vector
@@ -119,7 +119,7 @@ def _generated_sources(cfg, beam_vector, polar_vector, wavelength0):
     return torch.stack(positions), torch.stack(wavelengths)
 
 
-def traced_sampling(rng_given, step_given, step: float, rng: float):
+def traced_source_axis(rng_given, step_given, step: float, rng: float):
     """Step and range of one sampling axis, as the given tensors where they need gradients.
 
     A step (or range) that the C rules derive from a tensor range (or step) is that
@@ -127,7 +127,7 @@ def traced_sampling(rng_given, step_given, step: float, rng: float):
 
     Args:
         rng_given, step_given: the configured range and step (float, tensor or None).
-        step, rng: their values after the C rules (see :func:`sampling_steps`).
+        step, rng: their values after the C rules (see :func:`source_axis_steps`).
 
     Returns:
         ``(step, range)``, floats or scalar tensors.
@@ -157,7 +157,7 @@ def _outside_ellipse(h, hstep, hsteps, hrange, v, vstep, vsteps, vrange) -> bool
     return (th + tv) * 4.0 > 1.1
 
 
-def sampling_steps(rng, step, steps) -> tuple[int, float, float]:
+def source_axis_steps(rng, step, steps) -> tuple[int, float, float]:
     """Step count, step and full range of a divergence axis (rad) or of the spectrum
     (fraction of the wavelength), completed from what the user gave by the C's rules."""
     rng = -1.0 if rng is None else value_of(rng)

@@ -9,8 +9,8 @@ import torch
 
 from ..config import CrystalConfig
 from ..errors import InputError
+from ..physics.vectors import dot, norm, value_of
 from ..units import ANGSTROM
-from ..vectors import dot, norm, value_of
 from .rotations import axis_rotation_matrix, rotate_xyz
 
 
@@ -148,7 +148,7 @@ def real_from_reciprocal(recip: torch.Tensor, cfg: CrystalConfig, dtype, device)
 def resolve_misset(cfg: CrystalConfig) -> tuple | None:
     """Misset angles (rad): the user's, or the C generator's for ``-misset random``."""
     if cfg.misset_random_seed is not None:
-        from ..rng import random_misset  # the C's generator, only for a random misset
+        from .orientations import random_misset  # the C's generator, only for a random misset
 
         return random_misset(-int(cfg.misset_random_seed))
     return cfg.misset
@@ -235,7 +235,7 @@ def mosaic_matrices(spread, domains: int, seed: int, dtype, device,
     spread_value = value_of(spread)
     if spread_value <= 0:
         return torch.eye(3, dtype=dtype, device=device)[None]
-    from ..rng import mosaic_domain_axes  # the C's generator, only for mosaic domains
+    from .orientations import mosaic_domain_axes  # the C's generator, only for mosaic domains
 
     if c_rounding:
         axes, angles = mosaic_domain_axes(spread_value, domains, -int(seed))

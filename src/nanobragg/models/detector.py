@@ -4,7 +4,7 @@ The construction follows the C program step by step (:func:`construct`): convent
 vectors and beam centre, the two-theta-free ``ratio = beam . R_xyz(odet)``, the pivot
 (sample or beam), rotation about x, y, z and then the two-theta axis. The values the C
 prints or writes into headers are computed from the model on demand
-(:func:`nanobragg.reports.detector_report`; the trace reads :func:`construct` itself).
+(:func:`nanobragg.products.reports.detector_report`; the trace reads :func:`construct` itself).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 
 from ..config import BeamConfig, DetectorConfig
-from ..conventions import AXES, BeamCentre, beam_centre, forced_pivot
-from ..vectors import dot, norm, unit, value_of
+from ..physics.vectors import dot, norm, unit, value_of
+from .conventions import AXES, BeamCentre, beam_centre, forced_pivot
 from .rotations import rotate_axis, rotate_xyz
 
 _TINY = 2.2250738585072014e-308  # DBL_MIN, the C's stand-in for a zero ratio
@@ -88,23 +88,14 @@ class Construction:
     pix0: torch.Tensor
 
 
-def build_detector(
+def build_convention_detector(
     cfg: DetectorConfig, beam_cfg: BeamConfig, dtype: torch.dtype, device: torch.device
 ) -> Detector:
-    """Build the detector tensors from configuration.
+    """Build the detector tensors of a convention's single rectangle (``cfg.panels`` unused).
 
-    Args:
-        cfg: detector configuration.
-        beam_cfg: beam configuration (for a custom beam vector).
-        dtype, device: where the tensors live.
-
-    Returns:
-        The detector model.
+    Arguments and result as :func:`nanobragg.models.panels.build_detector`, which builds
+    any detector.
     """
-    if cfg.panels is not None:
-        from .panels import build_panel_detector
-
-        return build_panel_detector(cfg, beam_cfg, dtype, device)
     con = construct(cfg, beam_cfg, dtype, device)
     close_distance = dot(con.pix0, con.odet)
     layers = sensor_layers(cfg)

@@ -14,8 +14,8 @@ import torch
 
 from ..config import BeamConfig, DetectorConfig, PanelConfig
 from ..errors import InputError
-from ..vectors import dot, value_of
-from .detector import _TINY, Detector, build_detector
+from ..physics.vectors import dot, value_of
+from .detector import _TINY, Detector, build_convention_detector
 from .rotations import rotate_axis
 
 
@@ -51,6 +51,23 @@ def panel_frame(panel: PanelConfig, dtype: torch.dtype, device: torch.device
     return moved[0], moved[1], moved[2], centre + moved[3]
 
 
+def build_detector(cfg: DetectorConfig, beam_cfg: BeamConfig, dtype: torch.dtype,
+                   device: torch.device) -> Detector:
+    """Build the detector tensors from configuration: a convention's rectangle or one panel.
+
+    Args:
+        cfg: detector configuration.
+        beam_cfg: beam configuration (for a custom beam vector).
+        dtype, device: where the tensors live.
+
+    Returns:
+        The detector model.
+    """
+    if cfg.panels is not None:
+        return build_panel_detector(cfg, beam_cfg, dtype, device)
+    return build_convention_detector(cfg, beam_cfg, dtype, device)
+
+
 def build_panel_detector(cfg: DetectorConfig, beam_cfg: BeamConfig, dtype: torch.dtype,
                          device: torch.device) -> Detector:
     """The detector model of a configuration with exactly one panel.
@@ -70,7 +87,8 @@ def build_panel_detector(cfg: DetectorConfig, beam_cfg: BeamConfig, dtype: torch
         raise InputError(f"detector: the image is {cfg.fpixels} x {cfg.spixels} pixels but "
                          f"the panel {panel.fpixels} x {panel.spixels}; set fpixels and "
                          f"spixels to the panel's or use nanobragg.simulate_panels")
-    base = build_detector(dataclasses.replace(cfg, panels=None), beam_cfg, dtype, device)
+    base = build_convention_detector(dataclasses.replace(cfg, panels=None), beam_cfg, dtype,
+                                     device)
     fdet, sdet, odet, pix0 = panel_frame(panel, dtype, device)
     ratio = dot(base.beam, odet)
     ratio = torch.where(ratio == 0, torch.full_like(ratio, _TINY), ratio)

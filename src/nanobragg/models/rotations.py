@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ..vectors import dot
+from ..physics.vectors import dot
 
 
 def rotate_xyz(v: torch.Tensor, rx, ry, rz) -> torch.Tensor:

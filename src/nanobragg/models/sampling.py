@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from ..config import SimulationConfig
-from ..vectors import value_of
+from ..physics.vectors import value_of
 from .beam import Beam
 from .crystal import Crystal
 from .detector import Detector

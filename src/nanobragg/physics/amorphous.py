@@ -18,14 +18,31 @@ from dataclasses import dataclass
 
 import torch
 
-from ..io.stol import StolTable
-from ..models.rotations import rotate_axis
-from ..vectors import unit
 from .polarization import polarization_factor
+from .vectors import unit
 
 AVOGADRO = 6.02214179e23
 #: Thomson cross section (m^2) as the reference writes it.
 R_E_SQR = 7.94079248018965e-30
+
+
+@dataclass(frozen=True)
+class FGrid:
+    """An F(sin(theta)/lambda) table as the interpolation uses it.
+
+    Attributes:
+        s: sin(theta)/lambda of the points (1/m), increasing, shape (n,), float64, with
+            two far points at either end (the reference's padding).
+        F: structure factor at each point, shape (n,), float64.
+    """
+
+    s: torch.Tensor
+    F: torch.Tensor
+
+    @classmethod
+    def of(cls, padded: tuple, device=None) -> FGrid:
+        """From padded ``(s, F)`` arrays (e.g. ``StolTable.padded()``)."""
+        return cls(*(torch.as_tensor(v, dtype=torch.float64, device=device) for v in padded))
 
 
 @dataclass
@@ -39,7 +56,7 @@ class AmorphousSample:
         table: the material's F(s).
     """
 
-    table: StolTable
+    table: FGrid
     thickness: torch.Tensor | float = 1e-4
     width: torch.Tensor | float = 1e-4
     height: torch.Tensor | float = 1e-4
@@ -52,12 +69,12 @@ class AmorphousSample:
         return volume * self.density * AVOGADRO / self.molecular_weight
 
 
-def structure_factor(table: StolTable, stol: torch.Tensor) -> torch.Tensor:
+def structure_factor(table: FGrid, stol: torch.Tensor) -> torch.Tensor:
     """F at sin(theta)/lambda ``stol`` (1/m), the reference's 4-point interpolation.
 
     The four points are the last table point at or below ``stol`` (k), its
-    predecessor and the next two (the table is padded with far points at either end,
-    :meth:`StolTable.padded`). Computed in float64 (the padding overflows float32).
+    predecessor and the next two (the table is padded with far points at either end).
+    Computed in float64 (the padding overflows float32).
 
     Args:
         table: the material.
@@ -66,9 +83,7 @@ def structure_factor(table: StolTable, stol: torch.Tensor) -> torch.Tensor:
     Returns:
         F, same shape, float64.
     """
-    s_pad, f_pad = table.padded()
-    xs = torch.as_tensor(s_pad, dtype=torch.float64, device=stol.device)
-    ys = torch.as_tensor(f_pad, dtype=torch.float64, device=stol.device)
+    xs, ys = table.s.to(stol.device), table.F.to(stol.device)
     x = stol.to(torch.float64)
     k = torch.searchsorted(xs, x.detach().contiguous(), right=True) - 1
     k = k.clamp(1, xs.numel() - 3)
@@ -106,16 +121,8 @@ def pixel_positions(fdet, sdet, pix0, spixels: int, fpixels: int, pixel_size,
     return pos.reshape(pos.shape[0], fpixels, oversample * oversample, 3)
 
 
-def curved_positions(pos: torch.Tensor, distance, beam, fdet, sdet) -> torch.Tensor:
-    """The reference's curved detector: ``distance*beam`` rotated about sdet by y/distance,
-    then about fdet by z/distance (y, z: the flat position's components)."""
-    start = (distance * beam).expand_as(pos)
-    first = rotate_axis(start, sdet, pos[..., 1] / distance)
-    return rotate_axis(first, fdet, pos[..., 2] / distance)
-
-
 def amorphous_pixels(pos: torch.Tensor, incident: torch.Tensor, wavelength: torch.Tensor,
-                     weight: torch.Tensor, table: StolTable, *, pixel_size, close_distance,
+                     weight: torch.Tensor, table: FGrid, *, pixel_size, close_distance,
                      polar_axis: torch.Tensor, kahn, nopolar: bool = False,
                      point_pixel: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Unscaled amorphous intensity of pixels: sum of sign(F) F^2 polar omega I_source.
@@ -160,7 +167,7 @@ def incident_directions(source_positions: torch.Tensor) -> torch.Tensor:
 
 
 def last_structure_factor(pos: torch.Tensor, incident: torch.Tensor,
-                          wavelength: torch.Tensor, table: StolTable) -> torch.Tensor:
+                          wavelength: torch.Tensor, table: FGrid) -> torch.Tensor:
     """F of each pixel's last sub-pixel and last source (the reference's ``-Fmap``)."""
     diffracted = unit(pos[..., -1, :])
     stol = 0.5 * torch.linalg.vector_norm((diffracted - incident[-1]) / wavelength[-1], dim=-1)

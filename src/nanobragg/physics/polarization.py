@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..vectors import unit
+from .vectors import unit
 
 
 def polarization_factor(incident: torch.Tensor, diffracted: tuple,

@@ -1,0 +1,2 @@
+"""What a render produces beyond the float image: statistics, integer and noise images, the
+values written into headers and reports, and DIALS experiment lists."""

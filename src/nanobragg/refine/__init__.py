@@ -1,0 +1,1 @@
+"""Refinement: the nn.Module around the simulator, losses, the L-BFGS fit and its figures."""
