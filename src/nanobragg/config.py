@@ -300,6 +300,44 @@ class BeamConfig:
 
 
 @dataclass(frozen=True)
+class AmorphousConfig:
+    """Amorphous material in the beam (water, ice, air ...), added to the Bragg render.
+
+    Its scattering is nonBragg's: ``F(sin(theta)/lambda)^2`` per molecule from a table
+    file, times the molecules in the illuminated volume.
+
+    Attributes:
+        stol: the ``.stol`` table file.
+        stol_unit: how its first column reads: ``"-stol"`` (sin(theta)/lambda, 1/A),
+            ``"-4stol"`` (4 sin(theta)/lambda) or ``"-Q"`` (4 pi sin(theta)/lambda).
+        thickness: along the beam (m).
+        width, height: across the beam (m); the beam size clips them.
+        density: g/m^3 (1 g/cm^3 = 1e6). molecular_weight: g/mol.
+    """
+
+    stol: str
+    stol_unit: str = "-stol"
+    thickness: Any = 1e-4
+    width: Any = 1e-4
+    height: Any = 1e-4
+    density: Any = 1.0e6
+    molecular_weight: Any = 18.0
+
+    def validate(self) -> None:
+        """Raise InputError for values that cannot be used."""
+        _check_choice("-stol unit", self.stol_unit, ("-stol", "-4stol", "-Q"))
+        named = (("-amorphous_thick", self.thickness), ("-amorphous_width", self.width),
+                 ("-amorphous_height", self.height), ("-density", self.density),
+                 ("-MW", self.molecular_weight))
+        _check_finite(named)
+        for flag, value in named:
+            if not float(value) >= 0:
+                raise InputError(f"{flag}: must not be negative (got {float(value):g})")
+        if not float(self.molecular_weight) > 0:
+            raise InputError("-MW: the molecular weight must be positive")
+
+
+@dataclass(frozen=True)
 class StructureFactorFile:
     """A structure-factor file other than the C's ``h k l F`` text: MTZ or atomic model.
 
@@ -343,6 +381,7 @@ class SimulationConfig:
         dmin: skip scattering with resolution finer than this (m); 0 = off.
         structure_factors: an MTZ or model file to take the F table from when none is
             given to :func:`nanobragg.simulate`, or None.
+        amorphous: amorphous material whose scattering is added to the image, or None.
     """
 
     detector: DetectorConfig = field(default_factory=DetectorConfig)
@@ -350,6 +389,7 @@ class SimulationConfig:
     beam: BeamConfig = field(default_factory=BeamConfig)
     dmin: Any = 0.0
     structure_factors: StructureFactorFile | None = None
+    amorphous: AmorphousConfig | None = None
 
     def validate(self) -> None:
         """Check every part; raise InputError on the first problem."""
@@ -359,13 +399,16 @@ class SimulationConfig:
         _check_finite((("-dmin", self.dmin),))
         if self.structure_factors is not None:
             self.structure_factors.validate()
+        if self.amorphous is not None:
+            self.amorphous.validate()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict of the configuration (tensors become floats or lists); no
         ``structure_factors`` key when there is no such file."""
         data = _plain(dataclasses.asdict(self))
-        if data["structure_factors"] is None:
-            del data["structure_factors"]
+        for optional in ("structure_factors", "amorphous"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     @classmethod
@@ -418,7 +461,7 @@ def _plain(value: Any) -> Any:
 
 
 _PARTS = {"detector": DetectorConfig, "crystal": CrystalConfig, "beam": BeamConfig,
-          "structure_factors": StructureFactorFile}
+          "structure_factors": StructureFactorFile, "amorphous": AmorphousConfig}
 
 
 def _check_panels(panels: tuple[PanelConfig, ...]) -> None:

@@ -324,10 +324,14 @@ def test_hkl_file(tmp_path):
     assert req.dump_path == tmp_path / "D.bin"
 
 
-def test_stol_file_is_accepted_with_a_note(tmp_path):
+def test_stol_file_adds_amorphous_material(tmp_path):
     (tmp_path / "water.stol").write_text("0 2.57\n")
-    req = request("-stol", "water.stol", cwd=tmp_path)
+    req = request("-stol", "water.stol", "-amorphous_thick", "0.2", "-density", "0.9",
+                  cwd=tmp_path)
     assert any("never uses it" in note for note in req.notes)
+    amorphous = req.config.amorphous
+    assert (amorphous.stol_unit, amorphous.thickness, amorphous.density) == (
+        "-stol", 0.2e-3, 0.9e6)
 
 
 # ---------------------------------------------------------------- outputs and runtime

@@ -192,6 +192,8 @@ class ParsedArgs:
     imgfile: str | None = None
     maskfile: str | None = None
     stolfile: str | None = None
+    stol_unit: str = "-stol"  # which of -stol, -4stol, -Q named the file
+    amorphous_thick: float = 1e-4  # m, thickness of the -stol material along the beam
     stoloutfile: str = "output.stol"
     sourcefile: str | None = None
     floatfile: str = "floatimage.bin"
@@ -610,7 +612,10 @@ RULES: tuple[Rule, ...] = (
     _rule("-dump", "s", _store("dumpfile")),
     _rule("-img", "s", _store("imgfile")),
     _rule("-stolout", "s", _store("stoloutfile")),
-    _rule("=-stol =-4stol =-Q", "s", _store("stolfile")),
+    _rule("=-stol", "s", _store("stolfile", stol_unit="-stol")),
+    _rule("=-4stol", "s", _store("stolfile", stol_unit="-4stol")),
+    _rule("=-Q", "s", _store("stolfile", stol_unit="-Q")),
+    _rule("=-amorphous_thick", "f", _store("amorphous_thick", unit=from_mm)),
     _rule("-sourcefile", "s", _store("sourcefile")),
     _rule("-floatfile -floatimage", "s", _store("floatfile")),
     _rule("-intfile -intimage", "s", _store("intfile")),

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nanobragg.config import (
+    AmorphousConfig,
     BeamConfig,
     CrystalConfig,
     DetectorConfig,
@@ -148,13 +149,13 @@ def build_request(argv: list[str], cwd: Path | None = None) -> CliRequest:
         beam=beam,
         dmin=parsed.dmin,
         structure_factors=source,
+        amorphous=_amorphous(parsed, base, notes),
     )
     if parsed.exptfile is not None:
         config = expt_config(parsed, config, base)
     config = with_file_cell(config, notes)
     config.validate()
     hkl_path = _hkl_path(parsed, base)
-    _check_stol(parsed, base, notes)
     if parsed.pix0_vector is not None:
         notes.append("WARNING: the -pix0_vector values are ignored, as by the C program "
                      "(it only selects the CUSTOM convention)")
@@ -550,14 +551,18 @@ def is_file(flag: str, path: Path) -> bool:
         raise InputError(f"{flag} '{path}': {exc.strerror or exc}") from exc
 
 
-def _check_stol(p: ParsedArgs, base: Path, notes: list[str]) -> None:
-    """``-stol``/``-4stol``/``-Q``: the C reads the file but never uses it."""
+def _amorphous(p: ParsedArgs, base: Path, notes: list[str]) -> AmorphousConfig | None:
+    """``-stol``/``-4stol``/``-Q``: amorphous material added to the image (the C program
+    reads the file but never uses it), with ``-amorphous_thick``, ``-density``, ``-MW``."""
     if p.stolfile is None:
-        return
-    if not is_file("-stol", base / p.stolfile):
-        raise InputError(f"-stol: cannot read '{p.stolfile}'")
-    notes.append(f"WARNING: '{p.stolfile}' (-stol/-4stol/-Q) does not change the image; "
-                 f"the C program reads it but never uses it")
+        return None
+    if not is_file(p.stol_unit, base / p.stolfile):
+        raise InputError(f"{p.stol_unit}: cannot read '{p.stolfile}'")
+    notes.append(f"adding the amorphous scattering of '{p.stolfile}' ({p.amorphous_thick:g} m "
+                 f"thick, {p.density / 1e6:g} g/cm^3, {p.molecular_weight:g} g/mol); the C "
+                 "program reads the file but never uses it")
+    return AmorphousConfig(str(base / p.stolfile), p.stol_unit, p.amorphous_thick,
+                           density=p.density, molecular_weight=p.molecular_weight)
 
 
 def output_options(p: ParsedArgs, base: Path, now: int) -> OutputOptions:

@@ -58,6 +58,8 @@ ENTRY_POINTS: dict[str, tuple[tuple, object]] = {
     "nb_int_image": ((_ptr, _ptr, _i64, _f64, _f64, _ptr), None),
     "nb_image_sums": ((_ptr, _ptr, _i64, _ptr, _ptr), None),
     "nb_image_deviations": ((_ptr, _ptr, _i64, _f64), _f64),
+    "nb_dn_counts": ((_ptr, _i64, _f64, _f64, _ptr, _ptr), _f64),
+    "nb_dn_readout": ((_ptr, _i64, _f64, _f64, _f64, _i64, _ptr, _ptr, _ptr, _ptr), _f64),
 }
 
 

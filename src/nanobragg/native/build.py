@@ -29,7 +29,8 @@ from .trust import safe_library_path
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("nbkernel.c", "nbkernel_body.h", "nbadjoint.h", "nbnoise.c", "nbimage.c")
+SOURCES = ("nbkernel.c", "nbkernel_body.h", "nbadjoint.h", "nbnoise.c", "nbimage.c",
+           "nbdetnoise.c")
 #: No -ffast-math: IEEE results; -fno-trapping-math only lets floor/ceil vectorise.
 FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-ffp-contract=off",
          "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-shared", "-fPIC")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -171,7 +171,17 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         image, stop = render_fast(setup, rendered, progress=progress)
     else:
         image, stop = render_eager(setup, rendered, evaluations_per_chunk, progress)
-    return SimulationResult(image, rendered, setup, stop)
+    return _with_amorphous(config, SimulationResult(image, rendered, setup, stop))
+
+
+def _with_amorphous(config: SimulationConfig, result: SimulationResult) -> SimulationResult:
+    """The result with the configuration's amorphous scattering added (if any)."""
+    if config.amorphous is None:
+        return result
+    from .amorphous import amorphous_image
+
+    extra = amorphous_image(config, result.setup, result.rendered.expand(result.image.shape))
+    return replace(result, image=result.image + extra)
 
 
 def render_eager(setup: Setup, rendered: torch.Tensor, evaluations_per_chunk: int | None = None,

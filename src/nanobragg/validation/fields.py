@@ -75,6 +75,12 @@ def field_checks(c) -> dict[type, dict[str, Check]]:
         "detector": record(c.DetectorConfig, table), "crystal": record(c.CrystalConfig, table),
         "beam": record(c.BeamConfig, table), "dmin": real(metres, 0),
         "structure_factors": _optional(record(c.StructureFactorFile, table)),
+        "amorphous": _optional(record(c.AmorphousConfig, table)),
+    }
+    amorphous = {
+        "stol": text(), "stol_unit": choice(("-stol", "-4stol", "-Q")),
+        "thickness": real(metres, 0), "width": real(metres, 0), "height": real(metres, 0),
+        "density": real("g/m^3", 0), "molecular_weight": real("g/mol", 0, strict=True),
     }
     structure_factors = {
         "path": text(), "kind": _optional(choice(("mtz", "model", "hkl"))),
@@ -83,7 +89,7 @@ def field_checks(c) -> dict[type, dict[str, Check]]:
     }
     table.update({c.PanelConfig: panel, c.DetectorConfig: detector,
                   c.CrystalConfig: crystal, c.BeamConfig: beam, c.SimulationConfig: simulation,
-                  c.StructureFactorFile: structure_factors})
+                  c.StructureFactorFile: structure_factors, c.AmorphousConfig: amorphous})
     return table
 
 
