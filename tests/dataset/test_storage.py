@@ -99,3 +99,23 @@ def test_another_data_set_in_the_same_folder_is_refused(tmp_path, small_desc):
         runner.run_local(parse_description(doc), tmp_path)
     with pytest.raises(InputError, match="^--shots"):
         runner.run_local(small_desc.with_shots(8), tmp_path)
+
+
+def test_same_bytes_when_dataset_objects_live_on(tmp_path, small_desc, monkeypatch):
+    """A caller that keeps h5py objects alive (Dask's profiler holds worker frames) must
+    not change where the chunks land in the file."""
+    import h5py
+
+    runner.run_local(small_desc, tmp_path / "a")
+    held = []
+    real = h5py.Group.create_dataset
+
+    def holding(self, *args, **kwargs):
+        dataset = real(self, *args, **kwargs)
+        held.append(dataset)
+        return dataset
+
+    monkeypatch.setattr(h5py.Group, "create_dataset", holding)
+    runner.run_local(parse_description(small_document()), tmp_path / "b")
+    assert held
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")

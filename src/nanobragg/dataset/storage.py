@@ -60,12 +60,18 @@ def shot_records(shots: RenderedShots, seed: int) -> list[dict[str, Any]]:
 
 def write_chunk(path: Path, shots: RenderedShots, records: list[dict], fingerprint: str
                 ) -> None:
-    """Write a chunk file atomically (temporary file in the same folder, then rename)."""
+    """Write a chunk file atomically (temporary file in the same folder, then rename).
+
+    The chunk cache is off (``rdcc_nbytes=0``) so every chunk is written, and its file
+    space taken, when its dataset is written: with a cache, chunks are placed when the
+    dataset objects are released, and a worker that holds references longer (Dask's
+    profiler does) writes the same shots to different bytes.
+    """
     h5py = h5py_module()
     fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", dir=path.parent)
     os.close(fd)
     try:
-        with h5py.File(tmp, "w") as handle:
+        with h5py.File(tmp, "w", rdcc_nbytes=0) as handle:
             _fill(handle, shots, records, fingerprint)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())

@@ -58,7 +58,9 @@ def write_nexus(path: str | os.PathLike[str], product: ImageProduct,
     """
     h5py = require("h5py", "-nexusfile")
     filters = _filters(compression)
-    with atomic_path(path, "NeXus file") as tmp, h5py.File(tmp, "w") as f:
+    # No chunk cache: chunks take their file space in write order, so the same image
+    # gives the same bytes however long a caller keeps the h5py objects alive.
+    with atomic_path(path, "NeXus file") as tmp, h5py.File(tmp, "w", rdcc_nbytes=0) as f:
         f.attrs["default"] = "entry"
         f.attrs["NX_class"] = "NXroot"
         f.attrs["creator"] = "nanobragg"
