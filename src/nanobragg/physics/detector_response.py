@@ -167,6 +167,9 @@ def detector_signal(photons: torch.Tensor, gain: torch.Tensor | float = 1.0,
 class DetectorResponse(torch.nn.Module):
     """:func:`detector_signal` with its gain, offset and PSF width as parameters.
 
+    The PSF width is used as its absolute value, so an optimiser step through zero
+    cannot make it negative.
+
     Args:
         gain: ADU per photon.
         adc: offset (ADU).
@@ -190,7 +193,20 @@ class DetectorResponse(torch.nn.Module):
                                        requires_grad=psf is not None and "fwhm" in fit)
         self.register_buffer("calibration", calibration)
 
+    def detected(self, photons: torch.Tensor) -> torch.Tensor:
+        """Expected photons each pixel detects, (..., S, F): the calibration factor, then
+        the PSF (the Poisson mean of the counts behind the gain)."""
+        signal = photons if self.calibration is None else photons * self.calibration
+        if self.kind is None:
+            return signal
+        return apply_psf(signal, self.kind, self.fwhm.abs(), self.radius)
+
     def forward(self, photons: torch.Tensor) -> torch.Tensor:
         """Expected ADU of a (..., S, F) photon image."""
-        psf = (self.kind, self.fwhm, self.radius) if self.kind else None
-        return detector_signal(photons, self.gain, self.adc, self.calibration, psf)
+        return self.detected(photons) * self.gain + self.adc
+
+    def natural_values(self) -> dict[str, list[float]]:
+        """The trainable values (gain in ADU/photon, adc in ADU, fwhm in pixels)."""
+        values = {"gain": self.gain, "adc": self.adc, "fwhm": self.fwhm.abs()}
+        return {name: [float(value.detach())] for name, value in values.items()
+                if getattr(self, name).requires_grad}
