@@ -30,7 +30,7 @@ class FitResult:
     converged: bool = False
 
 
-def fit(model, measured, mask=None, loss: str = "poisson", iterations: int = 30,
+def fit(model, measured, mask=None, loss: str | Callable = "poisson", iterations: int = 30,
         rtol: float = 1e-12, inner_steps: int = 20,
         callback: Callable[[int, float, object], None] | None = None) -> FitResult:
     """Minimise a loss of ``model()`` against ``measured`` with L-BFGS (strong Wolfe).
@@ -42,7 +42,9 @@ def fit(model, measured, mask=None, loss: str = "poisson", iterations: int = 30,
         model: a DiffractionModel (any module whose ``forward()`` renders the image).
         measured: counts per pixel, shape (slow, fast).
         mask: nonzero for pixels to use (None: all).
-        loss: ``"poisson"`` (deviance) or ``"least_squares"``.
+        loss: ``"poisson"`` (deviance), ``"least_squares"``, or a function
+            ``loss(predicted, measured, mask) -> scalar`` (e.g. a
+            :class:`~nanobragg.refine.detected.DetectedModel`'s ``loss``).
         iterations: at most this many outer L-BFGS steps.
         rtol: stop when an outer step changes the loss by less than this fraction.
         inner_steps: function evaluations inside one outer step.
@@ -51,9 +53,12 @@ def fit(model, measured, mask=None, loss: str = "poisson", iterations: int = 30,
     Returns:
         The refined values and the loss history.
     """
-    if loss not in LOSSES:
-        raise ValueError(f"loss: '{loss}' is not one of {', '.join(LOSSES)}")
-    loss_fn = LOSSES[loss]
+    if callable(loss):
+        loss_fn = loss
+    elif loss in LOSSES:
+        loss_fn = LOSSES[loss]
+    else:
+        raise ValueError(f"loss: '{loss}' is not one of {', '.join(LOSSES)} or a function")
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.LBFGS(trainable, lr=1.0, max_iter=inner_steps,
                                   history_size=20, line_search_fn="strong_wolfe",
