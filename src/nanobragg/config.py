@@ -331,9 +331,9 @@ class AmorphousConfig:
                  ("-MW", self.molecular_weight))
         _check_finite(named)
         for flag, value in named:
-            if not float(value) >= 0:
-                raise InputError(f"{flag}: must not be negative (got {float(value):g})")
-        if not float(self.molecular_weight) > 0:
+            if not value_of(value) >= 0:
+                raise InputError(f"{flag}: must not be negative (got {value_of(value):g})")
+        if not value_of(self.molecular_weight) > 0:
             raise InputError("-MW: the molecular weight must be positive")
 
 

@@ -25,6 +25,7 @@ from ..physics.amorphous import (
     amorphous_pixels,
     pixel_positions,
 )
+from ..physics.vectors import value_of
 
 #: Sub-pixel x source evaluations per chunk of rows.
 CHUNK_EVALUATIONS = 1 << 21
@@ -38,9 +39,9 @@ def _grid(path: str, unit: str) -> FGrid:
 def amorphous_sample(cfg: AmorphousConfig, beamsize) -> AmorphousSample:
     """The sample of ``cfg`` with its width and height cut to the beam (as nonBragg)."""
     width, height = cfg.width, cfg.height
-    if float(beamsize) >= 0:
-        width = beamsize if float(beamsize) < float(width) else width
-        height = beamsize if float(beamsize) < float(height) else height
+    if value_of(beamsize) >= 0:
+        width = beamsize if value_of(beamsize) < value_of(width) else width
+        height = beamsize if value_of(beamsize) < value_of(height) else height
     return AmorphousSample(_grid(str(cfg.stol), cfg.stol_unit), cfg.thickness, width, height,
                            cfg.density, cfg.molecular_weight)
 
