@@ -65,8 +65,21 @@ def test_options_roi_fmap_and_q_table(tmp_path, monkeypatch, capsys):
     assert "Fmap mode" in capsys.readouterr().out
 
 
+def test_comment_lines_are_skipped(tmp_path, monkeypatch):
+    # the reference repository's nanoice.stol starts with two '#' lines
+    monkeypatch.chdir(tmp_path)
+    _table(tmp_path, "0 1\n0.1 2\n0.2 3\n")
+    assert run(["-stol", "t.stol", "-detpixels", "8", "-floatfile", "a.bin", "-nonoise",
+                "-noprogress"]) == 0
+    _table(tmp_path, "#Curve 0, 3 points\n  # x y type\n0 1 i\n0.1 2 i\n\n0.2 3 i\n")
+    assert run(["-stol", "t.stol", "-detpixels", "8", "-floatfile", "b.bin", "-nonoise",
+                "-noprogress"]) == 0
+    assert (tmp_path / "a.bin").read_bytes() == (tmp_path / "b.bin").read_bytes()
+
+
 @pytest.mark.parametrize("text,message", [
     ("0 2.5\nwater 2.6\n", "line 2: not numbers"),
+    ("0 2.5\n0.1 x\n", "line 2: not numbers"),
     ("0 2.5\n0.2 2.6\n0.1 2.0\n", "line 3: s = 0.1 is not above"),
     ("-0.1 2.5\n0.2 2.6\n", "line 1: s = -0.1 must be a finite, non-negative"),
     ("0 2.5\n0.2 nan\n", "line 2: F = nan is not finite"),

@@ -3,13 +3,15 @@
 A table is plain text, one point per line: ``s F`` where ``s`` is sin(theta)/lambda in
 1/Angstrom (or 4 sin(theta)/lambda for ``-4stol``, or Q = 4 pi sin(theta)/lambda for
 ``-Q``) and ``F`` the structure factor of one molecule (electrons). Columns are
-separated by blanks, tabs or any of ``,;:!``; blank lines are skipped; columns after
-the second are ignored. A line with only ``s`` has no F: like the reference, that F is
+separated by blanks, tabs or any of ``,;:!``; blank lines and comment lines (first
+character ``#``, as in the reference's ``nanoice.stol``) are skipped; columns after the
+second are ignored. A line with only ``s`` has no F: like the reference, that F is
 0 and does not count as the table's first or last value.
 
-Stricter than the reference (which reads a word as the number 0): every line must
-start with numbers; ``s`` must be finite, non-negative and strictly increasing; ``F``
-finite. A violation is an InputError naming the file and line.
+Stricter than the reference (which reads a word as the number 0, so that its comment
+lines become points at s = 0): the first two fields of every other line must be numbers;
+``s`` must be finite, non-negative and strictly increasing; ``F`` finite. A violation is
+an InputError naming the file and line.
 """
 
 from __future__ import annotations
@@ -60,15 +62,15 @@ class StolTable:
 
 
 def _numbers(line: str) -> list[float] | None:
-    """Leading numbers of a line (None if the first field is not a number)."""
+    """The line's first two fields as numbers (one if it has one field), or None if
+    either of them is not a number; later fields are not read."""
+    fields = _SEPARATORS.split(line.strip(" \t,;:!\r\n"))[:2]
     values = []
-    for field in _SEPARATORS.split(line.strip(" \t,;:!\r\n")):
+    for field in fields:
         parsed = strtod_prefix(field)
         if parsed is None or parsed[1] != len(field):
-            return values if values else None
+            return None
         values.append(parsed[0])
-        if len(values) == 2:
-            break
     return values
 
 
@@ -86,7 +88,7 @@ def parse_stol(text: str, source: str, unit: float = 1e10) -> StolTable:
     """
     s_values, f_values = [], []
     for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip(" \t,;:!\r"):
+        if not line.strip(" \t,;:!\r") or line.lstrip(" \t,;:!").startswith("#"):
             continue
         values = _numbers(line)
         if values is None:
