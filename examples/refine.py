@@ -8,6 +8,11 @@ noisy data lies from the truth. Run::
 
     python examples/refine.py --out refine_out            # 64x64, with noise
     python examples/refine.py --no-noise --size 64        # recovers to 1e-4 relative
+    python examples/refine.py --detector                  # through a PSF, gain and read-out noise
+
+With ``--detector`` the target is a detector frame in ADU (a Gaussian PSF, gain, read-out
+noise and offset on top of the Poisson counts) and the fit refines the gain and the PSF
+width too (started 20 % and 25 % off), scoring with the Poisson-Gaussian likelihood.
 
 It prints the loss and values per iteration and writes ``images.png`` (target, fit,
 residual) and ``convergence.png`` into ``--out`` (needs matplotlib: ``pip install
@@ -24,6 +29,8 @@ from pathlib import Path
 import torch
 
 from nanobragg.config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig
+from nanobragg.physics.detector_response import DetectorResponse, apply_psf
+from nanobragg.refine.detected import DetectedModel
 from nanobragg.refine.fit import fit
 from nanobragg.refine.module import DiffractionModel
 from nanobragg.refine.plots import convergence, fit_images
@@ -34,6 +41,8 @@ REFINED = ["crystal.cell_lengths", "crystal.misset", "detector.distance",
            "detector.beam_center"]
 #: Perturbation of the start, in refinement units (A, deg, mm, pixels).
 PIXEL = 0.5e-3
+#: The detector of ``--detector``: ADU per photon, offset (ADU), read-out rms (ADU), PSF.
+GAIN, ADC, READOUT, PSF = 2.5, 40.0, 4.0, ("gauss", 1.2, 4)
 
 
 def true_config(size: int) -> SimulationConfig:
@@ -72,11 +81,31 @@ def relative_errors(values: dict, truth: dict) -> dict:
             for name in truth}
 
 
-def run_fit(config, target, iterations: int, start_perturbed: bool, verbose: bool):
-    """Fit a model started at the truth (optionally perturbed) to the target."""
+def detector_frame(clean: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """gain * Poisson(PSF(clean)) + Normal(0, readout) + adc: a frame in ADU."""
+    counts = torch.poisson(apply_psf(clean, PSF[0], PSF[1], PSF[2]).clamp_min(0),
+                           generator=generator)
+    noise = torch.randn(counts.shape, generator=generator, dtype=counts.dtype) * READOUT
+    return counts * GAIN + noise + ADC
+
+
+def build_model(config, detector: bool, start_perturbed: bool):
+    """The model to fit: the render, or the render seen through the detector."""
     model = DiffractionModel(config, refine=REFINED)
     if start_perturbed:
         perturb(model)
+    if not detector:
+        return model
+    scale = (0.8, 0.75) if start_perturbed else (1.0, 1.0)
+    response = DetectorResponse(gain=GAIN * scale[0], adc=ADC,
+                                psf=(PSF[0], PSF[1] * scale[1], PSF[2]), fit=("gain", "fwhm"))
+    return DetectedModel(model, response, readout=READOUT)
+
+
+def run_fit(config, target, iterations: int, start_perturbed: bool, verbose: bool,
+            detector: bool = False):
+    """Fit a model started at the truth (optionally perturbed) to the target."""
+    model = build_model(config, detector, start_perturbed)
 
     def show(step, loss, model):
         if verbose:
@@ -84,7 +113,8 @@ def run_fit(config, target, iterations: int, start_perturbed: bool, verbose: boo
                                for n, vals in model.natural_values().items())
             print(f"  iter {step:3d}  loss {loss:.6e}  {values}", flush=True)
 
-    return model, fit(model, target, iterations=iterations, callback=show)
+    loss = model.loss if detector else "poisson"
+    return model, fit(model, target, iterations=iterations, loss=loss, callback=show)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -94,25 +124,29 @@ def main(argv: list[str] | None = None) -> dict:
     with torch.no_grad():
         clean = simulate(config).image
     generator = torch.Generator().manual_seed(args.seed)
-    target = clean if args.no_noise else torch.poisson(clean, generator=generator)
-    truth = DiffractionModel(config, refine=REFINED).natural_values()
-    print(f"target: {args.size}x{args.size} pixels, max {float(target.max()):.0f} photons, "
-          f"{'no noise' if args.no_noise else 'Poisson noise'}")
+    if args.detector:
+        target = detector_frame(clean, generator)
+        kind = "PSF, gain and read-out noise"
+    else:
+        target = clean if args.no_noise else torch.poisson(clean, generator=generator)
+        kind = "no noise" if args.no_noise else "Poisson noise"
+    truth = build_model(config, args.detector, False).natural_values()
+    print(f"target: {args.size}x{args.size} pixels, max {float(target.max()):.0f} "
+          f"{'ADU' if args.detector else 'photons'}, {kind}")
     summary = {"truth": truth}
-    if not args.no_noise:
+    if args.detector or not args.no_noise:
         print("fit started from the true values (noise limit):")
-        _, limit = run_fit(config, target, args.iterations, False, args.verbose)
+        _, limit = run_fit(config, target, args.iterations, False, args.verbose, args.detector)
         summary["noise_limit"] = errors(limit.values, truth)
     print("fit started from the perturbed values:")
-    model, result = run_fit(config, target, args.iterations, True, True)
+    model, result = run_fit(config, target, args.iterations, True, True, args.detector)
     summary.update(errors=errors(result.values, truth), losses=result.losses,
                    relative=relative_errors(result.values, truth), values=result.values)
     _print_summary(summary)
     if args.out is not None:
         with torch.no_grad():
-            fitted = model()
-        _write_pictures(Path(args.out), target, fitted, result.losses,
-                        "noiseless" if args.no_noise else "Poisson-noise")
+            fitted = model.expected_frame() if args.detector else model()
+        _write_pictures(Path(args.out), target, fitted, result.losses, kind)
     return summary
 
 
@@ -126,7 +160,7 @@ def _print_summary(summary: dict) -> None:
 def _write_pictures(folder: Path, target, fitted, losses, kind: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     fit_images(folder / "images.png", target, fitted, title="cell, misset, distance and "
-               f"beam centre refined against a {kind} image")
+               f"beam centre refined against an image with {kind}")
     convergence(folder / "convergence.png", losses)
     print(f"wrote {folder / 'images.png'} and {folder / 'convergence.png'}")
 
@@ -136,6 +170,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", type=int, default=64, help="pixels per detector edge")
     parser.add_argument("--iterations", type=int, default=30, help="outer L-BFGS steps")
     parser.add_argument("--no-noise", action="store_true", help="fit the noiseless image")
+    parser.add_argument("--detector", action="store_true",
+                        help="fit a detector frame (PSF, gain, read-out noise) in ADU")
     parser.add_argument("--seed", type=int, default=1, help="seed of the Poisson noise")
     parser.add_argument("--out", default=None, help="folder for the PNG pictures")
     parser.add_argument("--verbose", action="store_true", help="also print the noise-limit fit")

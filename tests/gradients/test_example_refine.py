@@ -34,6 +34,16 @@ def test_noisy_fit_reaches_the_noise_limit():
         assert error <= 1.5 * summary["noise_limit"][name], name
 
 
+def test_fit_through_the_detector_reaches_the_noise_limit():
+    # an ADU frame (PSF, gain, read-out noise); gain and PSF width start 20 % and 25 % off
+    summary = _example().main(["--detector", "--iterations", "4", "--size", "64"])
+    assert {"response.gain", "response.fwhm"} <= set(summary["errors"])
+    for name, error in summary["errors"].items():
+        assert error <= 1.5 * summary["noise_limit"][name] + 1e-6, name
+    assert summary["relative"]["response.gain"] < 0.02
+    assert summary["relative"]["response.fwhm"] < 0.05
+
+
 MOSAIC = Path(__file__).resolve().parents[2] / "examples" / "refine_mosaic.py"
 
 
