@@ -12,6 +12,9 @@ for the rest of an image at the first pixel that leaves the grid, which is seque
 So do shots the fused engine renders (:mod:`nanobragg.render.engines`: every shot on the
 CPU), each in one call of the compiled kernel, which is faster than the batched eager
 kernel and gives a shot the same bits alone and in a batch.
+
+Amorphous material (``-stol`` in the experiment) is rendered for each shot on its own
+models and added to its Bragg image, as :func:`nanobragg.render.simulate.simulate` adds it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import torch
 from ..models.setup import Setup, replace_fields, tensor_fields
 from ..physics.structure_factors import FTable, structure_factor_lookup
 from ..render import engines
+from ..render.amorphous import amorphous_image
 from ..render.kernel import render_pixels
 from ..render.simulate import pixels_per_chunk, prepare, rendered_mask, resolve_device, simulate
 from .description import DatasetDescription
@@ -110,7 +114,7 @@ def _single(config, table, dtype, device) -> np.ndarray:
 def _batched_or_single(setups, configs, table, device) -> list[np.ndarray]:
     """One shared call; one call per shot if the kernel cannot run under vmap."""
     try:
-        return _vmapped(setups, configs[0], device)
+        return _vmapped(setups, configs, device)
     except (RuntimeError, NotImplementedError) as err:
         log.warning("batched rendering unavailable (%s); rendering one shot at a time",
                     str(err).splitlines()[0])
@@ -127,9 +131,10 @@ def _signature(config, setup: Setup) -> tuple:
             ("sampling", setup.sampling), ("tensors", shapes))
 
 
-def _vmapped(setups: list[Setup], config, device) -> list[np.ndarray]:
-    """Render shots with equal signatures in shared kernel calls (leading shot axis)."""
-    base = setups[0]
+def _vmapped(setups: list[Setup], configs: list, device) -> list[np.ndarray]:
+    """Render shots with equal signatures in shared kernel calls (leading shot axis);
+    each shot's amorphous material, if any, is added afterwards."""
+    base, config = setups[0], configs[0]
 
     def field(setup, path):
         return getattr(getattr(setup, path[0]), path[1])
@@ -155,7 +160,17 @@ def _vmapped(setups: list[Setup], config, device) -> list[np.ndarray]:
     for start in range(0, flat_index.numel(), chunk):
         idx = flat_index[start:start + chunk]
         images[:, idx] = batched(idx // fpixels, idx % fpixels, *stacks)
-    return list(images.reshape((len(setups),) + rendered.shape).cpu().numpy())
+    shaped = images.reshape((len(setups),) + rendered.shape)
+    return [_with_amorphous(c, s, image, rendered).cpu().numpy()
+            for c, s, image in zip(configs, setups, shaped)]
+
+
+def _with_amorphous(config, setup: Setup, image: torch.Tensor, rendered: torch.Tensor
+                    ) -> torch.Tensor:
+    """The Bragg image (S, F) plus the configuration's amorphous scattering, if any."""
+    if config.amorphous is None:
+        return image
+    return image + amorphous_image(config, setup, rendered.expand(image.shape))
 
 
 @functools.lru_cache(maxsize=4)
