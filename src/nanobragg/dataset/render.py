@@ -13,8 +13,9 @@ So do shots the fused engine renders (:mod:`nanobragg.render.engines`: every sho
 CPU), each in one call of the compiled kernel, which is faster than the batched eager
 kernel and gives a shot the same bits alone and in a batch.
 
-Amorphous material (``-stol`` in the experiment) is rendered for each shot on its own
-models and added to its Bragg image, as :func:`nanobragg.render.simulate.simulate` adds it.
+Amorphous material (a ``background`` section, or ``-stol`` in the experiment) is
+rendered for each shot on its own models and added to its Bragg image, as
+:func:`nanobragg.render.simulate.simulate` adds it.
 """
 
 from __future__ import annotations
