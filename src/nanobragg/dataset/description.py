@@ -15,6 +15,7 @@ A description is a YAML or JSON mapping::
       # model's or MTZ's cell stands in when the config has none)
     variation: {orientation: random, ...}   # see nanobragg.dataset.variation
     background: {stol: water.stol, thickness_mm: ...}   # see nanobragg.dataset.sections
+    detector: {gain: 1.5, readout: 3, psf: {...}, ...}  # see nanobragg.dataset.sections
 
 Command-line flags need a parser (``flags_parser``), which the ``nanobragg-dataset``
 command supplies; library callers give a :class:`SimulationConfig` (``config`` mapping or
@@ -46,14 +47,14 @@ from ..errors import InputError
 from ..io.hkl import read_hkl
 from ..physics.structure_factors import FTable
 from ..validation import check_config
-from .sections import Background, parse_background
+from .sections import Background, DetectorSection, parse_background, parse_detector
 from .variation import DescriptionError, Variation, choice, integer, parse_variation
 
 #: ``flags -> (config, hkl file or None)``; relative names refer to the given folder.
 FlagsParser = Callable[[list[str], Path], tuple[SimulationConfig, "Path | None"]]
 
 TOP_KEYS = ("seed", "shots", "shots_per_file", "batch", "dtype", "device", "experiment",
-            "variation", "background")
+            "variation", "background", "detector")
 DTYPES = ("float32", "float64")
 _SECTIONS = {"detector": DetectorConfig, "crystal": CrystalConfig, "beam": BeamConfig}
 
@@ -74,6 +75,7 @@ class DatasetDescription:
         table: structure factors (float64, CPU) or None for ``default_F`` everywhere.
         document: the description as read, for the manifest.
         background: amorphous material added to every shot, or None.
+        detector: the detector response that makes ``counts`` frames in ADU, or None.
     """
 
     config: SimulationConfig
@@ -87,6 +89,7 @@ class DatasetDescription:
     table: FTable | None = None
     document: dict | None = None
     background: Background | None = None
+    detector: DetectorSection | None = None
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -104,8 +107,10 @@ class DatasetDescription:
             "seed": self.seed, "shots_per_file": self.shots_per_file, "dtype": self.dtype,
             "table": _table_digest(self.table),
         }
-        if self.background is not None:
-            content["background"] = self.background.to_doc()
+        for name in ("background", "detector"):
+            section = getattr(self, name)
+            if section is not None:
+                content[name] = section.to_doc()
         text = json.dumps(content, sort_keys=True, default=repr)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -171,6 +176,7 @@ def parse_description(doc: Any, base: Path = Path("."),
         batch=doc.get("batch", 8), dtype=doc.get("dtype", "float32"),
         device=doc.get("device", "cpu"), table=table, document=doc,
         background=parse_background(doc.get("background"), Path(base)),
+        detector=parse_detector(doc.get("detector")),
     )
 
 
@@ -178,7 +184,8 @@ def make_description(config: SimulationConfig, variation: Variation | None = Non
                      seed: int, shots: int = 1, shots_per_file: int = 64, batch: int = 8,
                      dtype: str = "float32", device: str = "cpu",
                      table: FTable | None = None, document: dict | None = None,
-                     background: Background | None = None) -> DatasetDescription:
+                     background: Background | None = None,
+                     detector: DetectorSection | None = None) -> DatasetDescription:
     """A checked description from a configuration (the library entry point)."""
     integer(seed, "seed", 0)
     try:
@@ -186,26 +193,27 @@ def make_description(config: SimulationConfig, variation: Variation | None = Non
         config.validate()
     except (TypeError, ValueError) as err:
         raise DescriptionError(f"experiment: {err}") from err
-    if background is not None:
-        _check_background(config)
+    _check_sections(config, background, detector)
     return DatasetDescription(
         config=config, variation=variation or Variation(), seed=seed,
         shots=integer(shots, "shots", 1), shots_per_file=integer(shots_per_file,
                                                                  "shots_per_file", 1),
         batch=integer(batch, "batch", 1), dtype=choice(dtype, "dtype", DTYPES),
         device=choice(device, "device", ("cpu", "cuda", "auto")), table=table,
-        document=document, background=background,
+        document=document, background=background, detector=detector,
     )
 
 
-def _check_background(config: SimulationConfig) -> None:
-    """The experiment must be able to take a ``background`` section."""
-    if config.amorphous is not None:
+def _check_sections(config: SimulationConfig, background: Background | None,
+                    detector: DetectorSection | None) -> None:
+    """The experiment must be able to take the ``background`` and ``detector`` sections."""
+    if background is not None and config.amorphous is not None:
         raise DescriptionError("background: the experiment has amorphous material already "
                                "(-stol); give it in one place")
-    if config.detector.panels is not None:
-        raise DescriptionError("background: amorphous scattering needs a single-panel "
-                               "detector")
+    for name, section in (("background", background), ("detector", detector)):
+        if section is not None and config.detector.panels is not None:
+            raise DescriptionError(f"{name}: needs a single-panel detector (the experiment "
+                                   f"has {len(config.detector.panels)} panels)")
 
 
 def _experiment(doc: Any, base: Path, flags_parser: FlagsParser | None):

@@ -15,7 +15,8 @@ kernel and gives a shot the same bits alone and in a batch.
 
 Amorphous material (a ``background`` section, or ``-stol`` in the experiment) is
 rendered for each shot on its own models and added to its Bragg image, as
-:func:`nanobragg.render.simulate.simulate` adds it.
+:func:`nanobragg.render.simulate.simulate` adds it. A ``detector`` section turns each
+shot's photons into a frame in ADU (:mod:`nanobragg.dataset.response`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..render.kernel import render_pixels
 from ..render.simulate import pixels_per_chunk, prepare, rendered_mask, resolve_device, simulate
 from .description import DatasetDescription
 from .draws import ShotParameters, check_variation, sample_shot, shot_config, stream
+from .response import detector_frame
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,8 @@ class RenderedShots:
     Attributes:
         indices: shot numbers, (B,).
         images: photons per pixel, (B, spixels, fpixels), in the working dtype.
-        counts: Poisson counts (uint32), same shape, or None without noise.
+        counts: Poisson counts (uint32), same shape, or None without noise; with a
+            ``detector`` section the detector frames (ADU, float32).
         params: the parameters of every shot.
     """
 
@@ -70,7 +73,9 @@ def render_shots(desc: DatasetDescription, indices: list[int],
             images.extend(render_batch(desc, params[start:start + batch]))
     stack = np.stack(images)
     counts = None
-    if desc.variation.noise == "poisson":
+    if desc.detector is not None:
+        counts = np.stack([detector_frame(desc, p, im) for p, im in zip(params, stack)])
+    elif desc.variation.noise == "poisson":
         counts = np.stack([poisson_counts(desc.seed, p.index, im)
                            for p, im in zip(params, stack)])
     return RenderedShots(list(indices), stack, counts, params)
