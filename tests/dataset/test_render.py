@@ -87,3 +87,26 @@ def test_thread_count_does_not_change_the_bits():
     finally:
         torch.set_num_threads(threads)
     assert np.array_equal(one.images, two.images)
+
+
+def test_amorphous_material_of_the_experiment_is_in_batched_shots(tmp_path, monkeypatch):
+    """With the eager kernel (shots share vmapped calls) as with the fused one, a shot
+    of an experiment with amorphous material (``-stol``) is the simulator's image."""
+    from nanobragg.config import AmorphousConfig
+    from nanobragg.dataset.description import make_description
+    from nanobragg.render import engines
+
+    rows = [f"{0.05 * k:.2f} {2.6 - 2.0 * (0.05 * k) ** 0.5:.4f}" for k in range(25)]
+    (tmp_path / "w.stol").write_text("\n".join(rows) + "\n")
+    base = parse_description(small_document(shots=3, orientation="random"))
+    config = dataclasses.replace(base.config,
+                                 amorphous=AmorphousConfig(stol=str(tmp_path / "w.stol")))
+    desc = make_description(config, base.variation, seed=base.seed, shots=3)
+    for eager in (False, True):
+        if eager:
+            monkeypatch.setattr(engines, "_library_available", lambda: False)
+        shots = render_shots(desc, [0, 1, 2], batch=3)
+        for k in range(3):
+            cfg = shot_config(desc, shots.params[k])
+            assert np.array_equal(shots.images[k],
+                                  simulate(cfg, dtype=torch.float32).image.numpy())

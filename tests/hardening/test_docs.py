@@ -24,9 +24,12 @@ def test_readme_dataset_example_loads(tmp_path):
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(_readme_yaml())
+    (tmp_path / "water.stol").write_text("0 2.6\n0.5 1.2\n1.0 0.4\n")  # the example's table
     desc = load_description(spec, flags_to_config)
     assert desc.shots == 1000
     assert desc.document["variation"]["fluence"] == {"log_uniform": [1e29, 1e30]}
+    assert desc.background.stol == str(tmp_path.resolve() / "water.stol")
+    assert desc.detector.psf_kind == "gauss"
 
 
 def test_yaml_numbers_follow_yaml_1_2():

@@ -14,6 +14,8 @@ A description is a YAML or JSON mapping::
       # (hkl: an h k l F text file, an MTZ file or an atomic model, PDB or mmCIF; the
       # model's or MTZ's cell stands in when the config has none)
     variation: {orientation: random, ...}   # see nanobragg.dataset.variation
+    background: {stol: water.stol, thickness_mm: ...}   # see nanobragg.dataset.sections
+    detector: {gain: 1.5, readout: 3, psf: {...}, ...}  # see nanobragg.dataset.sections
 
 Command-line flags need a parser (``flags_parser``), which the ``nanobragg-dataset``
 command supplies; library callers give a :class:`SimulationConfig` (``config`` mapping or
@@ -45,13 +47,14 @@ from ..errors import InputError
 from ..io.hkl import read_hkl
 from ..physics.structure_factors import FTable
 from ..validation import check_config
+from .sections import Background, DetectorSection, parse_background, parse_detector
 from .variation import DescriptionError, Variation, choice, integer, parse_variation
 
 #: ``flags -> (config, hkl file or None)``; relative names refer to the given folder.
 FlagsParser = Callable[[list[str], Path], tuple[SimulationConfig, "Path | None"]]
 
 TOP_KEYS = ("seed", "shots", "shots_per_file", "batch", "dtype", "device", "experiment",
-            "variation")
+            "variation", "background", "detector")
 DTYPES = ("float32", "float64")
 _SECTIONS = {"detector": DetectorConfig, "crystal": CrystalConfig, "beam": BeamConfig}
 
@@ -71,6 +74,8 @@ class DatasetDescription:
         device: where to render (does not enter the fingerprint).
         table: structure factors (float64, CPU) or None for ``default_F`` everywhere.
         document: the description as read, for the manifest.
+        background: amorphous material added to every shot, or None.
+        detector: the detector response that makes ``counts`` frames in ADU, or None.
     """
 
     config: SimulationConfig
@@ -83,6 +88,8 @@ class DatasetDescription:
     device: str = "cpu"
     table: FTable | None = None
     document: dict | None = None
+    background: Background | None = None
+    detector: DetectorSection | None = None
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -100,6 +107,10 @@ class DatasetDescription:
             "seed": self.seed, "shots_per_file": self.shots_per_file, "dtype": self.dtype,
             "table": _table_digest(self.table),
         }
+        for name in ("background", "detector"):
+            section = getattr(self, name)
+            if section is not None:
+                content[name] = section.to_doc()
         text = json.dumps(content, sort_keys=True, default=repr)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -164,14 +175,17 @@ def parse_description(doc: Any, base: Path = Path("."),
         shots=doc.get("shots", 1), shots_per_file=doc.get("shots_per_file", 64),
         batch=doc.get("batch", 8), dtype=doc.get("dtype", "float32"),
         device=doc.get("device", "cpu"), table=table, document=doc,
+        background=parse_background(doc.get("background"), Path(base)),
+        detector=parse_detector(doc.get("detector")),
     )
 
 
 def make_description(config: SimulationConfig, variation: Variation | None = None, *,
                      seed: int, shots: int = 1, shots_per_file: int = 64, batch: int = 8,
                      dtype: str = "float32", device: str = "cpu",
-                     table: FTable | None = None, document: dict | None = None
-                     ) -> DatasetDescription:
+                     table: FTable | None = None, document: dict | None = None,
+                     background: Background | None = None,
+                     detector: DetectorSection | None = None) -> DatasetDescription:
     """A checked description from a configuration (the library entry point)."""
     integer(seed, "seed", 0)
     try:
@@ -179,14 +193,27 @@ def make_description(config: SimulationConfig, variation: Variation | None = Non
         config.validate()
     except (TypeError, ValueError) as err:
         raise DescriptionError(f"experiment: {err}") from err
+    _check_sections(config, background, detector)
     return DatasetDescription(
         config=config, variation=variation or Variation(), seed=seed,
         shots=integer(shots, "shots", 1), shots_per_file=integer(shots_per_file,
                                                                  "shots_per_file", 1),
         batch=integer(batch, "batch", 1), dtype=choice(dtype, "dtype", DTYPES),
         device=choice(device, "device", ("cpu", "cuda", "auto")), table=table,
-        document=document,
+        document=document, background=background, detector=detector,
     )
+
+
+def _check_sections(config: SimulationConfig, background: Background | None,
+                    detector: DetectorSection | None) -> None:
+    """The experiment must be able to take the ``background`` and ``detector`` sections."""
+    if background is not None and config.amorphous is not None:
+        raise DescriptionError("background: the experiment has amorphous material already "
+                               "(-stol); give it in one place")
+    for name, section in (("background", background), ("detector", detector)):
+        if section is not None and config.detector.panels is not None:
+            raise DescriptionError(f"{name}: needs a single-panel detector (the experiment "
+                                   f"has {len(config.detector.panels)} panels)")
 
 
 def _experiment(doc: Any, base: Path, flags_parser: FlagsParser | None):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -23,11 +23,18 @@ from ..physics.vectors import value_of
 from ..products.reports import detector_report
 from ..units import ANGSTROM
 from .description import DatasetDescription
-from .variation import DescriptionError
+from .sections import lowest
+from .variation import DescriptionError, Distribution
 
 #: Stream numbers of the varied quantities (never renumber: they fix the data).
+#: Background and detector quantities are named as their labels.
 STREAMS = {"orientation": 0, "cell": 1, "mosaic": 2, "size": 3, "wavelength": 4,
-           "spectrum": 5, "beam_center": 6, "distance": 7, "fluence": 8, "noise": 9}
+           "spectrum": 5, "beam_center": 6, "distance": 7, "fluence": 8, "noise": 9,
+           "background_thickness_mm": 10, "background_width_mm": 11,
+           "background_height_mm": 12, "background_density_g_cm3": 13,
+           "background_molecular_weight": 14, "detector_gain": 15, "detector_readout": 16,
+           "detector_adc": 17, "detector_psf_fwhm_um": 18, "detector_flicker_scale": 19,
+           "readout_noise": 20, "calibration": 21}
 
 
 def stream(seed: int, index: int, name: str) -> np.random.Generator:
@@ -81,6 +88,10 @@ class ShotParameters:
         spectrum_A: wavelength of every line (one line: the central wavelength).
         beam_center_mm: (Xbeam, Ybeam) in the convention's axes; distance_mm; fluence.
         misset: the misset angles put into the configuration (rad), or None.
+        background: with a ``background`` section, its values by name (label units).
+        detector: with a ``detector`` section, its values by name (``gain``, ``readout``,
+            ``adc``, ``psf_fwhm_um`` with a PSF) and ``flicker_scale``, the shot's beam
+            intensity factor.
     """
 
     index: int
@@ -95,11 +106,16 @@ class ShotParameters:
     distance_mm: float
     fluence: float
     misset: tuple[float, float, float] | None = None
+    background: dict[str, float] = field(default_factory=dict)
+    detector: dict[str, float] = field(default_factory=dict)
 
     def labels(self) -> dict[str, float | tuple]:
-        """Plain values for the manifest, the files and training (misset left out)."""
+        """Plain values for the manifest, the files and training (misset left out);
+        background and detector values are ``background_<name>``, ``detector_<name>``."""
         out = dataclasses.asdict(self)
         out.pop("misset")
+        for section in ("background", "detector"):
+            out.update({f"{section}_{name}": value for name, value in out.pop(section).items()})
         return out
 
 
@@ -132,8 +148,35 @@ def sample_shot(desc: DatasetDescription, index: int) -> ShotParameters:
         distance_mm=_jittered((base["distance_mm"],), var.distance_sigma_mm,
                               rng("distance"))[0],
         fluence=base["fluence"] if var.fluence is None else var.fluence.draw(rng("fluence")),
-        misset=misset,
+        misset=misset, background=_section_values(desc.background, "background", rng),
+        detector=_detector_values(desc, rng),
     )
+
+
+def _section_values(section, prefix: str, rng) -> dict[str, float]:
+    """One draw per value of a section, each from the stream named as its label; a
+    draw is clipped to the lowest value the description admits."""
+    if section is None:
+        return {}
+    return {name: _draw(dist, rng(f"{prefix}_{name}")) for name, dist in section.values}
+
+
+def _draw(dist: Distribution, rng: np.random.Generator) -> float:
+    return max(lowest(dist), dist.draw(rng))
+
+
+def _detector_values(desc: DatasetDescription, rng) -> dict[str, float]:
+    """The detector's drawn values and the beam intensity factor ``1 + flicker * z``
+    (at least 0; exactly 1 without flicker)."""
+    section = desc.detector
+    values = _section_values(section, "detector", rng)
+    if section is not None:
+        scale = 1.0
+        if section.flicker > 0:
+            scale = 1.0 + section.flicker * float(
+                rng("detector_flicker_scale").standard_normal())
+        values["flicker_scale"] = max(0.0, scale)
+    return values
 
 
 def _cell(cell: tuple[float, ...], var, rng: np.random.Generator) -> tuple[float, ...]:
@@ -230,7 +273,10 @@ def shot_config(desc: DatasetDescription, shot: ShotParameters) -> SimulationCon
         detector["beam_center"] = tuple(x * 1e-3 for x in shot.beam_center_mm)
     if var.distance_sigma_mm:
         detector["distance"] = shot.distance_mm * 1e-3
+    amorphous = cfg.amorphous
+    if desc.background is not None:
+        amorphous = desc.background.amorphous(shot.background)
     return dataclasses.replace(
         cfg, crystal=dataclasses.replace(cfg.crystal, **crystal),
         beam=dataclasses.replace(cfg.beam, **beam),
-        detector=dataclasses.replace(cfg.detector, **detector))
+        detector=dataclasses.replace(cfg.detector, **detector), amorphous=amorphous)

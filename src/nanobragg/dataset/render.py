@@ -12,6 +12,11 @@ for the rest of an image at the first pixel that leaves the grid, which is seque
 So do shots the fused engine renders (:mod:`nanobragg.render.engines`: every shot on the
 CPU), each in one call of the compiled kernel, which is faster than the batched eager
 kernel and gives a shot the same bits alone and in a batch.
+
+Amorphous material (a ``background`` section, or ``-stol`` in the experiment) is
+rendered for each shot on its own models and added to its Bragg image, as
+:func:`nanobragg.render.simulate.simulate` adds it. A ``detector`` section turns each
+shot's photons into a frame in ADU (:mod:`nanobragg.dataset.response`).
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ import torch
 from ..models.setup import Setup, replace_fields, tensor_fields
 from ..physics.structure_factors import FTable, structure_factor_lookup
 from ..render import engines
+from ..render.amorphous import amorphous_image
 from ..render.kernel import render_pixels
 from ..render.simulate import pixels_per_chunk, prepare, rendered_mask, resolve_device, simulate
 from .description import DatasetDescription
 from .draws import ShotParameters, check_variation, sample_shot, shot_config, stream
+from .response import detector_frame
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +50,8 @@ class RenderedShots:
     Attributes:
         indices: shot numbers, (B,).
         images: photons per pixel, (B, spixels, fpixels), in the working dtype.
-        counts: Poisson counts (uint32), same shape, or None without noise.
+        counts: Poisson counts (uint32), same shape, or None without noise; with a
+            ``detector`` section the detector frames (ADU, float32).
         params: the parameters of every shot.
     """
 
@@ -65,7 +73,9 @@ def render_shots(desc: DatasetDescription, indices: list[int],
             images.extend(render_batch(desc, params[start:start + batch]))
     stack = np.stack(images)
     counts = None
-    if desc.variation.noise == "poisson":
+    if desc.detector is not None:
+        counts = np.stack([detector_frame(desc, p, im) for p, im in zip(params, stack)])
+    elif desc.variation.noise == "poisson":
         counts = np.stack([poisson_counts(desc.seed, p.index, im)
                            for p, im in zip(params, stack)])
     return RenderedShots(list(indices), stack, counts, params)
@@ -110,7 +120,7 @@ def _single(config, table, dtype, device) -> np.ndarray:
 def _batched_or_single(setups, configs, table, device) -> list[np.ndarray]:
     """One shared call; one call per shot if the kernel cannot run under vmap."""
     try:
-        return _vmapped(setups, configs[0], device)
+        return _vmapped(setups, configs, device)
     except (RuntimeError, NotImplementedError) as err:
         log.warning("batched rendering unavailable (%s); rendering one shot at a time",
                     str(err).splitlines()[0])
@@ -127,9 +137,10 @@ def _signature(config, setup: Setup) -> tuple:
             ("sampling", setup.sampling), ("tensors", shapes))
 
 
-def _vmapped(setups: list[Setup], config, device) -> list[np.ndarray]:
-    """Render shots with equal signatures in shared kernel calls (leading shot axis)."""
-    base = setups[0]
+def _vmapped(setups: list[Setup], configs: list, device) -> list[np.ndarray]:
+    """Render shots with equal signatures in shared kernel calls (leading shot axis);
+    each shot's amorphous material, if any, is added afterwards."""
+    base, config = setups[0], configs[0]
 
     def field(setup, path):
         return getattr(getattr(setup, path[0]), path[1])
@@ -155,7 +166,17 @@ def _vmapped(setups: list[Setup], config, device) -> list[np.ndarray]:
     for start in range(0, flat_index.numel(), chunk):
         idx = flat_index[start:start + chunk]
         images[:, idx] = batched(idx // fpixels, idx % fpixels, *stacks)
-    return list(images.reshape((len(setups),) + rendered.shape).cpu().numpy())
+    shaped = images.reshape((len(setups),) + rendered.shape)
+    return [_with_amorphous(c, s, image, rendered).cpu().numpy()
+            for c, s, image in zip(configs, setups, shaped)]
+
+
+def _with_amorphous(config, setup: Setup, image: torch.Tensor, rendered: torch.Tensor
+                    ) -> torch.Tensor:
+    """The Bragg image (S, F) plus the configuration's amorphous scattering, if any."""
+    if config.amorphous is None:
+        return image
+    return image + amorphous_image(config, setup, rendered.expand(image.shape))
 
 
 @functools.lru_cache(maxsize=4)

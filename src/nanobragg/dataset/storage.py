@@ -1,7 +1,8 @@
 """HDF5 chunk files: one file per chunk of shots, written whole or not at all.
 
 A chunk file holds ``images`` (shots, slow, fast) in the working dtype, ``counts``
-(uint32, with Poisson noise), ``index`` (the shot numbers), one ``labels/<name>``
+(uint32, with Poisson noise; float32 detector frames in ADU with a ``detector``
+section), ``index`` (the shot numbers), one ``labels/<name>``
 dataset per shot parameter, and as attributes the data set's ``fingerprint`` and
 ``records`` (JSON: per shot its index, seed, checksum and status). Datasets are
 gzip-compressed with the shuffle filter and carry no timestamps, so the same shots give
@@ -39,12 +40,15 @@ def h5py_module():
 
 
 def shot_checksum(image: np.ndarray, counts: np.ndarray | None) -> str:
-    """SHA-256 (hex) of a shot's image bytes (little-endian, C order) and its counts."""
-    digest = hashlib.sha256(np.ascontiguousarray(image).astype(image.dtype.newbyteorder("<"))
-                            .tobytes())
+    """SHA-256 (hex) of a shot's image bytes and its counts (little-endian, C order)."""
+    digest = hashlib.sha256(_little_endian(image))
     if counts is not None:
-        digest.update(np.ascontiguousarray(counts).astype("<u4").tobytes())
+        digest.update(_little_endian(counts))
     return digest.hexdigest()
+
+
+def _little_endian(array: np.ndarray) -> bytes:
+    return np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes()
 
 
 def shot_records(shots: RenderedShots, seed: int) -> list[dict[str, Any]]:

@@ -21,8 +21,9 @@ class ShotDataset(torch.utils.data.Dataset):
 
     Args:
         description: the data set (its ``shots`` is the length).
-        counts: return the Poisson counts (as float32) instead of the expected photons
-            when the description adds noise (default: yes).
+        counts: return the Poisson counts (as float32), or the detector frames of a
+            ``detector`` section, instead of the expected photons when the description
+            has them (default: yes).
 
     Items are ``(image, labels)``: image (spixels, fpixels) as a float tensor, labels a
     dict of float64 tensors, one per shot parameter (see ``ShotParameters``).
@@ -30,7 +31,8 @@ class ShotDataset(torch.utils.data.Dataset):
 
     def __init__(self, description: DatasetDescription, counts: bool = True):
         self.description = description
-        self.counts = counts and description.variation.noise == "poisson"
+        self.counts = counts and (description.variation.noise == "poisson"
+                                  or description.detector is not None)
 
     def __len__(self) -> int:
         return self.description.shots
