@@ -87,6 +87,12 @@ def test_nonoise_psf_on_noiseless_image(tmp_path, monkeypatch, capsys):
     (["-floatfile", "in_floatimage.bin", "-header", "in_floatimage.bin"], "-header"),
     (["-floatfile", "in_floatimage.bin", "-seed"], "-seed: needs 1 value"),
     (["-seed", "4"], "no input image"),
+    (["-floatfile", "in_floatimage.bin", "-psf", "gauss", "-psf_fwhm", "0"],
+     "-psf_fwhm: a gauss PSF needs a positive width"),
+    (["-floatfile", "in_floatimage.bin", "-pixel", "0"], "-pixel: must be positive"),
+    (["-floatfile", "in_floatimage.bin", "-gain", "-1.5"], "-gain: must be positive"),
+    (["-floatfile", "in_floatimage.bin", "-readout_noise", "-3"], "-readout_noise: must not"),
+    (["-floatfile", "in_floatimage.bin", "-scale", "-2"], "-scale: must not be negative"),
 ])
 def test_bad_input_is_one_line_exit_2(args, message, tmp_path, monkeypatch, capsys):
     _input(tmp_path)

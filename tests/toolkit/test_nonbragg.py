@@ -102,6 +102,12 @@ def test_bad_table_is_one_line_exit_2(text, message, tmp_path, monkeypatch, caps
     (["-stol", "missing.stol"], "-stol file 'missing.stol': cannot read"),
     (["-stol", "t.stol", "-img", "x.img"], "-img: extracting a stol table"),
     (["-stol", "t.stol", "-floatfile", "nodir/f.bin"], "-floatfile"),
+    (["-stol", "t.stol", "-MW", "0"], "-MW: the molecular weight must be positive"),
+    (["-stol", "t.stol", "-energy", "0"], "-lambda/-energy: the wavelength must be positive"),
+    (["-stol", "t.stol", "-distance", "0"], "-distance: the detector distance must be"),
+    (["-stol", "t.stol", "-thick", "-1"], "-thick: must not be negative"),
+    (["-stol", "t.stol", "-sample_den", "-1"], "-density: must not be negative"),
+    (["-stol", "t.stol", "-flux", "1e12", "-beamsize", "0"], "-beamsize: a beam of size 0"),
 ])
 def test_bad_input_is_one_line_exit_2(args, message, tmp_path, monkeypatch, capsys):
     _table(tmp_path)

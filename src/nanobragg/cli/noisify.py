@@ -101,6 +101,7 @@ def _noisify(opts: NoisifyOptions, out) -> None:
         print(USAGE, file=out)
         raise InputError("no input image: name it with -floatfile (or any argument "
                          "ending in floatimage.bin)")
+    _check_values(opts)
     raw = read_bytes(opts.floatfile, "-floatfile")
     frame = _frame(opts, len(raw), out)
     print(f"importing {frame.xpixels * frame.ypixels} pixel intensites: {opts.floatfile}",
@@ -122,6 +123,23 @@ def _noisify(opts: NoisifyOptions, out) -> None:
             files.reserve(flag, path)
         _stages(opts, frame, image, files, out)
         files.commit()
+
+
+def _check_values(opts: NoisifyOptions) -> None:
+    """Refuse values that make no detector: a pixel or PSF of no size, a gain that is not
+    positive, a negative scale or noise level (non-finite numbers the parser refused)."""
+    if opts.pixel <= 0:
+        raise InputError(f"-pixel: must be positive (got {opts.pixel * 1e3:g} mm)")
+    if opts.psf is not None and opts.psf_fwhm <= 0:
+        raise InputError(f"-psf_fwhm: a {opts.psf} PSF needs a positive width "
+                         f"(got {opts.psf_fwhm * 1e6:g} um)")
+    if opts.gain <= 0:
+        raise InputError(f"-gain: must be positive (got {opts.gain:g} ADU/photon)")
+    for flag, value in (("-scale", opts.scale), ("-fluence", opts.fluence),
+                        ("-readout_noise", opts.readout), ("-flicker", opts.flicker),
+                        ("-calibration", opts.calibration)):
+        if value < 0:
+            raise InputError(f"{flag}: must not be negative (got {value:g})")
 
 
 def _frame(opts: NoisifyOptions, nbytes: int, out) -> _Frame:

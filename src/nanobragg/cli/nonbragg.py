@@ -140,6 +140,7 @@ def _nonbragg(opts: NonBraggOptions, out) -> None:
         for flag, path in outputs:
             files.reserve(flag, path)
         fpixels, spixels = _pixels(opts)
+        _check_values(opts)
         _sample_and_fluence(opts, out)
         _complete_sampling(opts)
         geo = _geometry(opts, fpixels, spixels, out)
@@ -170,6 +171,32 @@ def _pixels(opts: NonBraggOptions) -> tuple[int, int]:
     if fpixels <= 0 or spixels <= 0:
         raise InputError(f"detector of {fpixels}x{spixels} pixels: sizes must be positive")
     return fpixels, spixels
+
+
+def _check_values(opts: NonBraggOptions) -> None:
+    """Refuse values the reference would turn into a division by zero or a negative
+    amount of material (the parser has already refused non-finite numbers)."""
+    positive = (("-MW", opts.molecular_weight, "the molecular weight", "g/mol", 1.0),
+                ("-lambda/-energy", opts.wavelength, "the wavelength", "A", 1e10),
+                ("-distance", opts.distance, "the detector distance", "mm", 1e3))
+    for flag, value, what, units, scale in positive:
+        if not 0 < value < math.inf:
+            raise InputError(f"{flag}: {what} must be positive (got {value * scale:g} {units})")
+    if opts.close_distance is not None and opts.close_distance <= 0:
+        raise InputError(f"-close_distance: must be positive (got "
+                         f"{opts.close_distance * 1e3:g} mm)")
+    not_negative = (("-thick", opts.sample_x, 1e3, "mm"), ("-width", opts.sample_y, 1e3, "mm"),
+                    ("-height", opts.sample_z, 1e3, "mm"),
+                    ("-density", opts.density, 1e-6, "g/cm^3"),
+                    ("-molecules", opts.molecules, 1.0, ""), ("-fluence", opts.fluence, 1.0, ""),
+                    ("-flux", opts.flux, 1.0, ""), ("-exposure", opts.exposure, 1.0, "s"))
+    for flag, value, scale, units in not_negative:
+        if value < 0:
+            raise InputError(f"{flag}: must not be negative (got {value * scale:g}"
+                             f"{' ' + units if units else ''})")
+    if opts.beamsize == 0:
+        raise InputError("-beamsize: a beam of size 0 illuminates nothing (a negative size "
+                         "turns the clipping of the sample off)")
 
 
 def _sample_and_fluence(opts: NonBraggOptions, out) -> None:
