@@ -157,11 +157,18 @@ def detector_signal(photons: torch.Tensor, gain: torch.Tensor | float = 1.0,
     Returns:
         (..., S, F) expected ADU; differentiable in every tensor argument.
     """
+    return detected_photons(photons, calibration, psf) * gain + adc
+
+
+def detected_photons(photons: torch.Tensor, calibration: torch.Tensor | None = None,
+                     psf: tuple[str, torch.Tensor | float, int] | None = None) -> torch.Tensor:
+    """Expected photons each pixel detects, (..., S, F): ``PSF(calibration * photons)``,
+    the Poisson mean of the counts behind the gain (arguments as :func:`detector_signal`)."""
     signal = photons if calibration is None else photons * calibration
-    if psf is not None:
-        kind, fwhm_pixels, radius = psf
-        signal = apply_psf(signal, kind, fwhm_pixels, radius)
-    return signal * gain + adc
+    if psf is None:
+        return signal
+    kind, fwhm_pixels, radius = psf
+    return apply_psf(signal, kind, fwhm_pixels, radius)
 
 
 class DetectorResponse(torch.nn.Module):
@@ -196,10 +203,8 @@ class DetectorResponse(torch.nn.Module):
     def detected(self, photons: torch.Tensor) -> torch.Tensor:
         """Expected photons each pixel detects, (..., S, F): the calibration factor, then
         the PSF (the Poisson mean of the counts behind the gain)."""
-        signal = photons if self.calibration is None else photons * self.calibration
-        if self.kind is None:
-            return signal
-        return apply_psf(signal, self.kind, self.fwhm.abs(), self.radius)
+        psf = (self.kind, self.fwhm.abs(), self.radius) if self.kind else None
+        return detected_photons(photons, self.calibration, psf)
 
     def forward(self, photons: torch.Tensor) -> torch.Tensor:
         """Expected ADU of a (..., S, F) photon image."""

@@ -130,9 +130,20 @@ def _log_summand(n, mu, y, sigma, gain, adc) -> torch.Tensor:
     gradient stays finite (it then lacks the log's part, which no count can show).
     """
     residual = (y - gain * n - adc) / sigma
-    floor = torch.finfo(mu.dtype).tiny
-    return (torch.xlogy(n, torch.clamp(mu, min=floor)) - mu - torch.lgamma(n + 1)
+    return (torch.xlogy(n, _floored(mu)) - mu - torch.lgamma(n + 1)
             - 0.5 * residual * residual - torch.log(sigma) - 0.5 * math.log(2 * math.pi))
+
+
+def _floored(mu: torch.Tensor) -> torch.Tensor:
+    """``mu`` with 0 raised to the dtype's smallest normal number (for its logarithm)."""
+    return torch.clamp(mu, min=torch.finfo(mu.dtype).tiny)
+
+
+def _slope(n, mu, y, sigma, gain, adc) -> torch.Tensor:
+    """d/dn of :func:`_log_summand`: ``log mu - digamma(n + 1) + gain (y - gain n - adc) /
+    sigma^2``, falling monotonically in ``n``."""
+    return torch.log(_floored(mu)) - torch.digamma(n + 1) + gain * (y - gain * n - adc) / (
+        sigma * sigma)
 
 
 def _peak(mu, y, sigma, gain, adc) -> tuple[torch.Tensor, torch.Tensor]:
@@ -143,16 +154,14 @@ def _peak(mu, y, sigma, gain, adc) -> tuple[torch.Tensor, torch.Tensor]:
     the Poisson's and the Gaussian's centres. No gradient flows through the peak.
     """
     with torch.no_grad():
-        log_mu = torch.log(torch.clamp(mu, min=torch.finfo(mu.dtype).tiny))
         spread = (sigma / gain) ** 2
         centre = (y - adc) / gain
         n = torch.clamp((mu * centre + spread * mu) / (mu + spread), min=0.0)
         n = torch.where(mu > 0, n, torch.zeros_like(n))
         precision = gain * gain / (sigma * sigma)
         for _ in range(_NEWTON_STEPS):
-            slope = log_mu - torch.digamma(n + 1) + gain * (y - gain * n - adc) / (sigma ** 2)
             curvature = torch.polygamma(1, n + 1) + precision
-            n = torch.clamp(n + slope / curvature, min=0.0)
+            n = torch.clamp(n + _slope(n, mu, y, sigma, gain, adc) / curvature, min=0.0)
         width = 1.0 / torch.sqrt(torch.polygamma(1, n + 1) + precision)
         return n, width
 
@@ -188,8 +197,7 @@ def _laplace_nll(mu, y, sigma, gain, adc, peak) -> torch.Tensor:
     arguments into the gradient (its value moves by rounding only).
     """
     precision = gain * gain / (sigma * sigma)
-    slope = (torch.log(torch.clamp(mu, min=torch.finfo(mu.dtype).tiny))
-             - torch.digamma(peak + 1) + gain * (y - gain * peak - adc) / (sigma * sigma))
+    slope = _slope(peak, mu, y, sigma, gain, adc)
     peak = peak + slope / (torch.polygamma(1, peak + 1) + precision).detach()
     curvature = torch.polygamma(1, peak + 1) + precision
     at_peak = _log_summand(peak, mu, y, sigma, gain, adc)
