@@ -31,7 +31,7 @@ import torch
 from ..models.setup import Setup, replace_fields, tensor_fields
 from ..physics.structure_factors import FTable, structure_factor_lookup
 from ..render import engines
-from ..render.amorphous import amorphous_image
+from ..render.amorphous import with_amorphous
 from ..render.kernel import render_pixels
 from ..render.simulate import pixels_per_chunk, prepare, rendered_mask, resolve_device, simulate
 from .description import DatasetDescription
@@ -167,16 +167,8 @@ def _vmapped(setups: list[Setup], configs: list, device) -> list[np.ndarray]:
         idx = flat_index[start:start + chunk]
         images[:, idx] = batched(idx // fpixels, idx % fpixels, *stacks)
     shaped = images.reshape((len(setups),) + rendered.shape)
-    return [_with_amorphous(c, s, image, rendered).cpu().numpy()
+    return [with_amorphous(c, s, image, rendered).cpu().numpy()
             for c, s, image in zip(configs, setups, shaped)]
-
-
-def _with_amorphous(config, setup: Setup, image: torch.Tensor, rendered: torch.Tensor
-                    ) -> torch.Tensor:
-    """The Bragg image (S, F) plus the configuration's amorphous scattering, if any."""
-    if config.amorphous is None:
-        return image
-    return image + amorphous_image(config, setup, rendered.expand(image.shape))
 
 
 @functools.lru_cache(maxsize=4)

@@ -46,6 +46,15 @@ def amorphous_sample(cfg: AmorphousConfig, beamsize) -> AmorphousSample:
                            cfg.density, cfg.molecular_weight)
 
 
+def with_amorphous(config: SimulationConfig, setup: Setup, image: torch.Tensor,
+                   rendered: torch.Tensor) -> torch.Tensor:
+    """``image`` (S, F) plus the configuration's amorphous scattering on the pixels of
+    the (S, F) mask ``rendered``; ``image`` itself when the configuration has none."""
+    if config.amorphous is None:
+        return image
+    return image + amorphous_image(config, setup, rendered.expand(image.shape))
+
+
 def amorphous_image(config: SimulationConfig, setup: Setup,
                     rendered: torch.Tensor | None = None) -> torch.Tensor:
     """Photons per pixel of the configuration's amorphous material, (S, F), setup.dtype.

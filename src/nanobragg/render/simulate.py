@@ -178,10 +178,10 @@ def _with_amorphous(config: SimulationConfig, result: SimulationResult) -> Simul
     """The result with the configuration's amorphous scattering added (if any)."""
     if config.amorphous is None:
         return result
-    from .amorphous import amorphous_image
+    from .amorphous import with_amorphous
 
-    extra = amorphous_image(config, result.setup, result.rendered.expand(result.image.shape))
-    return replace(result, image=result.image + extra)
+    return replace(result, image=with_amorphous(config, result.setup, result.image,
+                                                result.rendered))
 
 
 def render_eager(setup: Setup, rendered: torch.Tensor, evaluations_per_chunk: int | None = None,
