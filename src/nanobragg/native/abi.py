@@ -26,7 +26,8 @@ class Params(ctypes.Structure):
         ("lookup", ctypes.c_int64)] + [
         (name, ctypes.c_int64) for name in ("n_layers", "n_sources", "n_orient")] + [
         ("mins", ctypes.c_int64 * 3), ("ranges", ctypes.c_int64 * 3),
-        ("stop_position", ctypes.c_int64), ("stop_eval", ctypes.c_int64)]
+        ("stop_position", ctypes.c_int64), ("stop_eval", ctypes.c_int64),
+        ("n_panels", ctypes.c_int64)]
 
 
 #: The render's arguments: params, pixel list, first pixel, count, then the arrays
@@ -44,8 +45,9 @@ ENTRY_POINTS: dict[str, tuple[tuple, object]] = {
     "nb_stop_f32": _STOP,
     "nb_stop_f64": _STOP,
     "nb_grad_size": ((ctypes.POINTER(Params), _i64), _i64),
-    "nb_adjoint": ((ctypes.POINTER(Params), _ptr, _i64, _i64) + (_ptr,) * 9 + (_i64, _ptr),
-                   None),
+    "nb_adjoint_scratch": ((ctypes.POINTER(Params),), _i64),
+    "nb_adjoint": ((ctypes.POINTER(Params), _ptr, _i64, _i64) + (_ptr,) * 9
+                   + (_i64, _ptr, _ptr), None),
     "nb_noise_logf_error": ((_u32, _u32), _f64),
     "nb_noise_prepare_check": ((_u32, _u32), _i64),
     "nb_noise_tan_check": ((_u32, _u32), _i64),

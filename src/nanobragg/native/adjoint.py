@@ -1,10 +1,11 @@
 """Gradients through the fused kernel: a torch.autograd.Function whose forward is the
 compiled render and whose backward is its compiled adjoint (``nb_adjoint``).
 
-The function's inputs are the tensors the kernel reads (detector frame, origin, pixel
-size and layer offsets; the scale and water background; the polarization vectors and
-Kahn factor; sources and wavelengths; crystal rows per phi step and mosaic domain, N;
-the F table); everything upstream of them (configuration -> models) stays ordinary
+The function's inputs are the tensors the kernel reads (per panel the detector frame,
+origin, pixel size and close distance; layer offsets, absorption per layer (layer step
+times mu), the distance and beam of a curved detector; the scale and water background;
+the polarization vectors and Kahn factor; sources and wavelengths; crystal rows per phi
+step and mosaic domain, reciprocal rows, N and fudge; the F table); everything upstream of them (configuration -> models) stays ordinary
 autograd. The backward runs in double on fixed items of :data:`ITEM_PIXELS` pixels, each
 summed pixel after pixel into its own buffer, and the buffers are added in item order:
 the same bits for any thread count, memory O(pixels + threads * parameters).
@@ -29,12 +30,21 @@ from .threads import run_items
 #: Pixels per backward work item (fixed, so that the sum order is the same for any
 #: thread count).
 ITEM_PIXELS = 2048
-#: The kernel's inputs in the order of :class:`FusedRender`, as (model, field) or a name.
-INPUTS = (("detector", "pix0"), ("detector", "fdet"), ("detector", "sdet"),
-          ("detector", "odet"), ("detector", "pixel_size"), ("detector", "close_distance"),
-          "scale", "background", ("beam", "kahn"), ("crystal", "N"),
-          ("detector", "layer_offsets"), ("beam", "incident"), ("beam", "wavelength"),
-          "e_in", "b_in", ("crystal", "real_rows"), "table")
+#: The detector fields of the kernel's panel array, with their widths (per panel).
+PANEL_FIELDS = (("fdet", 3), ("sdet", 3), ("odet", 3), ("pix0", 3), ("pixel_size", 1),
+                ("close_distance", 1))
+#: The first column of each panel field in a panel's 14 doubles.
+_PANEL_COLUMNS = (0, 3, 6, 9, 12, 13)
+#: The kernel's inputs in the order of :class:`FusedRender` and of the gradient buffer,
+#: as (model, field) or a name: the panel fields, then the globals, then the arrays.
+INPUTS = (*(("detector", name) for name, _ in PANEL_FIELDS),
+          "scale", "background", ("beam", "kahn"), ("crystal", "N"), ("crystal", "fudge"),
+          ("crystal", "recip_rows"), "depth", ("detector", "distance"),
+          ("detector", "beam"), ("detector", "layer_offsets"), ("beam", "incident"),
+          ("beam", "wavelength"), "e_in", "b_in", ("crystal", "real_rows"), "table")
+#: Doubles of each global in the buffer (the kernel reads one value of each).
+GLOBAL_SIZES = {"scale": 1, "background": 1, "kahn": 1, "N": 3, "fudge": 1, "recip_rows": 9,
+                "depth": 1, "distance": 1, "beam": 3}
 
 SECOND_DERIVATIVE_MESSAGE = (
     "second derivatives (create_graph=True, gradgradcheck, Hessian-vector products) are "
@@ -48,8 +58,10 @@ def inputs(setup: Setup) -> list[torch.Tensor]:
     axis = beam.polar_vector.expand_as(beam.incident)
     b_in = unit(torch.linalg.cross(axis, beam.incident, dim=-1))
     e_in = unit(torch.linalg.cross(beam.incident, b_in, dim=-1))
+    det = setup.detector
     named = {"scale": scale(setup), "background": background(setup), "e_in": e_in,
-             "b_in": b_in, "table": setup.table.F}
+             "b_in": b_in, "table": setup.table.F,
+             "depth": torch.as_tensor(det.thickstep * det.mu, dtype=torch.float64)}
     return [named[key] if isinstance(key, str) else getattr(getattr(setup, key[0]), key[1])
             for key in INPUTS]
 
@@ -98,11 +110,14 @@ def adjoint(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
     g = grad_out.detach().to(f64).contiguous()
     pixels = None if isinstance(flat_index, int) else flat_index.to(torch.int64).contiguous()
     total = g.numel()
-    size = lib.nb_grad_size(ctypes.byref(params), int(with_table))
     threads = max(1, threads or torch.get_num_threads())
+    fused.find_stop(setup, args, pixels, total, threads)
+    size = lib.nb_grad_size(ctypes.byref(params), int(with_table))
     starts = list(range(0, total, ITEM_PIXELS))
     result = torch.zeros(size, dtype=f64)
     slots = torch.zeros((threads, size), dtype=f64)
+    scratch = torch.empty((threads, max(1, lib.nb_adjoint_scratch(ctypes.byref(params)))),
+                          dtype=f64)
     for wave in range(0, len(starts), threads):
         batch = starts[wave:wave + threads]
         slots[:len(batch)].zero_()
@@ -113,7 +128,8 @@ def adjoint(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
             listed = None if pixels is None else ctypes.c_void_p(pixels[start:].data_ptr())
             lib.nb_adjoint(ctypes.byref(params), listed, start, count, *pointers,
                            ctypes.c_void_p(g[start:].data_ptr()), int(with_table),
-                           ctypes.c_void_p(slots[k].data_ptr()))
+                           ctypes.c_void_p(slots[k].data_ptr()),
+                           ctypes.c_void_p(scratch[k].data_ptr()))
 
         run_items(range(len(batch)), work, threads)
         for k in range(len(batch)):  # in item order: the same sum for any thread count
@@ -122,22 +138,39 @@ def adjoint(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
 
 
 def _unpack(setup: Setup, flat: torch.Tensor, wanted) -> list[torch.Tensor | None]:
-    """Gradients of :data:`INPUTS` from the buffer, in their shapes and dtypes."""
+    """Gradients of :data:`INPUTS` from the buffer, in their shapes and dtypes.
+
+    A panel field shared by every panel (one frame) gets the sum over the panels; a
+    global the kernel does not read as one value (the per-panel distance of stacked
+    panels, read only by a curved detector) gets a zero gradient.
+    """
     tensors = inputs_like(setup)
-    out, at = [], 0
-    sizes = {"pix0": 3, "fdet": 3, "sdet": 3, "odet": 3}
-    for key, like, want in zip(INPUTS, tensors, wanted):
+    panels = 1 if setup.detector.pix0.dim() == 1 else setup.detector.pix0.shape[0]
+    per_panel = flat[:14 * panels].reshape(panels, 14)
+    out: list[torch.Tensor | None] = []
+    for (name, width), column, like, want in zip(PANEL_FIELDS, _PANEL_COLUMNS, tensors,
+                                                  wanted):
+        part = per_panel[:, column:column + width]
+        if like.numel() == width:
+            part = part.sum(0)
+        out.append(part.reshape(like.shape).to(like.dtype) if want else None)
+    at = 14 * panels
+    for key, like, want in zip(INPUTS[len(PANEL_FIELDS):], tensors[len(PANEL_FIELDS):],
+                               wanted[len(PANEL_FIELDS):]):
         name = key if isinstance(key, str) else key[1]
-        count = sizes.get(name, like.numel())
+        count = GLOBAL_SIZES.get(name, like.numel())
         if name == "table" and not want:
             out.append(None)
             continue
         part = flat[at:at + count]
         at += count
-        out.append(part.reshape(like.shape).to(like.dtype) if want else None)
+        if not want:
+            out.append(None)
+        elif part.numel() == like.numel():
+            out.append(part.reshape(like.shape).to(like.dtype))
+        else:
+            out.append(torch.zeros_like(like))
     return out
-
-
 def inputs_like(setup: Setup) -> list[torch.Tensor]:
     """The inputs' shapes and dtypes without building the graph of e_in, b_in."""
     with torch.no_grad():

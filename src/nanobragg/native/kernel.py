@@ -59,17 +59,13 @@ def render_frame(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
     total = flat_index if pixels is None else pixels.numel()
     out = torch.empty(total, dtype=setup.dtype)
     threads = max(1, threads or torch.get_num_threads())
-    item = max(MIN_PIXELS_PER_ITEM, -(-total // (threads * 64)) // 64 * 64)
-    starts = range(0, total, item)
+    starts, item = _items(total, threads)
     params = ctypes.byref(args["params"])
 
     def listed(start: int):
         return None if pixels is None else ctypes.c_void_p(pixels[start:].data_ptr())
 
-    stop = None
-    if args["params"].lookup == TRICUBIC:
-        stop = _find_stop(lib.nb_stop_f32 if f32 else lib.nb_stop_f64, args, listed,
-                          starts, item, total, threads)
+    stop = find_stop(setup, args, pixels, total, threads)
     lock = threading.Lock()
 
     def work(start: int) -> None:
@@ -86,15 +82,32 @@ def render_frame(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
     return out, stop if pixels is None else int(pixels[stop])
 
 
-def _find_stop(fn, args: dict, listed, starts: range, item: int, total: int,
-               threads: int) -> int | None:
-    """The first position where tricubic interpolation stops (items scanned in
-    parallel, the earliest item's find wins); sets it in the parameter struct."""
+def _items(total: int, threads: int) -> tuple[range, int]:
+    """The first pixel of each work item, and the item size (whole blocks of 64)."""
+    item = max(MIN_PIXELS_PER_ITEM, -(-total // (threads * 64)) // 64 * 64)
+    return range(0, total, item), item
+
+
+def find_stop(setup: Setup, args: dict, pixels: torch.Tensor | None, total: int,
+              threads: int) -> int | None:
+    """Where tricubic interpolation stops: the first position (in the pixel list) whose
+    evaluation leaves the grid, items scanned in parallel and the earliest item's find
+    winning. Sets it in the parameter struct of ``args`` (from :func:`_arguments`).
+
+    Returns:
+        That position, or None (no tricubic interpolation, or it never stops).
+    """
     params = args["params"]
+    if params.lookup != TRICUBIC:
+        return None
+    lib = build.load()
+    fn = lib.nb_stop_f32 if setup.dtype == torch.float32 else lib.nb_stop_f64
+    starts, item = _items(total, threads)
     found = {start: (ctypes.c_int64 * 2)() for start in starts}
 
     def scan(start: int) -> None:
-        fn(ctypes.byref(params), listed(start), start, min(item, total - start),
+        listed = None if pixels is None else ctypes.c_void_p(pixels[start:].data_ptr())
+        fn(ctypes.byref(params), listed, start, min(item, total - start),
            *args["arrays"][:-1], found[start])
 
     run_items(starts, scan, threads)
@@ -168,5 +181,6 @@ def _arguments(setup: Setup, fpixels: int) -> dict:
     p.mins[:] = [int(m) for m in table.mins]
     p.ranges[:] = list(table.ranges)
     p.stop_position, p.stop_eval = 2**63 - 1, 0
+    p.n_panels = tensors[0].shape[0]
     arrays = [ctypes.c_void_p(t.data_ptr()) for t in tensors]
     return {"params": p, "arrays": arrays, "keep": tensors}

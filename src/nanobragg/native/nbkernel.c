@@ -48,6 +48,7 @@ typedef struct {
     int64_t n_layers, n_sources, n_orient;
     int64_t mins[3], ranges[3];
     int64_t stop_position, stop_eval; /* tricubic: where the interpolation stops */
+    int64_t n_panels;
 } nb_params;
 
 /* Size of nb_params as compiled (the loader checks it against its own struct). */

@@ -4,12 +4,12 @@ Two engines render an image:
 
 * ``"eager"``: the tensor kernel (:mod:`nanobragg.render.kernel`), the reference; it renders
   everything, on any device, with gradients.
-* ``"fast"``: the fused C kernel (:mod:`nanobragg.native.kernel`), CPU only; gradients
-  through its compiled adjoint (:mod:`nanobragg.native.adjoint`) where that applies
-  (:func:`adjoint_gaps`), first derivatives only.
+* ``"fast"``: the fused C kernel (:mod:`nanobragg.native.kernel`), CPU only, whole
+  pixels; gradients through its compiled adjoint (:mod:`nanobragg.native.adjoint`), first
+  derivatives only.
 
-``"auto"`` picks the fused kernel for every render it applies to (every render without a
-gradient on the CPU) when a C compiler is there (the library is built once per machine,
+``"auto"`` picks the fused kernel for every render it applies to (every render on the
+CPU, with or without a gradient) when a C compiler is there (the library is built once per machine,
 about five seconds), else the eager one. What an engine supports is a table over every field of
 :class:`~nanobragg.models.sampling.Sampling` (:data:`SAMPLING_SUPPORT`) and over the
 features of the tensor models (:data:`FEATURE_SUPPORT`): for each engine a check that
@@ -78,26 +78,10 @@ def _device(setup: Setup) -> str:
     return setup.device.type
 
 
-def adjoint_gaps(setup: Setup) -> tuple[str, ...]:
-    """The options of ``setup`` the fused adjoint does not cover (empty: it covers all)."""
-    s = setup.sampling
-    gaps = [f"shape={s.shape!r}"] if s.shape != "square" else []
-    gaps += [f"lookup={s.lookup!r}"] if s.lookup == "tricubic" else []
-    gaps += [name for name in ("thick", "curved", "oversample_thick", "oversample_polar",
-                               "oversample_omega") if getattr(s, name)]
-    return tuple(gaps + (["panels"] if _panels(setup) else []))
-
-
-def _gradient(setup: Setup) -> bool | tuple[str, ...]:
-    """False without a gradient, else the options the fused adjoint lacks."""
-    return torch.is_grad_enabled() and requires_grad(setup) and adjoint_gaps(setup)
-
-
-def _adjoint_covers(gaps: bool | tuple[str, ...]) -> str | None:
-    if gaps is False or gaps == ():
-        return None
-    return ("has no adjoint for " + ", ".join(gaps)
-            + " (gradients there: engine 'eager')")
+def _gradient(setup: Setup) -> bool:
+    """Whether the render is to carry a gradient (first derivatives only on ``"fast"``;
+    second derivatives through it are an error that names the eager engine)."""
+    return torch.is_grad_enabled() and requires_grad(setup)
 
 
 def _panels(setup: Setup) -> bool:
@@ -113,7 +97,7 @@ def _cells(setup: Setup) -> tuple[float, ...]:
 FEATURE_SUPPORT: dict[str, tuple[Callable[[Setup], Any], dict[str, Check]]] = {
     "device": (_device, {"eager": everything,
                          "fast": only(("cpu",), "runs on the CPU only")}),
-    "gradient": (_gradient, {"eager": everything, "fast": _adjoint_covers}),
+    "gradient": (_gradient, {"eager": everything, "fast": everything}),
     "panels": (_panels, {"eager": everything, "fast": everything}),
     "N": (_cells, {"eager": everything, "fast": everything}),
 }
