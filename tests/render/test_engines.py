@@ -10,7 +10,6 @@ import shlex
 from pathlib import Path
 
 import pytest
-import torch
 
 from nanobragg.commandline.args import parse_argv
 from nanobragg.commandline.to_config import build_request

@@ -5,10 +5,11 @@ The function's inputs are the tensors the kernel reads (per panel the detector f
 origin, pixel size and close distance; layer offsets, absorption per layer (layer step
 times mu), the distance and beam of a curved detector; the scale and water background;
 the polarization vectors and Kahn factor; sources and wavelengths; crystal rows per phi
-step and mosaic domain, reciprocal rows, N and fudge; the F table); everything upstream of them (configuration -> models) stays ordinary
-autograd. The backward runs in double on fixed items of :data:`ITEM_PIXELS` pixels, each
-summed pixel after pixel into its own buffer, and the buffers are added in item order:
-the same bits for any thread count, memory O(pixels + threads * parameters).
+step and mosaic domain, reciprocal rows, N and fudge; the F table); everything upstream
+of them (configuration -> models) stays ordinary autograd. The backward runs in double
+on fixed items of :data:`ITEM_PIXELS` pixels, each summed pixel after pixel into its own
+buffer, and the buffers are added in item order: the same bits for any thread count,
+memory O(pixels + threads * parameters).
 
 Second derivatives are not available here: a backward that would build a graph (for
 ``create_graph=True``, gradgradcheck, Hessian-vector products) raises an error that says
@@ -148,8 +149,8 @@ def _unpack(setup: Setup, flat: torch.Tensor, wanted) -> list[torch.Tensor | Non
     panels = 1 if setup.detector.pix0.dim() == 1 else setup.detector.pix0.shape[0]
     per_panel = flat[:14 * panels].reshape(panels, 14)
     out: list[torch.Tensor | None] = []
-    for (name, width), column, like, want in zip(PANEL_FIELDS, _PANEL_COLUMNS, tensors,
-                                                  wanted):
+    for (_, width), column, like, want in zip(PANEL_FIELDS, _PANEL_COLUMNS, tensors,
+                                               wanted):
         part = per_panel[:, column:column + width]
         if like.numel() == width:
             part = part.sum(0)
