@@ -48,13 +48,6 @@ int64_t nb_grad_size(const nb_params *p, int64_t with_table)
     return nb_layout(p, with_table).size;
 }
 
-/* Doubles of scratch one call of nb_adjoint needs (the -oversample_* products). */
-int64_t nb_adjoint_scratch(const nb_params *p)
-{
-    int64_t groups = p->n_layers * p->oversample * p->oversample * p->n_sources;
-    return groups + 4 * p->n_orient;
-}
-
 /* ---- lattice factor -------------------------------------------------------------- */
 
 /* Derivatives of F_latt by the Miller indices, N, fudge (set by the round and gauss
@@ -753,6 +746,212 @@ static void nb_pixel_running(const nb_pixel *X, double g, const nb_running_scrat
     nb_final_grad(X, g * p->scale * acc, omega, capture, polar, polar_sub, polar_source);
 }
 
+/* ---- blocks of pixels: the square shape without running products -------------------- */
+
+/* sin(pi N d)/sin(pi d) and its derivatives as nb_ratio_grad, without branches (both
+ * forms evaluated, one kept) so that a loop over pixels vectorises; n1 = max(N, 1). */
+static inline __attribute__((always_inline)) void nb_ratio_lane(double d, double n, double n1,
+                                                                double *f, double *fd,
+                                                                double *fn)
+{
+    const double pi = 3.141592653589793;
+    double x = pi * d;
+    int small = fabs(x) * n1 < 0.1;
+    double v = small ? x * x : 0.0, u = n * n * v;
+    double a = -1.0 / 39916800, da = 0.0, b = 73.0 / 3421440, db = 0.0;
+    const double A[5] = {1.0, -1.0 / 6, 1.0 / 120, -1.0 / 5040, 1.0 / 362880};
+    const double B[5] = {1.0, 1.0 / 6, 7.0 / 360, 31.0 / 15120, 127.0 / 604800};
+    for (int k = 4; k >= 0; k--) {
+        da = da * u + a;
+        a = a * u + A[k];
+        db = db * v + b;
+        b = b * v + B[k];
+    }
+    double xs = small ? x : 0.0;
+    double ds = small ? 0.25 : d, y = n * ds, r = y - floor(y + 0.5);
+    double s = nb_sinpi_d(ds), c = nb_sinpi_d(0.5 - fabs(ds));
+    double sn = nb_sinpi_d(r), cn = nb_sinpi_d(0.5 - fabs(r)), inv = 1.0 / s;
+    double fc = sn * inv;
+    *f = small ? n * a * b : fc;
+    *fd = small ? pi * n * (da * n * n * 2.0 * xs * b + a * db * 2.0 * xs)
+                : pi * (n * cn - fc * c) * inv;
+    *fn = small ? a * b + n * da * 2.0 * n * v * b : pi * ds * cn * inv;
+}
+
+/* Per-lane state of a block of pixels. */
+typedef struct {
+    nb_pixel X[NB_BLOCK];
+    nb_geo G[NB_BLOCK];
+    double g[NB_BLOCK], omega[NB_BLOCK], capture[NB_BLOCK], polar[NB_BLOCK];
+    double acc[NB_BLOCK], g_term[NB_BLOCK], gt[NB_BLOCK], kept[NB_BLOCK];
+    double sx[NB_BLOCK], sy[NB_BLOCK], sz[NB_BLOCK], gsx[NB_BLOCK], gsy[NB_BLOCK];
+    double gsz[NB_BLOCK], gfc[NB_BLOCK], gd[NB_BLOCK][3];
+    int64_t at[NB_BLOCK], polar_sub[NB_BLOCK], polar_source[NB_BLOCK];
+} nb_block;
+
+/* The evaluations of orientation o for every lane of a block (square shape; lookup a
+ * constant at each call site): adds the terms to acc, dL/dS to gs and returns, through
+ * the buffer, the gradients of the rows and of N; gfc and at hold each lane's dL/dF and
+ * table index (-1: none) for the table's gradient. */
+static inline __attribute__((always_inline)) void nb_block_orientation(
+    const nb_params *p, nb_block *B, int width, const double *row, const double *table,
+    double *g_row, double *globals, const int lookup)
+{
+    const double r0 = row[0], r1 = row[1], r2 = row[2], r3 = row[3], r4 = row[4];
+    const double r5 = row[5], r6 = row[6], r7 = row[7], r8 = row[8];
+    const double n0 = p->N[0], n1 = p->N[1], n2 = p->N[2];
+    const double m0 = n0 > 1.0 ? n0 : 1.0, m1 = n1 > 1.0 ? n1 : 1.0, m2 = n2 > 1.0 ? n2 : 1.0;
+    const int64_t kr = p->ranges[1], lr = p->ranges[2];
+    double R0 = 0, R1 = 0, R2 = 0, R3 = 0, R4 = 0, R5 = 0, R6 = 0, R7 = 0, R8 = 0;
+    double N0 = 0, N1 = 0, N2 = 0;
+    #pragma omp simd reduction(+ : R0, R1, R2, R3, R4, R5, R6, R7, R8, N0, N1, N2)
+    for (int i = 0; i < width; i++) {
+        double sx = B->sx[i], sy = B->sy[i], sz = B->sz[i];
+        double h = sx * r0 + sy * r1 + sz * r2;
+        double k = sx * r3 + sy * r4 + sz * r5;
+        double l = sx * r6 + sy * r7 + sz * r8;
+        double f0, f1, f2, d0, d1, d2, e0, e1, e2;
+        nb_ratio_lane(h - floor(h + 0.5), n0, m0, &f0, &d0, &e0);
+        nb_ratio_lane(k - floor(k + 0.5), n1, m1, &f1, &d1, &e1);
+        nb_ratio_lane(l - floor(l + 0.5), n2, m2, &f2, &d2, &e2);
+        double latt = f0 * f1 * f2, fc = p->default_F;
+        if (lookup == NB_NEAREST) {
+            int64_t ih = (int64_t)ceil(h - 0.5) - p->mins[0];
+            int64_t ik = (int64_t)ceil(k - 0.5) - p->mins[1];
+            int64_t il = (int64_t)ceil(l - 0.5) - p->mins[2];
+            int64_t inside = (ih >= 0) & (ih < p->ranges[0]) & (ik >= 0) & (ik < kr)
+                & (il >= 0) & (il < lr);
+            int64_t at = ((ih * kr + ik) * lr + il) * inside;
+            double value = table[at];
+            fc = inside ? value : p->default_F;
+            B->at[i] = inside ? at : -1;
+        }
+        double term = (fc * fc) * (latt * latt), gt = B->gt[i];
+        B->acc[i] += B->kept[i] * term;
+        double g_latt = gt * fc * fc * 2.0 * latt;
+        B->gfc[i] = gt * latt * latt * 2.0 * fc;
+        double o0 = f1 * f2, o1 = f0 * f2, o2 = f0 * f1;
+        double h0 = g_latt * d0 * o0, h1 = g_latt * d1 * o1, h2 = g_latt * d2 * o2;
+        N0 += g_latt * e0 * o0;
+        N1 += g_latt * e1 * o1;
+        N2 += g_latt * e2 * o2;
+        R0 += h0 * sx;
+        R1 += h0 * sy;
+        R2 += h0 * sz;
+        R3 += h1 * sx;
+        R4 += h1 * sy;
+        R5 += h1 * sz;
+        R6 += h2 * sx;
+        R7 += h2 * sy;
+        R8 += h2 * sz;
+        B->gsx[i] += h0 * r0 + h1 * r3 + h2 * r6;
+        B->gsy[i] += h0 * r1 + h1 * r4 + h2 * r7;
+        B->gsz[i] += h0 * r2 + h1 * r5 + h2 * r8;
+    }
+    const double R[9] = {R0, R1, R2, R3, R4, R5, R6, R7, R8};
+    for (int j = 0; j < 9; j++)
+        g_row[j] += R[j];
+    globals[NB_G_N] += N0;
+    globals[NB_G_N + 1] += N1;
+    globals[NB_G_N + 2] += N2;
+}
+
+/* The lanes' evaluations of one (layer, sub-pixel, source), orientation after orientation. */
+static void nb_block_group(const nb_params *p, nb_block *B, int width)
+{
+    const nb_pixel *X = &B->X[0];
+    double *globals = X->grad + X->L->glob;
+    for (int64_t o = 0; o < p->n_orient; o++) {
+        double *g_row = X->grad + X->L->rows + 9 * o;
+        if (p->lookup == NB_NEAREST)
+            nb_block_orientation(p, B, width, X->rows + 9 * o, X->table, g_row, globals,
+                                 NB_NEAREST);
+        else
+            nb_block_orientation(p, B, width, X->rows + 9 * o, X->table, g_row, globals,
+                                 NB_DEFAULT_F);
+        for (int i = 0; X->g_table && p->lookup == NB_NEAREST && i < width; i++)
+            if (B->at[i] >= 0)
+                X->g_table[B->at[i]] += B->gfc[i];
+    }
+}
+
+/* A block of pixels (B->X, B->g filled for width lanes) as nb_pixel_plain, square
+ * shape, the evaluations of each orientation vectorised over the pixels. */
+static void nb_block_plain(nb_block *B, int width)
+{
+    const nb_params *p = B->X[0].p;
+    const int64_t subs = p->oversample * p->oversample;
+    double S[3];
+    for (int i = 0; i < width; i++) {
+        nb_first_factors(&B->X[i], &B->omega[i], &B->capture[i]);
+        B->polar[i] = p->nopolar ? 1.0 : 0.0;
+        B->acc[i] = B->g_term[i] = 0.0;
+        B->polar_sub[i] = B->polar_source[i] = -1;
+    }
+    for (int64_t t = 0; t < p->n_layers; t++)
+        for (int64_t sub = 0; sub < subs; sub++) {
+            for (int i = 0; i < width; i++) {
+                const nb_pixel *X = &B->X[i];
+                nb_geo_at(p, X->q, X->ps, X->pf, t, X->layers[t], sub, &B->G[i]);
+                B->gd[i][0] = B->gd[i][1] = B->gd[i][2] = 0.0;
+            }
+            for (int64_t s = 0; s < p->n_sources; s++) {
+                for (int i = 0; i < width; i++) {
+                    const nb_pixel *X = &B->X[i];
+                    int kept = nb_scatter(X, B->G[i].d, s, S);
+                    if (kept && B->polar_sub[i] < 0) {
+                        B->polar_sub[i] = t * subs + sub;
+                        B->polar_source[i] = s;
+                        if (!p->nopolar)
+                            B->polar[i] = nb_polar(p, B->G[i].d, X->inc + 3 * s,
+                                                   X->e_in + 3 * s, X->b_in + 3 * s);
+                        B->g_term[i] = B->g[i] * p->scale
+                            * nb_final_factor(p, B->omega[i], B->capture[i], B->polar[i]);
+                    }
+                    B->kept[i] = kept ? 1.0 : 0.0;
+                    B->gt[i] = kept ? B->g_term[i] : 0.0;
+                    B->sx[i] = S[0];
+                    B->sy[i] = S[1];
+                    B->sz[i] = S[2];
+                    B->gsx[i] = B->gsy[i] = B->gsz[i] = 0.0;
+                }
+                nb_block_group(p, B, width);
+                for (int i = 0; i < width; i++) {
+                    if (B->kept[i] == 0.0)
+                        continue;
+                    double Si[3] = {B->sx[i], B->sy[i], B->sz[i]};
+                    double gs[3] = {B->gsx[i], B->gsy[i], B->gsz[i]};
+                    nb_scatter_grad(&B->X[i], s, Si, gs, B->gd[i]);
+                }
+            }
+            for (int i = 0; i < width; i++) {
+                const nb_pixel *X = &B->X[i];
+                nb_geo_grad(p, X->q, &B->G[i], t, X->layers[t], B->gd[i], 0.0, 0.0, X->grad,
+                            X->gq, X->L);
+            }
+        }
+    for (int i = 0; i < width; i++) {
+        const nb_pixel *X = &B->X[i];
+        double polar = B->polar_sub[i] < 0 ? 0.0 : B->polar[i];
+        double total = p->background + B->acc[i];
+        double factor = nb_final_factor(p, B->omega[i], B->capture[i], polar);
+        X->grad[X->L->glob + NB_G_SCALE] += B->g[i] * total * factor;
+        X->grad[X->L->glob + NB_G_BG] += B->g[i] * p->scale * factor;
+        nb_final_grad(X, B->g[i] * p->scale * total, B->omega[i], B->capture[i], polar,
+                      B->polar_sub[i], B->polar_source[i]);
+    }
+}
+
+/* Doubles of scratch one call of nb_adjoint needs (the -oversample_* products, or a
+ * block of pixels). */
+int64_t nb_adjoint_scratch(const nb_params *p)
+{
+    int64_t groups = p->n_layers * p->oversample * p->oversample * p->n_sources;
+    int64_t running = groups + 4 * p->n_orient;
+    int64_t block = (int64_t)(sizeof(nb_block) / sizeof(double)) + 1;
+    return running > block ? running : block;
+}
+
 /* Adds the gradient of n pixels (flat indices as the render's; g_out: dL/dphotons per
  * pixel, g_out[i] for the i-th) to grad, pixel after pixel (a fixed order). scratch:
  * nb_adjoint_scratch(p) doubles. */
@@ -771,6 +970,9 @@ void nb_adjoint(const nb_params *p, const int64_t *pixels, int64_t first, int64_
     const double fp = (double)p->fpixels, fr = (double)p->frame;
     nb_pixel X = {p, &L, NULL, layers, incident, wavelength, e_in, b_in, rows, table,
                   0.0, 0.0, grad, NULL, with_table ? grad + L.table : NULL, 0};
+    const int blocks = p->shape == NB_SQUARE && p->lookup != NB_TRICUBIC && !running;
+    nb_block *B = blocks ? (nb_block *)scratch : NULL;
+    int width = 0;
     for (int64_t i = 0; i < n; i++) {
         if (g_out[i] == 0.0)
             continue;
@@ -791,9 +993,19 @@ void nb_adjoint(const nb_params *p, const int64_t *pixels, int64_t first, int64_
         X.limit = p->lookup != NB_TRICUBIC ? 0
             : position < p->stop_position ? INT64_MAX
             : (position == p->stop_position ? p->stop_eval : 0);
-        if (running)
+        if (blocks) {
+            B->X[width] = X;
+            B->g[width++] = g_out[i];
+            if (width == NB_BLOCK) {
+                nb_block_plain(B, width);
+                width = 0;
+            }
+        } else if (running) {
             nb_pixel_running(&X, g_out[i], &R);
-        else
+        } else {
             nb_pixel_plain(&X, g_out[i]);
+        }
     }
+    if (blocks && width)
+        nb_block_plain(B, width);
 }
