@@ -89,8 +89,9 @@ def beam_stop(config: nb.SimulationConfig) -> torch.Tensor:
     return (torch.hypot(slow[:, None], fast[None, :]) > radius).to(torch.uint8)
 
 
-def model_for(config, table, reflections) -> DiffractionModel:
-    return DiffractionModel(config, refine=REFINED, table=table, refine_F=reflections)
+def model_for(config, table, reflections, engine: str = "auto") -> DiffractionModel:
+    return DiffractionModel(config, refine=REFINED, table=table, refine_F=reflections,
+                            engine=engine)
 
 
 def perturb(model: DiffractionModel) -> None:
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = _parser().parse_args(argv)
     config, table = experiment(args.size), random_table(args.seed)
     reflections = strongest_reflections(config, table, args.reflections)
-    truth_model = model_for(config, table, reflections)
+    truth_model = model_for(config, table, reflections, args.engine)
     truth = truth_model.natural_values()
     with torch.no_grad():
         clean = truth_model()
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> dict:
     print("fit started from the true values (noise limit):")
     limit, _ = run_fit(truth_model, target, mask, args.iterations, "limit", args.inner)
     print("fit started from the perturbed values: the geometry first, then everything")
-    model = model_for(config, table, reflections)
+    model = model_for(config, table, reflections, args.engine)
     perturb(model)
     first = max(1, args.iterations // 3)
     with frozen(model, SHAPE):
@@ -206,6 +207,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="amplitudes of this many strongest reflections are refined")
     parser.add_argument("--seed", type=int, default=1, help="seed of the table and noise")
     parser.add_argument("--out", default=None, help="folder for the figures")
+    parser.add_argument("--engine", default="auto", choices=("auto", "fast", "eager"),
+                        help="render engine (auto: the fused kernel and its adjoint)")
     return parser
 
 

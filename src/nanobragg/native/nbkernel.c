@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define NB_BLOCK 64
 #define NB_LANES 16
@@ -129,12 +130,70 @@ static inline double nb_sinpi_d(double x)
     return x * p;
 }
 
+/* e^x in float (within 2 ulp of expf; 0 below -103, inf above 88.7) without branches or
+ * calls, so that a loop over pixels vectorises: x = k ln2 + r, a Taylor polynomial of
+ * e^r on |r| <= ln2/2, and 2^k as two exponent fields (k/2 and the rest, so that the
+ * subnormal range is reached). */
+static inline float nb_expf(float x)
+{
+    x = x < -103.0f ? -103.0f : (x > 88.8f ? 88.8f : x);
+    float k = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = (x - k * 0.693145751953125f) - k * 1.42860682030941723e-06f;
+    float p = 1.0f / 5040;
+    p = NB_FMAF(p, r, 1.0f / 720);
+    p = NB_FMAF(p, r, 1.0f / 120);
+    p = NB_FMAF(p, r, 1.0f / 24);
+    p = NB_FMAF(p, r, 1.0f / 6);
+    p = NB_FMAF(p, r, 0.5f);
+    p = NB_FMAF(p, r, 1.0f);
+    p = NB_FMAF(p, r, 1.0f);
+    int32_t ki = (int32_t)k, k1 = ki / 2, k2 = ki - k1;
+    int32_t b1 = (k1 + 127) << 23, b2 = (k2 + 127) << 23;
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    return p * s1 * s2;
+}
+
+/* sin and cos of x >= 0 (up to about 1e5) in double, within an ulp or so of libm's, without
+ * branches or calls so that a loop vectorises: x = q pi/2 + r (Cody-Waite, |r| <= pi/4),
+ * Taylor polynomials of sin r and cos r, and the quadrant's signs and swap. */
+static inline __attribute__((always_inline)) void nb_sincos(double x, double *s, double *c)
+{
+    double q = floor(x * 0.63661977236758134308 + 0.5);
+    double r = (x - q * 1.57079632673412561417) - q * 6.07710050650619224932e-11;
+    double r2 = r * r;
+    double ps = 1.0 / 355687428096000.0, pc = 1.0 / 6402373705728000.0;
+    ps = NB_FMA(ps, r2, -1.0 / 1307674368000.0);
+    ps = NB_FMA(ps, r2, 1.0 / 6227020800.0);
+    ps = NB_FMA(ps, r2, -1.0 / 39916800.0);
+    ps = NB_FMA(ps, r2, 1.0 / 362880.0);
+    ps = NB_FMA(ps, r2, -1.0 / 5040.0);
+    ps = NB_FMA(ps, r2, 1.0 / 120.0);
+    ps = NB_FMA(ps, r2, -1.0 / 6.0);
+    double sr = NB_FMA(r * r2, ps, r);
+    pc = NB_FMA(pc, r2, -1.0 / 20922789888000.0);
+    pc = NB_FMA(pc, r2, 1.0 / 87178291200.0);
+    pc = NB_FMA(pc, r2, -1.0 / 479001600.0);
+    pc = NB_FMA(pc, r2, 1.0 / 3628800.0);
+    pc = NB_FMA(pc, r2, -1.0 / 40320.0);
+    pc = NB_FMA(pc, r2, 1.0 / 720.0);
+    pc = NB_FMA(pc, r2, -1.0 / 24.0);
+    pc = NB_FMA(pc, r2, 0.5);
+    double cr = 1.0 - r2 * pc;
+    int64_t quadrant = (int64_t)q & 3;
+    double a = (quadrant & 1) ? cr : sr, b = (quadrant & 1) ? sr : cr;
+    *s = (quadrant & 2) ? -a : a;
+    *c = ((quadrant + 1) & 2) ? -b : b;
+}
+
+#define NB_SINGLE 1
 #define REAL float
 #define NB_SINPI nb_sinpi_f
 #define NB_FLOOR floorf
 #define NB_SIN sinf
 #define NB_COS cosf
-#define NB_EXP expf
+#define NB_EXP nb_expf
 #define NB_SQRT sqrtf
 #define NB_SINC3_LIMIT 0.5f
 #define NB_NAME nb_render_f32
@@ -150,7 +209,9 @@ static inline double nb_sinpi_d(double x)
 #undef NB_SINC3_LIMIT
 #undef NB_NAME
 #undef NB_STOP
+#undef NB_SINGLE
 
+#define NB_SINGLE 0
 #define REAL double
 #define NB_SINPI nb_sinpi_d
 #define NB_FLOOR floor

@@ -100,6 +100,39 @@ static inline __attribute__((always_inline)) REAL NB_FN(_lattice)(
     return rad * c->fudge < (REAL)0.3969 ? c->nprod : (REAL)0;
 }
 
+/* The C's round-crystal F_latt (double arithmetic, its direct sinc3) of orientation row
+ * for the lanes of a block, in float renders: sine and cosine by nb_sincos where
+ * x >= 0.1 (within an ulp of libm's, which float keeps), libm's where the C's formula
+ * cancels (x < 0.1, rare), whose last bits the image then shows. */
+static void NB_FN(_round_lanes)(const NB_FN(_consts) *c, int width, const double *sx,
+                                const double *sy, const double *sz, const double *row,
+                                REAL *out)
+{
+    double x[NB_BLOCK];
+    const double n0 = c->n[0], n1 = c->n[1], n2 = c->n[2], fudge = c->fudge;
+    const double scale = n0 * n1 * n2 * 0.723601254558268;
+    #pragma omp simd
+    for (int i = 0; i < width; i++) {
+        double h = sx[i] * row[0] + sy[i] * row[1] + sz[i] * row[2];
+        double k = sx[i] * row[3] + sy[i] * row[4] + sz[i] * row[5];
+        double l = sx[i] * row[6] + sy[i] * row[7] + sz[i] * row[8];
+        double eh = h - ceil(h - 0.5), ek = k - ceil(k - 0.5), el = l - ceil(l - 0.5);
+        double hrad = eh * eh * n0 * n0 + ek * ek * n1 * n1 + el * el * n2 * n2;
+        double xi = 3.141592653589793 * sqrt(hrad * fudge), s, co;
+        x[i] = xi;
+        nb_sincos(xi, &s, &co);
+        double safe = xi < 0.1 ? 1.0 : xi;
+        out[i] = (REAL)(scale * (3.0 * (s / safe - co) / (safe * safe)));
+    }
+    for (int i = 0; i < width; i++) {
+        if (x[i] >= 0.1)
+            continue;
+        double xi = x[i];
+        double v = xi == 0.0 ? 1.0 : 3.0 * (sin(xi) / xi - cos(xi)) / (xi * xi);
+        out[i] = (REAL)(scale * v);
+    }
+}
+
 /* F of the nearest reflection (default_F outside the grid). */
 static inline __attribute__((always_inline)) REAL NB_FN(_nearest)(
     const nb_params *p, const REAL *table, REAL fdef, double h, double k, double l)
@@ -285,12 +318,16 @@ static inline __attribute__((always_inline)) void NB_FN(_orient_loop)(
         const double r3 = rows[9 * o + 3], r4 = rows[9 * o + 4], r5 = rows[9 * o + 5];
         const double r6 = rows[9 * o + 6], r7 = rows[9 * o + 7], r8 = rows[9 * o + 8];
         const int64_t e = e0 + o;
+        const int lanes = NB_SINGLE && shape == NB_ROUND_DIRECT;
+        REAL pre[NB_BLOCK];
+        if (lanes)
+            NB_FN(_round_lanes)(&c, width, L->sx, L->sy, L->sz, rows + 9 * o, pre);
         #pragma omp simd
         for (int i = 0; i < width; i++) {
             double h = L->sx[i] * r0 + L->sy[i] * r1 + L->sz[i] * r2;
             double k = L->sx[i] * r3 + L->sy[i] * r4 + L->sz[i] * r5;
             double l = L->sx[i] * r6 + L->sy[i] * r7 + L->sz[i] * r8;
-            REAL latt = NB_FN(_lattice)(&c, h, k, l, shape);
+            REAL latt = lanes ? pre[i] : NB_FN(_lattice)(&c, h, k, l, shape);
             REAL fcell = c.fdef;
             if (lookup == NB_NEAREST)
                 fcell = NB_FN(_nearest)(p, table, c.fdef, h, k, l);
