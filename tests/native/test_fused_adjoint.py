@@ -100,14 +100,15 @@ OPTIONS = ["", "-water 50 -nopolar", "-dmin 2.5 -point_pixel",
            "-round_xtal -N 1", SENSOR, f"{SENSOR} -round_xtal", "-curved_det -pixel 2",
            "-oversample_omega", "-oversample_polar", f"{SENSOR} -oversample_thick",
            f"{SENSOR} -oversample_thick -oversample_polar -oversample_omega -water 20",
-           "-interpolate", "-interpolate -N 2 -detpixels 24", "-interpolate -gauss_xtal"]
+           "-interpolate", "-interpolate -N 2 -detpixels 24 -Xbeam 1 -Ybeam 9",
+           "-interpolate -gauss_xtal"]
 
 
 def _leaf_setup(extra: str = "", dtype=torch.float64, unread=UNREAD):
     config = build_request(shlex.split(f"{ARGV} {extra}")).config
     g = torch.Generator().manual_seed(1)
-    values = torch.rand((9, 11, 13), generator=g, dtype=torch.float64) * 100 + 10
-    setup = prepare(config, FTable(values, (-4, -5, -6), 7.0, True), dtype)
+    values = torch.rand((17, 19, 21), generator=g, dtype=torch.float64) * 100 + 10
+    setup = prepare(config, FTable(values, (-8, -9, -10), 7.0, True), dtype)
     leaves = {f: getattr(getattr(setup, f[0]), f[1]).detach().clone().requires_grad_(True)
               for f in tensor_fields(setup) if f[1] not in unread}
     setup = replace_fields(setup, leaves)
