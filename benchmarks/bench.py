@@ -303,6 +303,42 @@ def gpu_bench(opts) -> None:
             peak = torch.cuda.max_memory_allocated() / 2**20
             print(f"{case:<18}{d:<9}{seconds:>8.3f}{substeps / seconds / 1e9:>9.2f}"
                   f"{peak:>9.0f}{_parity(result.image, meta, case, np):>10.2e}")
+    gpu_gradient_bench(opts)
+
+
+def gpu_gradient_bench(opts) -> None:
+    """Forward plus backward of the refinement-sized case on CUDA (sub-steps per second)."""
+    import torch
+
+    from nanobragg.commandline.to_config import build_request
+    from nanobragg.refine.module import DiffractionModel
+    from nanobragg.render.simulate import prepare
+
+    config = build_request(GRADIENT_ARGS).config
+    print(f"{'gradient case':<18}{'dtype':<9}{'fwd s':>8}{'fwd+bwd s':>10}{'G/s fwd':>9}"
+          f"{'G/s f+b':>9}{'peak MB':>9}")
+    for d in opts.dtypes:
+        model = DiffractionModel(config, REFINED, dtype=getattr(torch, d)).to("cuda")
+        model().sum().backward()  # warm-up (compiles the kernels)
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        times = []
+        for _ in range(opts.repeat):
+            start = time.perf_counter()
+            image = model()
+            image.sum().backward()
+            torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        with torch.no_grad():
+            start = time.perf_counter()
+            image = model()
+            torch.cuda.synchronize()
+            forward = time.perf_counter() - start
+        both = statistics.median(times)
+        subs = image.numel() * prepare(config).evaluations_per_pixel
+        print(f"{'refinement 256^2':<18}{d:<9}{forward:>8.3f}{both:>10.3f}"
+              f"{subs / forward / 1e9:>9.2f}{subs / both / 1e9:>9.2f}"
+              f"{torch.cuda.max_memory_allocated() / 2**20:>9.0f}", flush=True)
 
 
 def _parity(image, meta: dict, case: str, np) -> float:

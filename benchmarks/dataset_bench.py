@@ -38,10 +38,11 @@ SCENARIOS = {
 }
 
 
-def description(pixels: int, shots: int, batch: int, scenario: str = "full"):
+def description(pixels: int, shots: int, batch: int, scenario: str = "full",
+                device: str = "cpu"):
     """A serial-crystallography-like set: random orientations and, unless ``scenario`` is
     ``"orientation"``, cell, mosaic, wavelength and fluence per shot and Poisson noise;
-    ``"jitter"`` adds distance and beam-centre jitter."""
+    ``"jitter"`` adds distance and beam-centre jitter; rendered on ``device``."""
     variation = {"orientation": "random", "mosaic_spread_deg": 0.05, "mosaic_domains": 2}
     if scenario != "orientation":
         variation.update({
@@ -52,6 +53,7 @@ def description(pixels: int, shots: int, batch: int, scenario: str = "full"):
         variation.update(beam_center_sigma_mm=0.05, distance_sigma_mm=0.5)
     return parse_description({
         "seed": 1, "shots": shots, "shots_per_file": 50, "batch": batch, "dtype": "float32",
+        "device": device,
         "experiment": {"config": {
             "detector": {"fpixels": pixels, "spixels": pixels, "pixel_size": 1.72e-4 * 256
                          / pixels, "distance": 0.1, "oversample": 1},
@@ -86,18 +88,21 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=32, help="shots per speed-up round")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, help="output folder (default: a temporary one)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--no-speedup", action="store_true", help="only the throughput")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"load average {os.getloadavg()[0]:.2f}")
-    for label, scenario in SCENARIOS.items():
-        desc = description(args.pixels, args.sample, args.batch, scenario)
+    for label, scenario in ({} if args.no_speedup else SCENARIOS).items():
+        desc = description(args.pixels, args.sample, args.batch, scenario, args.device)
         t = batch_speedup(desc, args.sample, args.batch, args.repeats)
         print(f"batch speed-up ({label}), ms/shot one at a time -> in batches of "
               f"{args.batch}: wall {t['wall 1'] * 1e3:.0f} -> {t['wall n'] * 1e3:.0f} "
               f"(x{t['wall 1'] / t['wall n']:.2f}), cpu {t['cpu 1'] * 1e3:.0f} -> "
               f"{t['cpu n'] * 1e3:.0f} (x{t['cpu 1'] / t['cpu n']:.2f})")
     if args.shots > 0:
-        throughput(description(args.pixels, args.shots, args.batch), args.out, args.pixels)
+        throughput(description(args.pixels, args.shots, args.batch, device=args.device),
+                   args.out, args.pixels)
 
 
 def throughput(desc, out: Path | None, pixels: int) -> None:

@@ -41,7 +41,7 @@ def engine(request, monkeypatch):
     """Render as the machine would (the fused kernel on a CPU with a compiler) or with
     the eager kernel only, so shots share vmapped kernel calls."""
     if request.param == "eager":
-        monkeypatch.setattr(engines, "_library_available", lambda: False)
+        monkeypatch.setattr(engines, "_available", lambda engine: False)
     return request.param
 
 

@@ -104,7 +104,7 @@ def test_amorphous_material_of_the_experiment_is_in_batched_shots(tmp_path, monk
     desc = make_description(config, base.variation, seed=base.seed, shots=3)
     for eager in (False, True):
         if eager:
-            monkeypatch.setattr(engines, "_library_available", lambda: False)
+            monkeypatch.setattr(engines, "_available", lambda engine: False)
         shots = render_shots(desc, [0, 1, 2], batch=3)
         for k in range(3):
             cfg = shot_config(desc, shots.params[k])

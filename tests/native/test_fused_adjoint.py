@@ -104,11 +104,11 @@ OPTIONS = ["", "-water 50 -nopolar", "-dmin 2.5 -point_pixel",
            "-interpolate -gauss_xtal"]
 
 
-def _leaf_setup(extra: str = "", dtype=torch.float64, unread=UNREAD):
+def _leaf_setup(extra: str = "", dtype=torch.float64, unread=UNREAD, device="cpu"):
     config = build_request(shlex.split(f"{ARGV} {extra}")).config
     g = torch.Generator().manual_seed(1)
     values = torch.rand((17, 19, 21), generator=g, dtype=torch.float64) * 100 + 10
-    setup = prepare(config, FTable(values, (-8, -9, -10), 7.0, True), dtype)
+    setup = prepare(config, FTable(values, (-8, -9, -10), 7.0, True), dtype, device)
     leaves = {f: getattr(getattr(setup, f[0]), f[1]).detach().clone().requires_grad_(True)
               for f in tensor_fields(setup) if f[1] not in unread}
     setup = replace_fields(setup, leaves)

@@ -44,7 +44,7 @@ def test_the_eager_engine_renders_everything():
 def test_an_unknown_engine_is_a_value_error():
     with pytest.raises(ValueError, match="unknown engine 'quick'"):
         simulate(_config(), engine="quick")
-    with pytest.raises(ValueError, match="known: eager, fast, auto"):
+    with pytest.raises(ValueError, match="known: eager, fast, triton, auto"):
         engines.check_name("Fast")
 
 
@@ -68,7 +68,7 @@ def test_engine_flag_is_parsed_and_checked():
     assert parse_argv(shlex.split(BASE)).engine == "auto"
     request = build_request(shlex.split(f"{BASE} -engine eager"))
     assert request.runtime.engine == "eager"
-    with pytest.raises(InputError, match="-engine: 'gpu' is not one of eager, fast, auto"):
+    with pytest.raises(InputError, match="-engine: 'gpu' is not one of eager, fast, triton, auto"):
         parse_argv(shlex.split(f"{BASE} -engine gpu"))
 
 

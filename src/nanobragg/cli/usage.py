@@ -30,8 +30,9 @@ Output
   -seed s   (files default to floatimage.bin intimage.img image.pgm noiseimage.img, as the C)
 nanobragg only
   -dtype float32|float64 (default float64)  -device cpu|cuda|auto  -trace_pixel slow fast
-  -chunk N (evaluations per kernel call, bounds memory)  -engine eager|fast|auto (the
-  tensor kernel, the fused C kernel, or the fused one wherever it applies; default auto)
+  -chunk N (evaluations per kernel call, bounds memory)  -engine eager|fast|triton|auto
+  (the tensor kernel, the fused C kernel, the fused Triton kernel on CUDA, or the fused
+  one wherever it applies; default auto)
   -expt FILE (geometry from a DIALS experiment list) -expt_image n (its scan's image n)
   -exptout FILE (write the rendered geometry as a DIALS experiment list)
   -nexusfile F.h5 (NeXus NXmx; -nexus_stack: one frame per phi step; -nexus_compression

@@ -20,7 +20,7 @@ Differences from the C program, on purpose:
   C's lenient ``atof``/``atoi`` reading;
 * extra options: ``-dtype float32|float64`` (default ``float64``, the precision of the
   C program, for parity runs), ``-device cpu|cuda|auto`` (default ``auto``),
-  ``-engine eager|fast|auto`` (default ``auto``, see :mod:`nanobragg.render.engines`),
+  ``-engine eager|fast|triton|auto`` (default ``auto``, see :mod:`nanobragg.render.engines`),
   ``-trace_pixel S F`` (repeatable), ``-chunk N`` (evaluations, i.e. pixels x sub-steps,
   per kernel call), the image formats of :mod:`nanobragg.products.formats` (``-nexusfile``,
   ``-cbffile``, ``-pngfile`` with ``-pngrings``, ``-nexus_compression``,
@@ -646,7 +646,7 @@ RULES: tuple[Rule, ...] = (
     # options of this implementation
     _rule("=-dtype", "s", _choice("dtype", ("float32", "float64"))),
     _rule("=-device", "s", _choice("device", ("cpu", "cuda", "auto"))),
-    _rule("=-engine", "s", _choice("engine", ("eager", "fast", "auto"))),
+    _rule("=-engine", "s", _choice("engine", ("eager", "fast", "triton", "auto"))),
     _rule("=-trace_pixel", "ii", _trace_pixel),
     _rule("=-chunk", "i", _chunk),
     _rule("=-expt", "s", _store("exptfile")),

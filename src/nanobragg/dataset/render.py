@@ -104,7 +104,7 @@ def render_batch(desc: DatasetDescription, params: list[ShotParameters]) -> list
     for members in groups.values():
         models = [setups[k] for k in members]
         if (len(members) == 1 or structure_factor_lookup(models[0].sampling.lookup).stops
-                or engines.choose(models[0]) == "fast"):
+                or engines.choose(models[0]) in engines.FUSED):
             images = [_single(configs[k], table, dtype, device) for k in members]
         else:
             images = _batched_or_single(models, [configs[k] for k in members], table, device)

@@ -68,12 +68,25 @@ def inputs(setup: Setup) -> list[torch.Tensor]:
 
 
 def render(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
-           progress=None) -> tuple[torch.Tensor, int | None]:
-    """As :func:`nanobragg.native.kernel.render_frame`, differentiable in the inputs."""
+           progress=None, backend: str = "fast") -> tuple[torch.Tensor, int | None]:
+    """As :func:`nanobragg.native.kernel.render_frame`, differentiable in the inputs.
+
+    ``backend``: ``"fast"`` (the C kernel and adjoint) or ``"triton"`` (the Triton ones,
+    :mod:`nanobragg.native.triton_kernel`, on the setup's device).
+    """
     holder: dict = {}
-    values = FusedRender.apply((setup, flat_index, fpixels, progress, holder),
+    values = FusedRender.apply((setup, flat_index, fpixels, progress, holder, backend),
                                *inputs(setup))
     return values, holder.get("stop")
+
+
+def _backend(name: str):
+    """(forward render_frame, adjoint) of a backend; Triton is imported only when used."""
+    if name == "triton":
+        from . import triton_adjoint, triton_kernel
+
+        return triton_kernel.render_frame, triton_adjoint.adjoint
+    return fused.render_frame, adjoint
 
 
 class FusedRender(torch.autograd.Function):
@@ -81,19 +94,20 @@ class FusedRender(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, spec, *tensors):
-        setup, flat_index, fpixels, progress, holder = spec
-        values, holder["stop"] = fused.render_frame(setup, flat_index, fpixels,
-                                                    progress=progress)
-        ctx.spec = (setup, flat_index, fpixels)
+        setup, flat_index, fpixels, progress, holder, backend = spec
+        forward, _ = _backend(backend)
+        values, holder["stop"] = forward(setup, flat_index, fpixels, progress=progress)
+        ctx.spec = (setup, flat_index, fpixels, backend)
         return values
 
     @staticmethod
     def backward(ctx, grad_out):
         if torch.is_grad_enabled():
             raise RuntimeError(SECOND_DERIVATIVE_MESSAGE)
-        setup, flat_index, fpixels = ctx.spec
+        setup, flat_index, fpixels, backend = ctx.spec
         wanted = ctx.needs_input_grad[1:]
-        flat = adjoint(setup, flat_index, fpixels, grad_out, with_table=wanted[-1])
+        _, backward = _backend(backend)
+        flat = backward(setup, flat_index, fpixels, grad_out, with_table=wanted[-1])
         return (None, *_unpack(setup, flat, wanted))
 
 

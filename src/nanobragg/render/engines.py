@@ -1,17 +1,23 @@
 """The render engines and what each supports: one table, read by every caller.
 
-Two engines render an image:
+Three engines render an image:
 
 * ``"eager"``: the tensor kernel (:mod:`nanobragg.render.kernel`), the reference; it renders
   everything, on any device, with gradients.
 * ``"fast"``: the fused C kernel (:mod:`nanobragg.native.kernel`), CPU only, whole
   pixels; gradients through its compiled adjoint (:mod:`nanobragg.native.adjoint`), first
   derivatives only.
+* ``"triton"``: the same fused kernel and adjoint written in Triton
+  (:mod:`nanobragg.native.triton_kernel`, :mod:`nanobragg.native.triton_adjoint`) for CUDA
+  tensors (the ``[gpu]`` extra); with ``TRITON_INTERPRET=1`` it runs on CPU tensors
+  (slowly: that is how it is tested without a GPU). Its adjoint lacks the
+  ``-oversample_*`` running products.
 
-``"auto"`` picks the fused kernel for every render it applies to (every render on the
-CPU, with or without a gradient) when a C compiler is there (the library is built once per machine,
-about five seconds), else the eager one. What an engine supports is a table over every field of
-:class:`~nanobragg.models.sampling.Sampling` (:data:`SAMPLING_SUPPORT`) and over the
+``"auto"`` picks the fused kernel for every render it applies to: on the CPU the C one
+when a C compiler is there (the library is built once per machine, about five seconds),
+on CUDA the Triton one when Triton is installed, else the eager one. What an engine
+supports is a table over every field of :class:`~nanobragg.models.sampling.Sampling`
+(:data:`SAMPLING_SUPPORT`) and over the
 features of the tensor models (:data:`FEATURE_SUPPORT`): for each engine a check that
 returns why it cannot render a value, or None. A Sampling field missing from the table
 is a failing test, so a new option has to say which engine renders it.
@@ -19,6 +25,8 @@ is a failing test, so a new option has to say which engine renders it.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +39,9 @@ from ..physics.structure_factors import LOOKUPS
 from ..physics.vectors import value_of
 
 #: The engines by name, and the names ``engine=`` accepts.
-ENGINES = ("eager", "fast")
+ENGINES = ("eager", "fast", "triton")
+#: The fused engines (one kernel per pixel list, with a compiled adjoint).
+FUSED = ("fast", "triton")
 CHOICES = (*ENGINES, "auto")
 
 #: ``check(value) -> reason it is not supported, or None``.
@@ -50,27 +60,31 @@ def only(allowed: tuple, why: str) -> Check:
     return check
 
 
+def _fused(fast: Check) -> dict[str, Check]:
+    """The checks of one Sampling field: the eager engine renders every value, the two
+    fused ones (C and Triton) the same values."""
+    return {"eager": everything, "fast": fast, "triton": fast}
+
+
 #: Per Sampling field, per engine: the check of its value.
 SAMPLING_SUPPORT: dict[str, dict[str, Check]] = {
-    "oversample": {"eager": everything, "fast": everything},
-    "steps": {"eager": everything, "fast": everything},
-    "shape": {"eager": everything, "fast": only(tuple(SHAPES), "knows no such shape")},
-    "lookup": {"eager": everything, "fast": only(tuple(LOOKUPS), "knows no such lookup")},
-    "dtype": {"eager": everything,
-              "fast": only((torch.float32, torch.float64), "works in float32 or float64")},
-    "c_formula": {"eager": everything, "fast": everything},
-    "thick": {"eager": everything, "fast": everything},
-    "curved": {"eager": everything, "fast": everything},
-    "point_pixel": {"eager": everything, "fast": everything},
-    "nopolar": {"eager": everything, "fast": everything},
-    "water": {"eager": everything, "fast": everything},
-    "dmin": {"eager": everything, "fast": everything},
-    "oversample_thick": {"eager": everything, "fast": everything},
-    "oversample_polar": {"eager": everything, "fast": everything},
-    "oversample_omega": {"eager": everything, "fast": everything},
-    "subpixels": {"eager": everything,
-                  "fast": only((None,), "renders whole pixels (no sub-pixel ranges)")},
-    "first_layer": {"eager": everything, "fast": everything},
+    "oversample": _fused(everything),
+    "steps": _fused(everything),
+    "shape": _fused(only(tuple(SHAPES), "knows no such shape")),
+    "lookup": _fused(only(tuple(LOOKUPS), "knows no such lookup")),
+    "dtype": _fused(only((torch.float32, torch.float64), "works in float32 or float64")),
+    "c_formula": _fused(everything),
+    "thick": _fused(everything),
+    "curved": _fused(everything),
+    "point_pixel": _fused(everything),
+    "nopolar": _fused(everything),
+    "water": _fused(everything),
+    "dmin": _fused(everything),
+    "oversample_thick": _fused(everything),
+    "oversample_polar": _fused(everything),
+    "oversample_omega": _fused(everything),
+    "subpixels": _fused(only((None,), "renders whole pixels (no sub-pixel ranges)")),
+    "first_layer": _fused(everything),
 }
 
 
@@ -79,9 +93,21 @@ def _device(setup: Setup) -> str:
 
 
 def _gradient(setup: Setup) -> bool:
-    """Whether the render is to carry a gradient (first derivatives only on ``"fast"``;
-    second derivatives through it are an error that names the eager engine)."""
+    """Whether the render is to carry a gradient (first derivatives only on the fused
+    engines; second derivatives through them are an error that names the eager engine)."""
     return torch.is_grad_enabled() and requires_grad(setup)
+
+
+def _running_gradient(setup: Setup) -> bool:
+    """Whether the render carries a gradient through ``-oversample_*`` running products."""
+    return _gradient(setup) and setup.sampling.running_products
+
+
+def _triton_device(device: str) -> str | None:
+    """The check of the Triton engine's device: CUDA, or the CPU under TRITON_INTERPRET=1."""
+    if device == "cuda" or (device == "cpu" and os.environ.get("TRITON_INTERPRET") == "1"):
+        return None
+    return "runs on CUDA (or on the CPU under TRITON_INTERPRET=1)"
 
 
 def _panels(setup: Setup) -> bool:
@@ -96,10 +122,15 @@ def _cells(setup: Setup) -> tuple[float, ...]:
 #: Per model feature: how to read it from a setup, and per engine the check of its value.
 FEATURE_SUPPORT: dict[str, tuple[Callable[[Setup], Any], dict[str, Check]]] = {
     "device": (_device, {"eager": everything,
-                         "fast": only(("cpu",), "runs on the CPU only")}),
-    "gradient": (_gradient, {"eager": everything, "fast": everything}),
-    "panels": (_panels, {"eager": everything, "fast": everything}),
-    "N": (_cells, {"eager": everything, "fast": everything}),
+                         "fast": only(("cpu",), "runs on the CPU only"),
+                         "triton": _triton_device}),
+    "gradient": (_gradient, {"eager": everything, "fast": everything, "triton": everything}),
+    "running_gradient": (_running_gradient, {
+        "eager": everything, "fast": everything,
+        "triton": only((False,), "has no adjoint for the -oversample_* running products "
+                                 "(gradients there: engine 'eager')")}),
+    "panels": (_panels, {"eager": everything, "fast": everything, "triton": everything}),
+    "N": (_cells, {"eager": everything, "fast": everything, "triton": everything}),
 }
 
 
@@ -135,35 +166,46 @@ def supports(engine: str, setup: Setup) -> bool:
 
 
 def choose(setup: Setup, engine: str = "auto") -> str:
-    """The engine that renders ``setup``: ``"eager"`` or ``"fast"``.
+    """The engine that renders ``setup``: ``"eager"``, ``"fast"`` or ``"triton"``.
 
     Args:
         setup: the models.
-        engine: ``"auto"`` (the fused kernel wherever it applies and can be built, else
-            the eager one), ``"fast"`` or ``"eager"``.
+        engine: ``"auto"`` (the fused kernel wherever it applies and can run: C on the
+            CPU, Triton on CUDA; else the eager one), ``"fast"``, ``"triton"`` or
+            ``"eager"``.
 
     Raises:
         ValueError: an unknown engine name.
-        InputError: ``"fast"`` for a render the fused kernel cannot do, or without a
-            C compiler to build it (the message says why).
+        InputError: a fused engine for a render it cannot do, or that cannot run here (no
+            C compiler, no Triton); the message says why.
     """
     check_name(engine)
     if engine == "eager":
         return "eager"
-    why = reasons("fast", setup)
     if engine == "auto":
-        return "fast" if not why and _library_available() else "eager"
+        fused = "triton" if setup.device.type == "cuda" else "fast"
+        return fused if supports(fused, setup) and _available(fused) else "eager"
+    why = reasons(engine, setup)
     if why:
-        raise InputError("engine 'fast' cannot render this: " + "; ".join(why)
+        raise InputError(f"engine '{engine}' cannot render this: " + "; ".join(why)
                          + " (use engine 'eager' or 'auto')")
-    if not _library_available():
-        raise InputError("engine 'fast': the fused kernel could not be built (no C compiler "
-                         "found; set $CC) (use engine 'eager' or 'auto')")
-    return "fast"
+    if not _available(engine):
+        raise InputError(MISSING[engine] + " (use engine 'eager' or 'auto')")
+    return engine
 
 
-def _library_available() -> bool:
-    """Whether the fused kernel's library is built or can be built now."""
+#: Why a fused engine cannot run on this machine.
+MISSING = {
+    "fast": "engine 'fast': the fused kernel could not be built (no C compiler found; set $CC)",
+    "triton": "engine 'triton' needs Triton: pip install 'nanobragg[gpu]'",
+}
+
+
+def _available(engine: str) -> bool:
+    """Whether a fused engine can run here: the C library is built or can be built now;
+    Triton is installed."""
+    if engine == "triton":
+        return importlib.util.find_spec("triton") is not None
     from ..native import build
 
     return build.load() is not None

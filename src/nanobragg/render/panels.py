@@ -114,8 +114,9 @@ def simulate_panels(config: SimulationConfig, table: FTable | None = None,
     stacked = dataclasses.replace(setups[0],
                                   detector=stack_panels([s.detector for s in setups]))
     keep = torch.stack(rendered)
-    if engines.choose(stacked, engine) == "fast":
-        image, _ = render_fast(stacked, keep)
+    chosen = engines.choose(stacked, engine)
+    if chosen in engines.FUSED:
+        image, _ = render_fast(stacked, keep, backend=chosen)
     else:
         image, _ = render_eager(stacked, keep, evaluations_per_chunk)
     results = [SimulationResult(image[k], keep[k], setups[k]) for k in range(len(setups))]

@@ -144,8 +144,9 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         mask: uint16 (spixels, fpixels); pixels equal to 0 are skipped.
         dtype, device: working precision and device.
         evaluations_per_chunk: memory bound per kernel call (pixels x sub-steps).
-        engine: ``"auto"``, ``"eager"`` or ``"fast"`` (:func:`nanobragg.render.engines.choose`:
-            ``"fast"`` where the fused kernel cannot render is an error saying why).
+        engine: ``"auto"``, ``"eager"``, ``"fast"`` or ``"triton"``
+            (:func:`nanobragg.render.engines.choose`: a fused engine where it cannot render
+            is an error saying why).
         progress: optional callable ``progress(pixels_just_finished, pixels_in_total)``.
         setup: the result of ``prepare(config, table, dtype, device)`` when the caller
             has it already (then ``table``, ``dtype`` and ``device`` are taken from it).
@@ -167,8 +168,9 @@ def simulate(config: SimulationConfig, table: FTable | None = None,
         setup = prepare(config, table, dtype, device)
     dev = setup.device
     rendered = rendered_mask(config, mask, dev)
-    if engines.choose(setup, engine) == "fast":
-        image, stop = render_fast(setup, rendered, progress=progress)
+    chosen = engines.choose(setup, engine)
+    if chosen in engines.FUSED:
+        image, stop = render_fast(setup, rendered, progress=progress, backend=chosen)
     else:
         image, stop = render_eager(setup, rendered, evaluations_per_chunk, progress)
     return _with_amorphous(config, SimulationResult(image, rendered, setup, stop))
@@ -286,8 +288,10 @@ def _is_broadcast(rendered: torch.Tensor) -> bool:
 
 
 def render_fast(setup: Setup, rendered: torch.Tensor, everything: bool | None = None,
-                progress=None) -> tuple[torch.Tensor, int | None]:
-    """The image through :mod:`nanobragg.native.kernel` (a whole frame needs no index list).
+                progress=None, backend: str = "fast") -> tuple[torch.Tensor, int | None]:
+    """The image through a fused kernel (a whole frame needs no index list):
+    :mod:`nanobragg.native.kernel` (``backend="fast"``) or
+    :mod:`nanobragg.native.triton_kernel` (``"triton"``).
 
     Args:
         setup: the models; a detector of stacked panels takes a (panels, slow, fast)
@@ -295,6 +299,7 @@ def render_fast(setup: Setup, rendered: torch.Tensor, everything: bool | None = 
         rendered: pixels to render, bool (slow, fast) or (panels, slow, fast).
         everything: whether every pixel is rendered (None: find out).
         progress: optional callable ``progress(pixels_just_finished, pixels_in_total)``.
+        backend: ``"fast"`` or ``"triton"``.
 
     Returns:
         As :func:`render_eager`.
@@ -305,12 +310,14 @@ def render_fast(setup: Setup, rendered: torch.Tensor, everything: bool | None = 
         rendered.reshape(-1)).squeeze(1)
     total = rendered.numel() if everything else flat_index.numel()
     report = None if progress is None else (lambda n: progress(n, total))
-    render = fused.render_frame
-    if torch.is_grad_enabled() and requires_grad(setup):
-        from ..native import adjoint  # only a render with gradients needs it
+    if (torch.is_grad_enabled() and requires_grad(setup)) or backend == "triton":
+        from ..native import adjoint  # only a render with gradients (or Triton) needs it
 
-        render = adjoint.render
-    values, stop = render(setup, flat_index, setup.detector.fpixels, progress=report)
+        values, stop = adjoint.render(setup, flat_index, setup.detector.fpixels,
+                                      progress=report, backend=backend)
+    else:
+        values, stop = fused.render_frame(setup, flat_index, setup.detector.fpixels,
+                                          progress=report)
     if everything:
         image = values
     else:
