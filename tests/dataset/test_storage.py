@@ -119,3 +119,40 @@ def test_same_bytes_when_dataset_objects_live_on(tmp_path, small_desc, monkeypat
     runner.run_local(parse_description(small_document()), tmp_path / "b")
     assert held
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
+
+
+def test_chunks_are_written_on_the_writer_thread_while_the_next_renders(tmp_path, small_desc,
+                                                                         monkeypatch):
+    import threading
+
+    events = []
+    real_write, real_render = runner.write_chunk, runner.render_shots
+
+    def write(path, *args):
+        events.append(("write", path.name, threading.current_thread().name))
+        real_write(path, *args)
+
+    def render(desc, indices, batch=None):
+        events.append(("render", tuple(indices), threading.current_thread().name))
+        return real_render(desc, indices, batch)
+
+    monkeypatch.setattr(runner, "write_chunk", write)
+    monkeypatch.setattr(runner, "render_shots", render)
+    manifest = runner.run_local(small_desc, tmp_path)
+    assert manifest["done"] == 6
+    writes = [e for e in events if e[0] == "write"]
+    renders = [e for e in events if e[0] == "render"]
+    assert len(writes) == len(renders) == len(plan(small_desc)) > 1
+    assert all(e[2].startswith("nanobragg-writer") for e in writes)
+    assert all(e[2] == threading.main_thread().name for e in renders)
+
+
+def test_a_failed_write_stops_the_run_and_marks_nothing_after_it(tmp_path, small_desc,
+                                                                 monkeypatch):
+    def broken(path, *args):
+        raise OSError(f"{path.name}: disk full")
+
+    monkeypatch.setattr(runner, "write_chunk", broken)
+    with pytest.raises(OSError, match="disk full"):
+        runner.run_local(small_desc, tmp_path)
+    assert not list(tmp_path.glob("*.h5"))
