@@ -816,9 +816,10 @@ static inline __attribute__((always_inline)) void nb_block_orientation(
         nb_ratio_lane(l - floor(l + 0.5), n2, m2, &f2, &d2, &e2);
         double latt = f0 * f1 * f2, fc = p->default_F;
         if (lookup == NB_NEAREST) {
-            int64_t ih = (int64_t)ceil(h - 0.5) - p->mins[0];
-            int64_t ik = (int64_t)ceil(k - 0.5) - p->mins[1];
-            int64_t il = (int64_t)ceil(l - 0.5) - p->mins[2];
+            /* the minimum taken off in double, as the forward's nearest (vectorises) */
+            int64_t ih = (int64_t)(ceil(h - 0.5) - (double)p->mins[0]);
+            int64_t ik = (int64_t)(ceil(k - 0.5) - (double)p->mins[1]);
+            int64_t il = (int64_t)(ceil(l - 0.5) - (double)p->mins[2]);
             int64_t inside = (ih >= 0) & (ih < p->ranges[0]) & (ik >= 0) & (ik < kr)
                 & (il >= 0) & (il < lr);
             int64_t at = ((ih * kr + ik) * lr + il) * inside;

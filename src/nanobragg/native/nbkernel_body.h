@@ -138,9 +138,11 @@ static inline __attribute__((always_inline)) REAL NB_FN(_nearest)(
     const nb_params *p, const REAL *table, REAL fdef, double h, double k, double l)
 {
     const int64_t kr = p->ranges[1], lr = p->ranges[2];
-    int64_t ih = (int64_t)ceil(h - 0.5) - p->mins[0];
-    int64_t ik = (int64_t)ceil(k - 0.5) - p->mins[1];
-    int64_t il = (int64_t)ceil(l - 0.5) - p->mins[2];
+    /* the grid minimum is taken off in double: GCC turns (int64_t)ceil(x) into a call
+     * of lceil, which does not vectorise */
+    int64_t ih = (int64_t)(ceil(h - 0.5) - (double)p->mins[0]);
+    int64_t ik = (int64_t)(ceil(k - 0.5) - (double)p->mins[1]);
+    int64_t il = (int64_t)(ceil(l - 0.5) - (double)p->mins[2]);
     int64_t inside = (ih >= 0) & (ih < p->ranges[0]) & (ik >= 0) & (ik < kr)
         & (il >= 0) & (il < lr);
     /* an unconditional gather (index 0 outside) keeps the loop vectorised */
