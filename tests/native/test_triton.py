@@ -49,7 +49,8 @@ OPTIONS = ["", "-water 50 -nopolar", "-dmin 2.5 -point_pixel", "-Na 1 -Nb 3 -Nc 
            "-round_xtal -fudge 1.3", "-gauss_xtal -fudge 0.8", "-tophat_spots -fudge 2",
            "-round_xtal -N 1", SENSOR, "-curved_det -pixel 2",
            "-interpolate -detpixels 3 -phisteps 1 -hdivsteps 1 -Xbeam 1 -Ybeam 2"]
-RUNNING = ["-oversample_omega -oversample_polar", f"{SENSOR} -oversample_thick"]
+RUNNING = ["-oversample_omega -oversample_polar", f"{SENSOR} -oversample_thick",
+           f"{SENSOR} -oversample_thick -oversample_polar -oversample_omega -water 20"]
 TOL = {torch.float64: 1e-12, torch.float32: 1e-5}
 
 
@@ -71,7 +72,7 @@ def test_the_triton_image_equals_the_eager_one(extra, dtype):
 
 
 @interpreted
-@pytest.mark.parametrize("extra", OPTIONS)
+@pytest.mark.parametrize("extra", OPTIONS + RUNNING)
 def test_every_tensor_gets_the_eager_gradient_through_triton(extra):
     config, setup, names, leaves = _leaf_setup(f"{SMALL} {extra}", unread=())
     assert engines.choose(setup, "triton") == "triton"
@@ -107,15 +108,6 @@ def test_tricubic_interpolation_stops_where_the_c_kernel_stops():
 
 
 @interpreted
-def test_running_products_with_a_gradient_are_refused_by_triton():
-    config, setup, _, leaves = _leaf_setup(f"{SMALL} -oversample_omega")
-    with pytest.raises(InputError, match="running products"):
-        engines.choose(setup, "triton")
-    with torch.no_grad():
-        assert engines.choose(setup, "triton") == "triton"
-
-
-@interpreted
 def test_a_double_backward_through_triton_names_the_eager_engine():
     config, setup, _, leaves = _leaf_setup(SMALL)
     image = simulate(config, setup=setup, engine="triton").image
@@ -143,7 +135,7 @@ def test_the_gpu_image_equals_the_cpu_engine(extra, dtype):
 
 
 @gpu
-@pytest.mark.parametrize("extra", OPTIONS)
+@pytest.mark.parametrize("extra", OPTIONS + RUNNING)
 def test_gpu_gradients_equal_the_cpu_engine(extra):
     config, setup, names, leaves = _leaf_setup(extra, unread=())
     cpu = _gradients(lambda: simulate(config, setup=setup, engine="fast").image, leaves)

@@ -10,8 +10,7 @@ Three engines render an image:
 * ``"triton"``: the same fused kernel and adjoint written in Triton
   (:mod:`nanobragg.native.triton_kernel`, :mod:`nanobragg.native.triton_adjoint`) for CUDA
   tensors (the ``[gpu]`` extra); with ``TRITON_INTERPRET=1`` it runs on CPU tensors
-  (slowly: that is how it is tested without a GPU). Its adjoint lacks the
-  ``-oversample_*`` running products.
+  (slowly: that is how it is tested without a GPU).
 
 ``"auto"`` picks the fused kernel for every render it applies to: on the CPU the C one
 when a C compiler is there (the library is built once per machine, about five seconds),
@@ -98,11 +97,6 @@ def _gradient(setup: Setup) -> bool:
     return torch.is_grad_enabled() and requires_grad(setup)
 
 
-def _running_gradient(setup: Setup) -> bool:
-    """Whether the render carries a gradient through ``-oversample_*`` running products."""
-    return _gradient(setup) and setup.sampling.running_products
-
-
 def _triton_device(device: str) -> str | None:
     """The check of the Triton engine's device: CUDA, or the CPU under TRITON_INTERPRET=1."""
     if device == "cuda" or (device == "cpu" and os.environ.get("TRITON_INTERPRET") == "1"):
@@ -125,10 +119,6 @@ FEATURE_SUPPORT: dict[str, tuple[Callable[[Setup], Any], dict[str, Check]]] = {
                          "fast": only(("cpu",), "runs on the CPU only"),
                          "triton": _triton_device}),
     "gradient": (_gradient, {"eager": everything, "fast": everything, "triton": everything}),
-    "running_gradient": (_running_gradient, {
-        "eager": everything, "fast": everything,
-        "triton": only((False,), "has no adjoint for the -oversample_* running products "
-                                 "(gradients there: engine 'eager')")}),
     "panels": (_panels, {"eager": everything, "fast": everything, "triton": everything}),
     "N": (_cells, {"eager": everything, "fast": everything, "triton": everything}),
 }
