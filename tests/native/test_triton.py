@@ -108,6 +108,49 @@ def test_tricubic_interpolation_stops_where_the_c_kernel_stops():
 
 
 @interpreted
+def test_shots_in_one_launch_have_the_bits_of_each_alone():
+    from nanobragg.native import triton_kernel
+
+    setups = [_leaf_setup(f"{SMALL} -misset {a} 20 30 -lambda {w}")[1]
+              for a, w in ((10, 1.2), (40, 1.1), (70, 1.3))]
+    with torch.no_grad():
+        together = triton_kernel.render_shots(setups, 16, 4)
+        alone = [triton_kernel.render_frame(s, 16, 4)[0] for s in setups]
+    for k in range(3):
+        assert torch.equal(together[k], alone[k])
+    assert not torch.equal(together[0], together[1])
+
+
+@interpreted
+def test_a_data_set_batch_takes_one_triton_launch(monkeypatch):
+    import importlib.util
+
+    from nanobragg.dataset import render as dataset_render
+    from nanobragg.dataset.description import parse_description
+    from nanobragg.native import triton_kernel
+
+    path = Path(__file__).resolve().parents[1] / "dataset" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("dataset_documents", path)
+    documents = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(documents)
+    desc = parse_description(documents.small_document(pixels=8, shots=3,
+                                                      orientation="random"))
+    alone = dataset_render.render_shots(desc, [0, 1, 2], batch=1).images
+    launches = []
+    real = triton_kernel.render_shots
+
+    def counted(setups, *args):
+        launches.append(len(setups))
+        return real(setups, *args)
+
+    monkeypatch.setattr(triton_kernel, "render_shots", counted)
+    monkeypatch.setattr(engines, "choose", lambda setup, engine="auto": "triton")
+    together = dataset_render.render_shots(desc, [0, 1, 2], batch=3).images
+    assert launches == [3]
+    assert float(abs(together - alone).max()) <= 1e-5 * float(abs(alone).max())
+
+
+@interpreted
 def test_a_double_backward_through_triton_names_the_eager_engine():
     config, setup, _, leaves = _leaf_setup(SMALL)
     image = simulate(config, setup=setup, engine="triton").image

@@ -9,9 +9,10 @@ computed once per chunk for all of them. A shot renders the same bits alone (thr
 
 Shots with tricubic interpolation render one at a time: the C switches interpolation off
 for the rest of an image at the first pixel that leaves the grid, which is sequential.
-So do shots the fused engine renders (:mod:`nanobragg.render.engines`: every shot on the
-CPU), each in one call of the compiled kernel, which is faster than the batched eager
-kernel and gives a shot the same bits alone and in a batch.
+So do shots the fused C engine renders (:mod:`nanobragg.render.engines`: every shot on
+the CPU), each in one call of the compiled kernel, which is faster than the batched eager
+kernel and gives a shot the same bits alone and in a batch. On CUDA the shots of a batch
+share one launch of the Triton kernel, with a shot axis in its grid.
 
 Amorphous material (a ``background`` section, or ``-stol`` in the experiment) is
 rendered for each shot on its own models and added to its Bragg image, as
@@ -103,9 +104,12 @@ def render_batch(desc: DatasetDescription, params: list[ShotParameters]) -> list
     out: list[np.ndarray | None] = [None] * len(configs)
     for members in groups.values():
         models = [setups[k] for k in members]
+        chosen = engines.choose(models[0])
         if (len(members) == 1 or structure_factor_lookup(models[0].sampling.lookup).stops
-                or engines.choose(models[0]) in engines.FUSED):
+                or chosen == "fast"):
             images = [_single(configs[k], table, dtype, device) for k in members]
+        elif chosen == "triton":
+            images = _triton_shots(models, [configs[k] for k in members], device)
         else:
             images = _batched_or_single(models, [configs[k] for k in members], table, device)
         for k, image in zip(members, images):
@@ -166,6 +170,22 @@ def _vmapped(setups: list[Setup], configs: list, device) -> list[np.ndarray]:
     for start in range(0, flat_index.numel(), chunk):
         idx = flat_index[start:start + chunk]
         images[:, idx] = batched(idx // fpixels, idx % fpixels, *stacks)
+    shaped = images.reshape((len(setups),) + rendered.shape)
+    return [with_amorphous(c, s, image, rendered).cpu().numpy()
+            for c, s, image in zip(configs, setups, shaped)]
+
+
+def _triton_shots(setups: list[Setup], configs: list, device) -> list[np.ndarray]:
+    """Shots with equal signatures in one launch of the Triton kernel (a shot axis in its
+    grid); each shot's amorphous material, if any, is added afterwards."""
+    from ..native import triton_kernel
+
+    config = configs[0]
+    rendered = rendered_mask(config, None, device)
+    flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
+    values = triton_kernel.render_shots(setups, flat_index, config.detector.fpixels)
+    images = torch.zeros((len(setups), rendered.numel()), dtype=setups[0].dtype, device=device)
+    images[:, flat_index] = values
     shaped = images.reshape((len(setups),) + rendered.shape)
     return [with_amorphous(c, s, image, rendered).cpu().numpy()
             for c, s, image in zip(configs, setups, shaped)]

@@ -153,12 +153,28 @@ def pixel_indices(pixels_ptr, first, n, fpixels, frame, LISTED: tl.constexpr,
 def render_kernel(out_ptr, pixels_ptr, first, n, fpixels, frame, panels_ptr, layers_ptr,
                   inc_ptr, wl_ptr, e_ptr, b_ptr, rows_ptr, table_ptr, recip_ptr, beam_ptr,
                   mins_ptr, ranges_ptr, reals_ptr, stop_ptr, oversample, n_layers, n_sources,
-                  n_orient, first_layer, SHAPE: tl.constexpr, LOOKUP: tl.constexpr,
+                  n_orient, first_layer, panels_stride, layers_stride, inc_stride, wl_stride,
+                  e_stride, b_stride, rows_stride, recip_stride, beam_stride, reals_stride,
+                  stop_stride, SHAPE: tl.constexpr, LOOKUP: tl.constexpr,
                   REAL: tl.constexpr, LISTED: tl.constexpr, POINT: tl.constexpr,
                   CURVED: tl.constexpr, CAPTURE: tl.constexpr, NOPOLAR: tl.constexpr,
                   WATER: tl.constexpr, OVER_THICK: tl.constexpr, OVER_POLAR: tl.constexpr,
                   OVER_OMEGA: tl.constexpr, BLOCK: tl.constexpr):
-    """Photons of BLOCK pixels per program (as nb_render_*)."""
+    """Photons of BLOCK pixels per program (as nb_render_*); the second grid axis is the
+    shot, each array advanced by its shot stride (0: shared by every shot)."""
+    shot = tl.program_id(1)
+    panels_ptr += shot * panels_stride
+    layers_ptr += shot * layers_stride
+    inc_ptr += shot * inc_stride
+    wl_ptr += shot * wl_stride
+    e_ptr += shot * e_stride
+    b_ptr += shot * b_stride
+    rows_ptr += shot * rows_stride
+    recip_ptr += shot * recip_stride
+    beam_ptr += shot * beam_stride
+    reals_ptr += shot * reals_stride
+    stop_ptr += shot * stop_stride
+    out_ptr += shot * n
     kahn, dmin, default_F, background, scale, n0, n1, n2, fudge, depth, distance = \
         reals(reals_ptr)
     position, live, panel, ps, pf = pixel_indices(pixels_ptr, first, n, fpixels, frame,
@@ -306,6 +322,56 @@ def _launch_args(setup: Setup, fpixels: int) -> tuple[dict, list, list]:
     return {name: getattr(p, name) for name, _ in p._fields_}, arrays, scalars
 
 
+#: Positions (in the launch arrays) of the arrays that differ from shot to shot; the F
+#: table and its grid (7, 10, 11) are shared.
+SHOT_ARRAYS = (0, 1, 2, 3, 4, 5, 6, 8, 9, 12)
+
+
+def _launch(setup: Setup, p: dict, arrays: list, scalars: list, stop: torch.Tensor,
+            out: torch.Tensor, pixels: torch.Tensor | None, total: int, fpixels: int,
+            shots: int, strides: tuple) -> None:
+    """One launch of the render kernel over (pixel blocks, shots)."""
+    render_kernel[(triton.cdiv(total, BLOCK), shots)](
+        out, pixels if pixels is not None else out, 0, total, fpixels, p["frame"], *arrays,
+        stop, *scalars, *strides, SHAPE=p["shape"], LOOKUP=p["lookup"], REAL=_real(setup),
+        LISTED=pixels is not None, POINT=bool(p["point_pixel"]), CURVED=bool(p["curved"]),
+        CAPTURE=bool(p["capture"]), NOPOLAR=bool(p["nopolar"]), WATER=bool(p["water"]),
+        OVER_THICK=bool(p["over_thick"]), OVER_POLAR=bool(p["over_polar"]),
+        OVER_OMEGA=bool(p["over_omega"]), BLOCK=BLOCK)
+
+
+def render_shots(setups: list[Setup], flat_index: torch.Tensor | int, fpixels: int
+                 ) -> torch.Tensor:
+    """Photons of the same pixels of several shots in one launch (a shot axis in the
+    grid), (shots, P) on the setups' device: the shots must share the sampling, every
+    tensor's shape, N and the F table (a data set's batch). Each shot's image has the
+    bits of :func:`render_frame` of it alone.
+
+    Raises:
+        ValueError: a lookup whose interpolation stops part-way (tricubic), which is
+            per image.
+    """
+    first = setups[0]
+    pixels = None if isinstance(flat_index, int) else flat_index.to(
+        device=first.device, dtype=torch.int64).contiguous()
+    total = flat_index if pixels is None else pixels.numel()
+    launched = [_launch_args(s, fpixels) for s in setups]
+    p, arrays, scalars = launched[0]
+    if p["lookup"] == fused.TRICUBIC:
+        raise ValueError("render_shots: tricubic interpolation stops per image; render "
+                         "such shots one at a time")
+    stacked = list(arrays)
+    for at in SHOT_ARRAYS:
+        stacked[at] = torch.stack([a[at] for _, a, _ in launched]).contiguous()
+    strides = tuple(arrays[at].numel() for at in SHOT_ARRAYS)
+    stop = torch.tensor([NEVER, 0], dtype=torch.int64, device=first.device)
+    out = torch.empty((len(setups), total), dtype=first.dtype, device=first.device)
+    if total:
+        _launch(first, p, stacked, scalars, stop, out, pixels, total, fpixels,
+                shots=len(setups), strides=strides + (0,))
+    return out
+
+
 def _real(setup: Setup):
     return tl.float32 if setup.dtype == torch.float32 else tl.float64
 
@@ -349,13 +415,8 @@ def render_frame(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
     if stop is None:
         stop = find_stop(setup, fpixels, pixels, total)
     p, arrays, scalars = _launch_args(setup, fpixels)
-    render_kernel[(triton.cdiv(total, BLOCK),)](
-        out, pixels if pixels is not None else out, 0, total, fpixels, p["frame"], *arrays,
-        stop, *scalars, SHAPE=p["shape"], LOOKUP=p["lookup"], REAL=_real(setup),
-        LISTED=pixels is not None, POINT=bool(p["point_pixel"]), CURVED=bool(p["curved"]),
-        CAPTURE=bool(p["capture"]), NOPOLAR=bool(p["nopolar"]), WATER=bool(p["water"]),
-        OVER_THICK=bool(p["over_thick"]), OVER_POLAR=bool(p["over_polar"]),
-        OVER_OMEGA=bool(p["over_omega"]), BLOCK=BLOCK)
+    _launch(setup, p, arrays, scalars, stop, out, pixels, total, fpixels, shots=1,
+            strides=(0,) * len(SHOT_ARRAYS) + (0,))
     if progress is not None:
         progress(total)
     position = int(stop[0])
