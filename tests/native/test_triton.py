@@ -188,3 +188,18 @@ def test_gpu_gradients_equal_the_cpu_engine(extra):
     _close(cuda[0].cpu(), cpu[0], "image")
     for name, a, b in zip(names, cuda[1], cpu[1]):
         _close(None if a is None else a.cpu(), b, str(name))
+
+
+@pytest.mark.slow
+def test_the_kernels_compile_for_a_cuda_gpu():
+    """Triton's compiler (not its interpreter) accepts one kernel of each kind, for sm_90,
+    on this machine without a GPU (benchmarks/triton_compile_check.py, a subprocess: the
+    kernels of this process are interpreted)."""
+    import subprocess
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "triton_compile_check.py"
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
+                          text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "compiled 5 kernels for sm_90" in done.stdout

@@ -18,7 +18,7 @@ import triton
 import triton.language as tl
 
 from ..models.setup import Setup
-from .triton_kernel import BLOCK, _launch_args, find_stop, pixel_indices, reals, source
+from .triton_kernel import BLOCK, COUNTS, _launch_args, find_stop, pixel_indices, reals, source
 from .triton_math import clamped, lagrange, lattice_grad, nearest_index
 
 #: Doubles of globals in the gradient buffer (as nbadjoint.h, after 14 per panel):
@@ -56,7 +56,7 @@ def geo_at(panels_ptr, panel, ps, pf, t, layer, sub_s, sub_f, oversample, first_
     """What a (layer, sub-pixel) derives from and its factors, per lane (as nb_geo_at):
     fd, sd, cf, cs, the flat position, the direction, air path, solid angle, capture,
     parallax and the two exponentials of the capture."""
-    os_ = oversample.to(tl.float64)
+    os_ = tl.cast(oversample, tl.float64)
     size = _q(panels_ptr, panel, 12)
     step = size / os_
     fd = step * (pf * os_ + sub_f) + step / 2.0
@@ -90,7 +90,7 @@ def geo_at(panels_ptr, panel, ps, pf, t, layer, sub_s, sub_f, oversample, first_
         omega = size * size / air / air * _q(panels_ptr, panel, 13) / air
     parallax = dx * _q(panels_ptr, panel, 6) + dy * _q(panels_ptr, panel, 7) \
         + dz * _q(panels_ptr, panel, 8)
-    index = (first_layer + t).to(tl.float64)
+    index = tl.cast(first_layer + t, tl.float64)
     e1 = tl.exp(-index * depth / parallax)
     e2 = tl.exp(-(index + 1.0) * depth / parallax)
     if CAPTURE:
@@ -470,15 +470,17 @@ def first_factors(panels_ptr, layers_ptr, beam_ptr, panel, ps, pf, oversample, n
                   first_layer, depth, distance, POINT: tl.constexpr, CURVED: tl.constexpr,
                   CAPTURE: tl.constexpr):
     """The solid angle at (0, 0) and the last layer's capture at its first sub-pixel."""
-    geo = geo_at(panels_ptr, panel, ps, pf, 0, tl.load(layers_ptr), 0.0, 0.0, oversample,
-                 first_layer, depth, distance, beam_ptr, POINT, CURVED, CAPTURE)
+    _, _, _, _, _, _, _, _, _, _, _, omega, _, _, _, _, _ = geo_at(
+        panels_ptr, panel, ps, pf, 0, tl.load(layers_ptr), 0.0, 0.0, oversample, first_layer,
+        depth, distance, beam_ptr, POINT, CURVED, CAPTURE)
     last = n_layers - 1
-    later = geo_at(panels_ptr, panel, ps, pf, last, tl.load(layers_ptr + last), 0.0, 0.0,
-                   oversample, first_layer, depth, distance, beam_ptr, POINT, CURVED, CAPTURE)
-    return geo[11], later[12]
+    _, _, _, _, _, _, _, _, _, _, _, _, capture, _, _, _, _ = geo_at(
+        panels_ptr, panel, ps, pf, last, tl.load(layers_ptr + last), 0.0, 0.0, oversample,
+        first_layer, depth, distance, beam_ptr, POINT, CURVED, CAPTURE)
+    return omega, capture
 
 
-@triton.jit
+@triton.jit(do_not_specialize=COUNTS)
 def adjoint_kernel(part_ptr, gtable_ptr, g_ptr, pixels_ptr, first, n, fpixels, frame,
                    panels_ptr, layers_ptr, inc_ptr, wl_ptr, e_ptr, b_ptr, rows_ptr, table_ptr,
                    recip_ptr, beam_ptr, mins_ptr, ranges_ptr, reals_ptr, stop_ptr, oversample,
@@ -601,7 +603,8 @@ def term_value(rows_ptr, o, sx, sy, sz, keep, interp, table_ptr, recip_ptr, mins
     h = sx * tl.load(r) + sy * tl.load(r + 1) + sz * tl.load(r + 2)
     k = sx * tl.load(r + 3) + sy * tl.load(r + 4) + sz * tl.load(r + 5)
     l = sx * tl.load(r + 6) + sy * tl.load(r + 7) + sz * tl.load(r + 8)
-    latt = lattice_grad(h, k, l, n0, n1, n2, fudge, recip_ptr, SHAPE)[0]
+    latt, _, _, _, _, _, _, _, _, _, _, _, _, _, _ = lattice_grad(h, k, l, n0, n1, n2, fudge,
+                                                                  recip_ptr, SHAPE)
     if LOOKUP == 0:
         fc = tl.zeros(h.shape, tl.float64) + default_F
     else:
@@ -638,7 +641,7 @@ def running_group(inner, rows_ptr, e0, n_orient, x, sx, sy, sz, keep, f, limit, 
     return x
 
 
-@triton.jit
+@triton.jit(do_not_specialize=COUNTS)
 def running_kernel(part_ptr, gtable_ptr, g_ptr, scratch_ptr, pixels_ptr, first, n, fpixels,
                    frame, panels_ptr, layers_ptr, inc_ptr, wl_ptr, e_ptr, b_ptr, rows_ptr,
                    table_ptr, recip_ptr, beam_ptr, mins_ptr, ranges_ptr, reals_ptr, stop_ptr,
@@ -677,14 +680,15 @@ def running_kernel(part_ptr, gtable_ptr, g_ptr, scratch_ptr, pixels_ptr, first, 
     for t in range(n_layers):
         layer = tl.load(layers_ptr + t)
         for sub in range(subs):
-            geo = geo_at(panels_ptr, panel, ps, pf, t, layer, (sub // oversample).to(tl.float64),
-                         (sub % oversample).to(tl.float64), oversample, first_layer, depth,
-                         distance, beam_ptr, POINT, CURVED, CAPTURE)
+            _, _, _, _, _, _, _, dx, dy, dz, _, omega, capture, _, _, _, _ = geo_at(
+                panels_ptr, panel, ps, pf, t, layer, (sub // oversample).to(tl.float64),
+                (sub % oversample).to(tl.float64), oversample, first_layer, depth, distance,
+                beam_ptr, POINT, CURVED, CAPTURE)
             for s in range(n_sources):
                 group = (t * subs + sub) * n_sources + s
                 tl.store(entry + group * BLOCK + lanes, acc)
-                sx, sy, sz, keep, polar = source(geo[7], geo[8], geo[9], inc_ptr, wl_ptr, e_ptr,
-                                                 b_ptr, s, kahn, dmin)
+                sx, sy, sz, keep, polar = source(dx, dy, dz, inc_ptr, wl_ptr, e_ptr, b_ptr, s,
+                                                 kahn, dmin)
                 take = (~have) & keep
                 if NOPOLAR:
                     polar0 = tl.where(take, 1.0, polar0)
@@ -693,7 +697,7 @@ def running_kernel(part_ptr, gtable_ptr, g_ptr, scratch_ptr, pixels_ptr, first, 
                 psub = tl.where(take, t * subs + sub, psub)
                 psrc = tl.where(take, s, psrc)
                 have = have | keep
-                f = running_factor(geo[11], geo[12], polar, OVER_THICK, OVER_POLAR, OVER_OMEGA)
+                f = running_factor(omega, capture, polar, OVER_THICK, OVER_POLAR, OVER_OMEGA)
                 acc = running_group(inner, rows_ptr, group * n_orient, n_orient, acc, sx, sy, sz,
                                     keep, f, limit, table_ptr, recip_ptr, mins_ptr, ranges_ptr,
                                     n0, n1, n2, fudge, default_F, SHAPE, LOOKUP, WATER, BLOCK)
@@ -830,9 +834,10 @@ def adjoint(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
             running_kernel[(programs,)](
                 part, gtable, g[start:], scratch, *common, groups, WATER=bool(p["water"]),
                 OVER_THICK=bool(p["over_thick"]), OVER_POLAR=bool(p["over_polar"]),
-                OVER_OMEGA=bool(p["over_omega"]), **flags)
+                OVER_OMEGA=bool(p["over_omega"]), **flags, enable_fp_fusion=False)
         else:
-            adjoint_kernel[(programs,)](part, gtable, g[start:], *common, **flags)
+            adjoint_kernel[(programs,)](part, gtable, g[start:], *common, **flags,
+                                        enable_fp_fusion=False)
         result[:width] += part.sum(0)
     return result
 

@@ -22,6 +22,10 @@ from .triton_math import clamped, lagrange, lattice, nearest_index, outside, rot
 
 #: Pixels per program (lanes of a block).
 BLOCK = 64
+#: Integer kernel arguments Triton must not specialise (an argument equal to 1 would
+#: become a compile-time constant, and one compiled kernel per value).
+COUNTS = ("first", "n", "fpixels", "frame", "oversample", "n_layers", "n_sources",
+          "n_orient", "first_layer")
 #: No stop: interpolate every evaluation.
 NEVER = 2**62
 #: The float64 parameters, passed in one array (a Python float argument would be float32).
@@ -69,7 +73,7 @@ def geometry(panels_ptr, panel, ps, pf, t, layer, sub_s, sub_f, oversample, firs
              CAPTURE: tl.constexpr):
     """Unit diffracted direction, solid angle and capture fraction of one (layer,
     sub-pixel) per lane."""
-    os_ = oversample.to(tl.float64)
+    os_ = tl.cast(oversample, tl.float64)
     size = _panel(panels_ptr, panel, 12)
     step = size / os_
     fd = step * (pf * os_ + sub_f) + step / 2.0
@@ -99,7 +103,7 @@ def geometry(panels_ptr, panel, ps, pf, t, layer, sub_s, sub_f, oversample, firs
     if CAPTURE:
         parallax = dx * _panel(panels_ptr, panel, 6) + dy * _panel(panels_ptr, panel, 7) \
             + dz * _panel(panels_ptr, panel, 8)
-        index = (first_layer + t).to(tl.float64)
+        index = tl.cast(first_layer + t, tl.float64)
         capture = tl.exp(-index * depth / parallax) - tl.exp(-(index + 1.0) * depth / parallax)
     else:
         capture = tl.full(dx.shape, 1.0, tl.float64)
@@ -149,7 +153,7 @@ def pixel_indices(pixels_ptr, first, n, fpixels, frame, LISTED: tl.constexpr,
     return position, live, panel, slow.to(tl.float64), fast.to(tl.float64)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=COUNTS)
 def render_kernel(out_ptr, pixels_ptr, first, n, fpixels, frame, panels_ptr, layers_ptr,
                   inc_ptr, wl_ptr, e_ptr, b_ptr, rows_ptr, table_ptr, recip_ptr, beam_ptr,
                   mins_ptr, ranges_ptr, reals_ptr, stop_ptr, oversample, n_layers, n_sources,
@@ -260,7 +264,7 @@ def render_kernel(out_ptr, pixels_ptr, first, n, fpixels, frame, panels_ptr, lay
     tl.store(out_ptr + position - first, (scale * total * final).to(REAL), mask=live)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=COUNTS)
 def stop_kernel(hit_ptr, pixels_ptr, first, n, fpixels, frame, panels_ptr, layers_ptr,
                 inc_ptr, wl_ptr, e_ptr, b_ptr, rows_ptr, recip_ptr, beam_ptr, mins_ptr,
                 ranges_ptr, reals_ptr, oversample, n_layers, n_sources, n_orient, first_layer,
@@ -337,7 +341,7 @@ def _launch(setup: Setup, p: dict, arrays: list, scalars: list, stop: torch.Tens
         LISTED=pixels is not None, POINT=bool(p["point_pixel"]), CURVED=bool(p["curved"]),
         CAPTURE=bool(p["capture"]), NOPOLAR=bool(p["nopolar"]), WATER=bool(p["water"]),
         OVER_THICK=bool(p["over_thick"]), OVER_POLAR=bool(p["over_polar"]),
-        OVER_OMEGA=bool(p["over_omega"]), BLOCK=BLOCK)
+        OVER_OMEGA=bool(p["over_omega"]), BLOCK=BLOCK, enable_fp_fusion=False)
 
 
 def render_shots(setups: list[Setup], flat_index: torch.Tensor | int, fpixels: int
@@ -392,7 +396,7 @@ def find_stop(setup: Setup, fpixels: int, pixels: torch.Tensor | None, total: in
         hit, listed, 0, total, fpixels, p["frame"], *arrays[:7], *arrays[8:], *scalars,
         SHAPE=p["shape"], REAL=_real(setup), LISTED=pixels is not None,
         POINT=bool(p["point_pixel"]), CURVED=bool(p["curved"]), CAPTURE=bool(p["capture"]),
-        WATER=bool(p["water"]), BLOCK=BLOCK)
+        WATER=bool(p["water"]), BLOCK=BLOCK, enable_fp_fusion=False)
     found = hit >= 0
     first = torch.argmax(found.to(torch.int8))
     any_hit = found.any()
