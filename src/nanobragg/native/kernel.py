@@ -134,18 +134,23 @@ def _lattice_code(setup: Setup) -> int:
     """The kernel's shape code: the C's direct formula for the square shape (float64,
     non-whole N) and the round shape (both precisions) in C-parity mode, as the eager
     kernel's ``c_formula``."""
-    s, cells = setup.sampling, [value_of(n) for n in setup.crystal.N]
+    s = setup.sampling
     code = SHAPE_CODES[s.shape]
     direct = s.c_formula and s.dtype == torch.float64
-    if code == 0 and direct and any(n != round(n) for n in cells):
+    if code == 0 and direct and any(value_of(n) != round(value_of(n)) for n in setup.crystal.N):
         code = SQUARE_DIRECT
     if code == SHAPE_CODES["round"] and s.c_formula:
         code = ROUND_DIRECT
     return code
 
 
-def _arguments(setup: Setup, fpixels: int) -> dict:
-    """The parameter struct and the array pointers (kept alive in the dict)."""
+def _arguments(setup: Setup, fpixels: int, host_values: bool = True) -> dict:
+    """The parameter struct and the array pointers (kept alive in the dict).
+
+    ``host_values=False`` leaves the struct's model values (N, fudge, reciprocal rows,
+    Kahn factor, background, scale, absorption, curved distance and beam) at 0, so that
+    nothing is read back from a GPU; the Triton kernels take those from the device.
+    """
     f64 = torch.float64
     det, beam, crystal, s, table = (setup.detector, setup.beam, setup.crystal,
                                     setup.sampling, setup.table)
@@ -158,16 +163,17 @@ def _arguments(setup: Setup, fpixels: int) -> dict:
                crystal.real_rows.detach().to(f64).reshape(-1, 9).contiguous(),
                table.F.detach().to(s.dtype).contiguous()]
     p = abi.Params()
-    p.N[:] = [value_of(n) for n in crystal.N.to(s.dtype)]
-    p.fudge = value_of(crystal.fudge)
-    p.recip[:] = [float(v) for v in crystal.recip_rows.detach().reshape(-1)]
+    if host_values:
+        p.N[:] = [value_of(n) for n in crystal.N.to(s.dtype)]
+        p.fudge = value_of(crystal.fudge)
+        p.recip[:] = [float(v) for v in crystal.recip_rows.detach().reshape(-1)]
+        p.kahn = value_of(beam.kahn)
+        p.background, p.scale = value_of(background(setup)), value_of(scale(setup))
+        p.depth = value_of(det.thickstep * det.mu)
+        p.distance = value_of(det.distance) if det.distance.dim() == 0 else 0.0
+        p.beam[:] = [float(v) for v in det.beam.detach().reshape(-1)[:3]]
     p.shape = _lattice_code(setup)
-    p.kahn = value_of(beam.kahn)
-    p.background, p.scale = value_of(background(setup)), value_of(scale(setup))
     p.dmin, p.default_F = float(s.dmin), float(table.default_F)
-    p.depth = value_of(det.thickstep * det.mu)
-    p.distance = value_of(det.distance) if det.distance.dim() == 0 else 0.0
-    p.beam[:] = [float(v) for v in det.beam.detach().reshape(-1)[:3]]
     p.oversample, p.fpixels, p.frame = s.oversample, fpixels, fpixels * det.spixels
     p.point_pixel, p.nopolar, p.curved = int(s.point_pixel), int(s.nopolar), int(s.curved)
     p.capture = int(s.thick or s.oversample_thick)

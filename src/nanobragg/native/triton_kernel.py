@@ -16,7 +16,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ..models.setup import Setup
+from ..models.setup import Setup, background, scale
 from . import kernel as fused
 from .triton_math import clamped, lagrange, lattice, nearest_index, outside, rotate
 
@@ -307,21 +307,29 @@ def stop_kernel(hit_ptr, pixels_ptr, first, n, fpixels, frame, panels_ptr, layer
 
 def _launch_args(setup: Setup, fpixels: int) -> tuple[dict, list, list]:
     """The C kernel's parameters and arrays, on the setup's device, as kernel arguments:
-    (the parameter struct's dict, the arrays, the scalars)."""
-    args = fused._arguments(setup, fpixels)
+    (the parameter struct's dict, the arrays, the counts). The model values go in float64
+    arrays built on the device (:data:`REALS`, the reciprocal rows, the curved beam), so
+    nothing is read back from a GPU."""
+    args = fused._arguments(setup, fpixels, host_values=False)
     p = args["params"]
     dev = setup.device
-    panels, layers, incident, wavelength, e_in, b_in, rows, table = (
-        t.to(dev) for t in args["keep"])
     f64, i64 = torch.float64, torch.int64
-    extra = [torch.tensor(list(p.recip), dtype=f64, device=dev),
-             torch.tensor(list(p.beam), dtype=f64, device=dev),
-             torch.tensor(list(p.mins), dtype=i64, device=dev),
-             torch.tensor(list(p.ranges), dtype=i64, device=dev)]
-    values = [p.kahn, p.dmin, p.default_F, p.background, p.scale, *list(p.N), p.fudge,
-              p.depth, p.distance]
-    extra.append(torch.tensor(values, dtype=f64, device=dev))
-    arrays = [panels, layers, incident, wavelength, e_in, b_in, rows, table, *extra]
+    arrays = [t.to(dev) for t in args["keep"]]
+    det, beam, crystal = setup.detector, setup.beam, setup.crystal
+
+    def value(x) -> torch.Tensor:
+        x = x.detach() if isinstance(x, torch.Tensor) else x
+        return torch.as_tensor(x, dtype=f64, device=dev).reshape(())
+
+    distance = det.distance if det.distance.dim() == 0 else 0.0
+    cells = crystal.N.detach().to(setup.dtype).to(device=dev, dtype=f64)
+    values = torch.stack([value(beam.kahn), value(p.dmin), value(p.default_F),
+                          value(background(setup)), value(scale(setup)), *cells.unbind(),
+                          value(crystal.fudge), value(det.thickstep * det.mu), value(distance)])
+    arrays += [crystal.recip_rows.detach().reshape(-1).to(device=dev, dtype=f64).contiguous(),
+               det.beam.detach().reshape(-1)[:3].to(device=dev, dtype=f64).contiguous(),
+               torch.tensor(list(p.mins), dtype=i64, device=dev),
+               torch.tensor(list(p.ranges), dtype=i64, device=dev), values]
     scalars = [p.oversample, p.n_layers, p.n_sources, p.n_orient, p.first_layer]
     return {name: getattr(p, name) for name, _ in p._fields_}, arrays, scalars
 
