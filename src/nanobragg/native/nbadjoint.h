@@ -243,14 +243,9 @@ static double nb_cell_grad(const nb_params *p, const double *table, const double
     if (p->lookup == NB_DEFAULT_F)
         return p->default_F;
     if (!interp) {
-        int64_t at[3], inside = 1;
-        for (int j = 0; j < 3; j++) {
-            at[j] = (int64_t)ceil(hkl[j] - 0.5) - p->mins[j];
-            inside &= at[j] >= 0 && at[j] < p->ranges[j];
-        }
-        if (!inside)
+        int64_t flat = nb_nearest_at(p, hkl[0], hkl[1], hkl[2]);
+        if (flat < 0)
             return p->default_F;
-        int64_t flat = (at[0] * p->ranges[1] + at[1]) * p->ranges[2] + at[2];
         if (g_table)
             g_table[flat] += g_fc;
         return table[flat];
@@ -801,7 +796,6 @@ static inline __attribute__((always_inline)) void nb_block_orientation(
     const double r5 = row[5], r6 = row[6], r7 = row[7], r8 = row[8];
     const double n0 = p->N[0], n1 = p->N[1], n2 = p->N[2];
     const double m0 = n0 > 1.0 ? n0 : 1.0, m1 = n1 > 1.0 ? n1 : 1.0, m2 = n2 > 1.0 ? n2 : 1.0;
-    const int64_t kr = p->ranges[1], lr = p->ranges[2];
     double R0 = 0, R1 = 0, R2 = 0, R3 = 0, R4 = 0, R5 = 0, R6 = 0, R7 = 0, R8 = 0;
     double N0 = 0, N1 = 0, N2 = 0;
     #pragma omp simd reduction(+ : R0, R1, R2, R3, R4, R5, R6, R7, R8, N0, N1, N2)
@@ -816,16 +810,10 @@ static inline __attribute__((always_inline)) void nb_block_orientation(
         nb_ratio_lane(l - floor(l + 0.5), n2, m2, &f2, &d2, &e2);
         double latt = f0 * f1 * f2, fc = p->default_F;
         if (lookup == NB_NEAREST) {
-            /* the minimum taken off in double, as the forward's nearest (vectorises) */
-            int64_t ih = (int64_t)(ceil(h - 0.5) - (double)p->mins[0]);
-            int64_t ik = (int64_t)(ceil(k - 0.5) - (double)p->mins[1]);
-            int64_t il = (int64_t)(ceil(l - 0.5) - (double)p->mins[2]);
-            int64_t inside = (ih >= 0) & (ih < p->ranges[0]) & (ik >= 0) & (ik < kr)
-                & (il >= 0) & (il < lr);
-            int64_t at = ((ih * kr + ik) * lr + il) * inside;
-            double value = table[at];
-            fc = inside ? value : p->default_F;
-            B->at[i] = inside ? at : -1;
+            int64_t at = nb_nearest_at(p, h, k, l);
+            double value = table[at < 0 ? 0 : at];
+            fc = at >= 0 ? value : p->default_F;
+            B->at[i] = at;
         }
         double term = (fc * fc) * (latt * latt), gt = B->gt[i];
         B->acc[i] += B->kept[i] * term;
@@ -968,7 +956,6 @@ void nb_adjoint(const nb_params *p, const int64_t *pixels, int64_t first, int64_
                                   scratch + groups + 2 * p->n_orient,
                                   scratch + groups + 3 * p->n_orient};
     const int running = p->over_thick || p->over_polar || p->over_omega;
-    const double fp = (double)p->fpixels, fr = (double)p->frame;
     nb_pixel X = {p, &L, NULL, layers, incident, wavelength, e_in, b_in, rows, table,
                   0.0, 0.0, grad, NULL, with_table ? grad + L.table : NULL, 0};
     const int blocks = p->shape == NB_SQUARE && p->lookup != NB_TRICUBIC && !running;
@@ -977,16 +964,8 @@ void nb_adjoint(const nb_params *p, const int64_t *pixels, int64_t first, int64_
     for (int64_t i = 0; i < n; i++) {
         if (g_out[i] == 0.0)
             continue;
-        int64_t pixel = pixels ? pixels[i] : first + i;
-        int64_t panel = (int64_t)((double)pixel / fr);
-        int64_t local = pixel - panel * p->frame;
-        panel += (local >= p->frame) - (local < 0);
-        local = pixel - panel * p->frame;
-        int64_t slow = (int64_t)((double)local / fp);
-        int64_t fast = local - slow * p->fpixels;
-        slow += (fast >= p->fpixels) - (fast < 0);
-        fast = local - slow * p->fpixels;
-        int64_t position = first + i;
+        int64_t panel, slow, fast, position = first + i;
+        nb_pixel_index(p, pixels ? pixels[i] : first + i, &panel, &slow, &fast);
         X.q = panels + NB_PANEL * panel;
         X.gq = grad + NB_PANEL * panel;
         X.ps = (double)slow;

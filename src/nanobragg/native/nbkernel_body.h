@@ -137,18 +137,10 @@ static void NB_FN(_round_lanes)(const NB_FN(_consts) *c, int width, const double
 static inline __attribute__((always_inline)) REAL NB_FN(_nearest)(
     const nb_params *p, const REAL *table, REAL fdef, double h, double k, double l)
 {
-    const int64_t kr = p->ranges[1], lr = p->ranges[2];
-    /* the grid minimum is taken off in double: GCC turns (int64_t)ceil(x) into a call
-     * of lceil, which does not vectorise */
-    int64_t ih = (int64_t)(ceil(h - 0.5) - (double)p->mins[0]);
-    int64_t ik = (int64_t)(ceil(k - 0.5) - (double)p->mins[1]);
-    int64_t il = (int64_t)(ceil(l - 0.5) - (double)p->mins[2]);
-    int64_t inside = (ih >= 0) & (ih < p->ranges[0]) & (ik >= 0) & (ik < kr)
-        & (il >= 0) & (il < lr);
+    int64_t at = nb_nearest_at(p, h, k, l);
     /* an unconditional gather (index 0 outside) keeps the loop vectorised */
-    int64_t at = ((ih * kr + ik) * lr + il) * inside;
-    REAL value = table[at];
-    return inside ? value : fdef;
+    REAL value = table[at < 0 ? 0 : at];
+    return at >= 0 ? value : fdef;
 }
 
 /* Tricubic interpolation of F over the 4x4x4 neighbours (clamped at the grid edge). */
@@ -184,20 +176,11 @@ typedef struct {
 static void NB_FN(_pixels)(const nb_params *p, const int64_t *pixels, int64_t first,
                            int64_t b0, int64_t count, NB_FN(_lanes) *L)
 {
-    const double fp = (double)p->fpixels, fr = (double)p->frame;
     for (int i = 0; i < NB_BLOCK; i++) {
         int64_t at = b0 + (i < count ? i : count - 1);
         int64_t pixel = pixels ? pixels[at] : first + at;
-        /* quotients without a 64-bit division (tens of cycles each): the double
-         * quotient, corrected by one where it rounded across */
-        int64_t panel = (int64_t)((double)pixel / fr);
-        int64_t local = pixel - panel * p->frame;
-        panel += (local >= p->frame) - (local < 0);
-        local = pixel - panel * p->frame;
-        int64_t slow = (int64_t)((double)local / fp);
-        int64_t fast = local - slow * p->fpixels;
-        slow += (fast >= p->fpixels) - (fast < 0);
-        fast = local - slow * p->fpixels;
+        int64_t panel, slow, fast;
+        nb_pixel_index(p, pixel, &panel, &slow, &fast);
         L->panel[i] = panel;
         L->ps[i] = (double)slow;
         L->pf[i] = (double)fast;

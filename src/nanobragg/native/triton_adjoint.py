@@ -19,7 +19,17 @@ import triton.language as tl
 
 from ..models.setup import Setup
 from .triton_kernel import BLOCK, COUNTS, _launch_args, find_stop, pixel_indices, reals, source
-from .triton_math import clamped, lagrange, lattice_grad, nearest_index
+from .triton_math import (
+    clamped,
+    geo_at,
+    lagrange,
+    lattice_grad,
+    nearest_index,
+    panel_value,
+    rotate,
+    rotate_grad,
+    tricubic_grad,
+)
 
 #: Doubles of globals in the gradient buffer (as nbadjoint.h, after 14 per panel):
 #: scale 0, background 1, kahn 2, N 3-5, fudge 6, recip 7-15, depth 16, distance 17,
@@ -27,11 +37,6 @@ from .triton_math import clamped, lagrange, lattice_grad, nearest_index
 GLOBALS = 21
 #: At most this many doubles of partial rows per launch (a longer list is split).
 PARTIAL_DOUBLES = 2**25
-
-
-@triton.jit
-def _q(panels_ptr, panel, c: tl.constexpr):
-    return tl.load(panels_ptr + panel * 14 + c)
 
 
 @triton.jit
@@ -50,86 +55,6 @@ def _add_panel(part, panel, c: tl.constexpr, value, live, ONE_PANEL: tl.constexp
 
 
 @triton.jit
-def geo_at(panels_ptr, panel, ps, pf, t, layer, sub_s, sub_f, oversample, first_layer, depth,
-           distance, beam_ptr, POINT: tl.constexpr, CURVED: tl.constexpr,
-           CAPTURE: tl.constexpr):
-    """What a (layer, sub-pixel) derives from and its factors, per lane (as nb_geo_at):
-    fd, sd, cf, cs, the flat position, the direction, air path, solid angle, capture,
-    parallax and the two exponentials of the capture."""
-    os_ = tl.cast(oversample, tl.float64)
-    size = _q(panels_ptr, panel, 12)
-    step = size / os_
-    fd = step * (pf * os_ + sub_f) + step / 2.0
-    sd = step * (ps * os_ + sub_s) + step / 2.0
-    cf = ((pf * os_ + sub_f) + 0.5) / os_
-    cs = ((ps * os_ + sub_s) + 0.5) / os_
-    fx = fd * _q(panels_ptr, panel, 0) + sd * _q(panels_ptr, panel, 3) \
-        + layer * _q(panels_ptr, panel, 6) + _q(panels_ptr, panel, 9)
-    fy = fd * _q(panels_ptr, panel, 1) + sd * _q(panels_ptr, panel, 4) \
-        + layer * _q(panels_ptr, panel, 7) + _q(panels_ptr, panel, 10)
-    fz = fd * _q(panels_ptr, panel, 2) + sd * _q(panels_ptr, panel, 5) \
-        + layer * _q(panels_ptr, panel, 8) + _q(panels_ptr, panel, 11)
-    x = fx
-    y = fy
-    z = fz
-    if CURVED:
-        bx = tl.load(beam_ptr) * distance
-        by = tl.load(beam_ptr + 1) * distance
-        bz = tl.load(beam_ptr + 2) * distance
-        tx, ty, tz = _rotate(_q(panels_ptr, panel, 3), _q(panels_ptr, panel, 4),
-                             _q(panels_ptr, panel, 5), bx, by, bz, fy / distance)
-        x, y, z = _rotate(_q(panels_ptr, panel, 0), _q(panels_ptr, panel, 1),
-                          _q(panels_ptr, panel, 2), tx, ty, tz, fz / distance)
-    air = tl.sqrt(x * x + y * y + z * z)
-    dx = x / air
-    dy = y / air
-    dz = z / air
-    if POINT:
-        omega = 1.0 / air / air
-    else:
-        omega = size * size / air / air * _q(panels_ptr, panel, 13) / air
-    parallax = dx * _q(panels_ptr, panel, 6) + dy * _q(panels_ptr, panel, 7) \
-        + dz * _q(panels_ptr, panel, 8)
-    index = tl.cast(first_layer + t, tl.float64)
-    e1 = tl.exp(-index * depth / parallax)
-    e2 = tl.exp(-(index + 1.0) * depth / parallax)
-    if CAPTURE:
-        capture = e1 - e2
-    else:
-        capture = tl.full(dx.shape, 1.0, tl.float64)
-    return fd, sd, cf, cs, fx, fy, fz, dx, dy, dz, air, omega, capture, parallax, e1, e2, index
-
-
-@triton.jit
-def _rotate(ax, ay, az, vx, vy, vz, angle):
-    c = tl.cos(angle)
-    sn = tl.sin(angle)
-    along = (ax * vx + ay * vy + az * vz) * (1.0 - c)
-    return (ax * along + vx * c + (ay * vz - az * vy) * sn,
-            ay * along + vy * c + (az * vx - ax * vz) * sn,
-            az * along + vz * c + (ax * vy - ay * vx) * sn)
-
-
-@triton.jit
-def _rotate_grad(ax, ay, az, vx, vy, vz, angle, gx, gy, gz):
-    """Gradients of w = R(a, angle) v by v, a and angle from g = dL/dw (nb_rotate_grad)."""
-    c = tl.cos(angle)
-    sn = tl.sin(angle)
-    av = ax * vx + ay * vy + az * vz
-    ag = ax * gx + ay * gy + az * gz
-    gvx = (1.0 - c) * ag * ax + c * gx + sn * (gy * az - gz * ay)
-    gvy = (1.0 - c) * ag * ay + c * gy + sn * (gz * ax - gx * az)
-    gvz = (1.0 - c) * ag * az + c * gz + sn * (gx * ay - gy * ax)
-    gax = (1.0 - c) * (gx * av + vx * ag) + sn * (vy * gz - vz * gy)
-    gay = (1.0 - c) * (gy * av + vy * ag) + sn * (vz * gx - vx * gz)
-    gaz = (1.0 - c) * (gz * av + vz * ag) + sn * (vx * gy - vy * gx)
-    g_angle = gx * (ax * av * sn - vx * sn + (ay * vz - az * vy) * c) \
-        + gy * (ay * av * sn - vy * sn + (az * vx - ax * vz) * c) \
-        + gz * (az * av * sn - vz * sn + (ax * vy - ay * vx) * c)
-    return gvx, gvy, gvz, gax, gay, gaz, g_angle
-
-
-@triton.jit
 def geo_grad(part, glob, layers_off, panels_ptr, panel, live, t, layer, fd, sd, cf, cs, fx, fy, fz,
              dx, dy, dz, air, omega, parallax, e1, e2, index, gdx, gdy, gdz, g_omega,
              g_capture, depth, distance, beam_ptr, POINT: tl.constexpr,
@@ -139,8 +64,8 @@ def geo_grad(part, glob, layers_off, panels_ptr, panel, live, t, layer, fd, sd, 
     panel entries, layer t and the globals (as nb_geo_grad; glob and layers_off: where
     the globals (depth 16, distance 17, beam 18-20) and the layers start in the row);
     LANE_T: t differs per lane."""
-    size = _q(panels_ptr, panel, 12)
-    close = _q(panels_ptr, panel, 13)
+    size = panel_value(panels_ptr, panel, 12)
+    close = panel_value(panels_ptr, panel, 13)
     a3 = air * air * air
     if POINT:
         g_air = g_omega * -2.0 / a3
@@ -148,9 +73,9 @@ def geo_grad(part, glob, layers_off, panels_ptr, panel, live, t, layer, fd, sd, 
         g_air = g_omega * -3.0 * omega / air
         _add_panel(part, panel, 12, g_omega * 2.0 * size * close / a3, live, ONE_PANEL)
         _add_panel(part, panel, 13, g_omega * size * size / a3, live, ONE_PANEL)
-    ox = _q(panels_ptr, panel, 6)
-    oy = _q(panels_ptr, panel, 7)
-    oz = _q(panels_ptr, panel, 8)
+    ox = panel_value(panels_ptr, panel, 6)
+    oy = panel_value(panels_ptr, panel, 7)
+    oz = panel_value(panels_ptr, panel, 8)
     g_ox = tl.zeros(dx.shape, tl.float64)
     g_oy = tl.zeros(dx.shape, tl.float64)
     g_oz = tl.zeros(dx.shape, tl.float64)
@@ -178,20 +103,20 @@ def geo_grad(part, glob, layers_off, panels_ptr, panel, live, t, layer, fd, sd, 
     g_sdet_y = tl.zeros(dx.shape, tl.float64)
     g_sdet_z = tl.zeros(dx.shape, tl.float64)
     if CURVED:
-        fdx = _q(panels_ptr, panel, 0)
-        fdy = _q(panels_ptr, panel, 1)
-        fdz = _q(panels_ptr, panel, 2)
-        sdx = _q(panels_ptr, panel, 3)
-        sdy = _q(panels_ptr, panel, 4)
-        sdz = _q(panels_ptr, panel, 5)
+        fdx = panel_value(panels_ptr, panel, 0)
+        fdy = panel_value(panels_ptr, panel, 1)
+        fdz = panel_value(panels_ptr, panel, 2)
+        sdx = panel_value(panels_ptr, panel, 3)
+        sdy = panel_value(panels_ptr, panel, 4)
+        sdz = panel_value(panels_ptr, panel, 5)
         bx = tl.load(beam_ptr)
         by = tl.load(beam_ptr + 1)
         bz = tl.load(beam_ptr + 2)
-        tx, ty, tz = _rotate(sdx, sdy, sdz, bx * distance, by * distance, bz * distance,
+        tx, ty, tz = rotate(sdx, sdy, sdz, bx * distance, by * distance, bz * distance,
                              fy / distance)
-        gtx, gty, gtz, g_fdet_x, g_fdet_y, g_fdet_z, g2 = _rotate_grad(
+        gtx, gty, gtz, g_fdet_x, g_fdet_y, g_fdet_z, g2 = rotate_grad(
             fdx, fdy, fdz, tx, ty, tz, fz / distance, gpx, gpy, gpz)
-        gsx, gsy, gsz, g_sdet_x, g_sdet_y, g_sdet_z, g1 = _rotate_grad(
+        gsx, gsy, gsz, g_sdet_x, g_sdet_y, g_sdet_z, g1 = rotate_grad(
             sdx, sdy, sdz, bx * distance, by * distance, bz * distance, fy / distance,
             gtx, gty, gtz)
         gfx = tl.zeros(dx.shape, tl.float64)
@@ -202,9 +127,13 @@ def geo_grad(part, glob, layers_off, panels_ptr, panel, live, t, layer, fd, sd, 
         _add(part + glob + 18, gsx * distance)
         _add(part + glob + 19, gsy * distance)
         _add(part + glob + 20, gsz * distance)
-    size_g = gfx * (cf * _q(panels_ptr, panel, 0) + cs * _q(panels_ptr, panel, 3)) \
-        + gfy * (cf * _q(panels_ptr, panel, 1) + cs * _q(panels_ptr, panel, 4)) \
-        + gfz * (cf * _q(panels_ptr, panel, 2) + cs * _q(panels_ptr, panel, 5))
+    fdx = panel_value(panels_ptr, panel, 0)
+    fdy = panel_value(panels_ptr, panel, 1)
+    fdz = panel_value(panels_ptr, panel, 2)
+    sdx = panel_value(panels_ptr, panel, 3)
+    sdy = panel_value(panels_ptr, panel, 4)
+    sdz = panel_value(panels_ptr, panel, 5)
+    size_g = gfx * (cf * fdx + cs * sdx) + gfy * (cf * fdy + cs * sdy) + gfz * (cf * fdz + cs * sdz)
     _add_panel(part, panel, 0, gfx * fd + g_fdet_x, live, ONE_PANEL)
     _add_panel(part, panel, 1, gfy * fd + g_fdet_y, live, ONE_PANEL)
     _add_panel(part, panel, 2, gfz * fd + g_fdet_z, live, ONE_PANEL)
@@ -223,32 +152,6 @@ def geo_grad(part, glob, layers_off, panels_ptr, panel, live, t, layer, fd, sd, 
         tl.atomic_add(part + layers_off + t, g_layer, mask=live)
     else:
         _add(part + layers_off + t, g_layer)
-
-
-@triton.jit
-def tricubic_grad(h, k, l, table_ptr, mins_ptr, ranges_ptr):
-    """Tricubic F over the 4x4x4 neighbours (clamped) and its derivatives by h, k, l."""
-    kr = tl.load(ranges_ptr + 1)
-    lr = tl.load(ranges_ptr + 2)
-    total = tl.zeros(h.shape, tl.float64)
-    th = tl.zeros(h.shape, tl.float64)
-    tk = tl.zeros(h.shape, tl.float64)
-    tm = tl.zeros(h.shape, tl.float64)
-    for i in tl.static_range(4):
-        wi, di = lagrange(h, i)
-        ai = clamped(h, i, tl.load(mins_ptr), tl.load(ranges_ptr))
-        for j in tl.static_range(4):
-            wj, dj = lagrange(k, j)
-            aj = clamped(k, j, tl.load(mins_ptr + 1), kr)
-            for m in tl.static_range(4):
-                wm, dm = lagrange(l, m)
-                am = clamped(l, m, tl.load(mins_ptr + 2), lr)
-                v = tl.load(table_ptr + (ai * kr + aj) * lr + am)
-                total += v * (wi * wj * wm)
-                th += v * di * wj * wm
-                tk += v * wi * dj * wm
-                tm += v * wi * wj * dm
-    return total, th, tk, tm
 
 
 @triton.jit

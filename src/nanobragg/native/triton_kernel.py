@@ -18,7 +18,7 @@ import triton.language as tl
 
 from ..models.setup import Setup, background, scale
 from . import kernel as fused
-from .triton_math import clamped, lagrange, lattice, nearest_index, outside, rotate
+from .triton_math import geo_at, lattice, nearest_index, outside, tricubic_grad
 
 #: Pixels per program (lanes of a block).
 BLOCK = 64
@@ -43,70 +43,14 @@ def reals(reals_ptr):
 
 
 @triton.jit
-def _panel(panels_ptr, panel, c: tl.constexpr):
-    return tl.load(panels_ptr + panel * 14 + c)
-
-
-@triton.jit
-def tricubic(h, k, l, table_ptr, mins_ptr, ranges_ptr):
-    """Tricubic interpolation of F over the 4x4x4 neighbours (clamped), float64."""
-    kr = tl.load(ranges_ptr + 1)
-    lr = tl.load(ranges_ptr + 2)
-    total = tl.zeros(h.shape, tl.float64)
-    for i in tl.static_range(4):
-        wi, _ = lagrange(h, i)
-        ai = clamped(h, i, tl.load(mins_ptr), tl.load(ranges_ptr))
-        for j in tl.static_range(4):
-            wj, _ = lagrange(k, j)
-            aj = clamped(k, j, tl.load(mins_ptr + 1), kr)
-            for m in tl.static_range(4):
-                wm, _ = lagrange(l, m)
-                am = clamped(l, m, tl.load(mins_ptr + 2), lr)
-                value = tl.load(table_ptr + (ai * kr + aj) * lr + am).to(tl.float64)
-                total += value * (wi * wj * wm)
-    return total
-
-
-@triton.jit
 def geometry(panels_ptr, panel, ps, pf, t, layer, sub_s, sub_f, oversample, first_layer,
              depth, distance, beam_ptr, POINT: tl.constexpr, CURVED: tl.constexpr,
              CAPTURE: tl.constexpr):
     """Unit diffracted direction, solid angle and capture fraction of one (layer,
     sub-pixel) per lane."""
-    os_ = tl.cast(oversample, tl.float64)
-    size = _panel(panels_ptr, panel, 12)
-    step = size / os_
-    fd = step * (pf * os_ + sub_f) + step / 2.0
-    sd = step * (ps * os_ + sub_s) + step / 2.0
-    x = fd * _panel(panels_ptr, panel, 0) + sd * _panel(panels_ptr, panel, 3) \
-        + layer * _panel(panels_ptr, panel, 6) + _panel(panels_ptr, panel, 9)
-    y = fd * _panel(panels_ptr, panel, 1) + sd * _panel(panels_ptr, panel, 4) \
-        + layer * _panel(panels_ptr, panel, 7) + _panel(panels_ptr, panel, 10)
-    z = fd * _panel(panels_ptr, panel, 2) + sd * _panel(panels_ptr, panel, 5) \
-        + layer * _panel(panels_ptr, panel, 8) + _panel(panels_ptr, panel, 11)
-    if CURVED:
-        bx = tl.load(beam_ptr) * distance
-        by = tl.load(beam_ptr + 1) * distance
-        bz = tl.load(beam_ptr + 2) * distance
-        tx, ty, tz = rotate(_panel(panels_ptr, panel, 3), _panel(panels_ptr, panel, 4),
-                            _panel(panels_ptr, panel, 5), bx, by, bz, y / distance)
-        x, y, z = rotate(_panel(panels_ptr, panel, 0), _panel(panels_ptr, panel, 1),
-                         _panel(panels_ptr, panel, 2), tx, ty, tz, z / distance)
-    air = tl.sqrt(x * x + y * y + z * z)
-    dx = x / air
-    dy = y / air
-    dz = z / air
-    if POINT:
-        omega = 1.0 / air / air
-    else:
-        omega = size * size / air / air * _panel(panels_ptr, panel, 13) / air
-    if CAPTURE:
-        parallax = dx * _panel(panels_ptr, panel, 6) + dy * _panel(panels_ptr, panel, 7) \
-            + dz * _panel(panels_ptr, panel, 8)
-        index = tl.cast(first_layer + t, tl.float64)
-        capture = tl.exp(-index * depth / parallax) - tl.exp(-(index + 1.0) * depth / parallax)
-    else:
-        capture = tl.full(dx.shape, 1.0, tl.float64)
+    _, _, _, _, _, _, _, dx, dy, dz, _, omega, capture, _, _, _, _ = geo_at(
+        panels_ptr, panel, ps, pf, t, layer, sub_s, sub_f, oversample, first_layer, depth,
+        distance, beam_ptr, POINT, CURVED, CAPTURE)
     return dx, dy, dz, omega, capture
 
 
@@ -236,7 +180,7 @@ def render_kernel(out_ptr, pixels_ptr, first, n, fpixels, frame, panels_ptr, lay
                         near = tl.load(table_ptr + tl.maximum(at, 0))
                         fcell = tl.where(at >= 0, near, fdef)
                         if LOOKUP == 2:
-                            inter = tricubic(h, k, l, table_ptr, mins_ptr, ranges_ptr)
+                            inter, _, _, _ = tricubic_grad(h, k, l, table_ptr, mins_ptr, ranges_ptr)
                             fcell = tl.where(e0 + o < limit, inter.to(REAL), fcell)
                     term = (fcell * fcell) * (latt * latt)
                     if RUNNING:

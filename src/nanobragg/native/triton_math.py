@@ -329,3 +329,105 @@ def lattice_grad(h, k, l, n0, n1, n2, fudge, recip_ptr, SHAPE: tl.constexpr):
             n0 * n2 * spread + g_rad * qq * 2.0 * n1 * (n0 * n2) * (n0 * n2),
             n0 * n1 * spread + g_rad * qq * 2.0 * n2 * (n0 * n1) * (n0 * n1),
             -latt * rad / 0.63, w, q0, q1, q2, eh, ek, el)
+
+
+@triton.jit
+def panel_value(panels_ptr, panel, c: tl.constexpr):
+    """Entry c of each lane's panel in the panel array (14 doubles per panel)."""
+    return tl.load(panels_ptr + panel * 14 + c)
+
+
+@triton.jit
+def geo_at(panels_ptr, panel, ps, pf, t, layer, sub_s, sub_f, oversample, first_layer, depth,
+           distance, beam_ptr, POINT: tl.constexpr, CURVED: tl.constexpr,
+           CAPTURE: tl.constexpr):
+    """What a (layer, sub-pixel) derives from and its factors, per lane (as nb_geo_at):
+    fd, sd, cf, cs, the flat position, the direction, air path, solid angle, capture,
+    parallax and the two exponentials of the capture."""
+    os_ = tl.cast(oversample, tl.float64)
+    size = panel_value(panels_ptr, panel, 12)
+    step = size / os_
+    fd = step * (pf * os_ + sub_f) + step / 2.0
+    sd = step * (ps * os_ + sub_s) + step / 2.0
+    cf = ((pf * os_ + sub_f) + 0.5) / os_
+    cs = ((ps * os_ + sub_s) + 0.5) / os_
+    fx = fd * panel_value(panels_ptr, panel, 0) + sd * panel_value(panels_ptr, panel, 3) \
+        + layer * panel_value(panels_ptr, panel, 6) + panel_value(panels_ptr, panel, 9)
+    fy = fd * panel_value(panels_ptr, panel, 1) + sd * panel_value(panels_ptr, panel, 4) \
+        + layer * panel_value(panels_ptr, panel, 7) + panel_value(panels_ptr, panel, 10)
+    fz = fd * panel_value(panels_ptr, panel, 2) + sd * panel_value(panels_ptr, panel, 5) \
+        + layer * panel_value(panels_ptr, panel, 8) + panel_value(panels_ptr, panel, 11)
+    x = fx
+    y = fy
+    z = fz
+    if CURVED:
+        bx = tl.load(beam_ptr) * distance
+        by = tl.load(beam_ptr + 1) * distance
+        bz = tl.load(beam_ptr + 2) * distance
+        tx, ty, tz = rotate(panel_value(panels_ptr, panel, 3), panel_value(panels_ptr, panel, 4),
+                             panel_value(panels_ptr, panel, 5), bx, by, bz, fy / distance)
+        x, y, z = rotate(panel_value(panels_ptr, panel, 0), panel_value(panels_ptr, panel, 1),
+                          panel_value(panels_ptr, panel, 2), tx, ty, tz, fz / distance)
+    air = tl.sqrt(x * x + y * y + z * z)
+    dx = x / air
+    dy = y / air
+    dz = z / air
+    if POINT:
+        omega = 1.0 / air / air
+    else:
+        omega = size * size / air / air * panel_value(panels_ptr, panel, 13) / air
+    parallax = dx * panel_value(panels_ptr, panel, 6) + dy * panel_value(panels_ptr, panel, 7) \
+        + dz * panel_value(panels_ptr, panel, 8)
+    index = tl.cast(first_layer + t, tl.float64)
+    e1 = tl.exp(-index * depth / parallax)
+    e2 = tl.exp(-(index + 1.0) * depth / parallax)
+    if CAPTURE:
+        capture = e1 - e2
+    else:
+        capture = tl.full(dx.shape, 1.0, tl.float64)
+    return fd, sd, cf, cs, fx, fy, fz, dx, dy, dz, air, omega, capture, parallax, e1, e2, index
+
+
+@triton.jit
+def rotate_grad(ax, ay, az, vx, vy, vz, angle, gx, gy, gz):
+    """Gradients of w = R(a, angle) v by v, a and angle from g = dL/dw (nb_rotate_grad)."""
+    c = tl.cos(angle)
+    sn = tl.sin(angle)
+    av = ax * vx + ay * vy + az * vz
+    ag = ax * gx + ay * gy + az * gz
+    gvx = (1.0 - c) * ag * ax + c * gx + sn * (gy * az - gz * ay)
+    gvy = (1.0 - c) * ag * ay + c * gy + sn * (gz * ax - gx * az)
+    gvz = (1.0 - c) * ag * az + c * gz + sn * (gx * ay - gy * ax)
+    gax = (1.0 - c) * (gx * av + vx * ag) + sn * (vy * gz - vz * gy)
+    gay = (1.0 - c) * (gy * av + vy * ag) + sn * (vz * gx - vx * gz)
+    gaz = (1.0 - c) * (gz * av + vz * ag) + sn * (vx * gy - vy * gx)
+    g_angle = gx * (ax * av * sn - vx * sn + (ay * vz - az * vy) * c) \
+        + gy * (ay * av * sn - vy * sn + (az * vx - ax * vz) * c) \
+        + gz * (az * av * sn - vz * sn + (ax * vy - ay * vx) * c)
+    return gvx, gvy, gvz, gax, gay, gaz, g_angle
+
+
+@triton.jit
+def tricubic_grad(h, k, l, table_ptr, mins_ptr, ranges_ptr):
+    """Tricubic F over the 4x4x4 neighbours (clamped) and its derivatives by h, k, l."""
+    kr = tl.load(ranges_ptr + 1)
+    lr = tl.load(ranges_ptr + 2)
+    total = tl.zeros(h.shape, tl.float64)
+    th = tl.zeros(h.shape, tl.float64)
+    tk = tl.zeros(h.shape, tl.float64)
+    tm = tl.zeros(h.shape, tl.float64)
+    for i in tl.static_range(4):
+        wi, di = lagrange(h, i)
+        ai = clamped(h, i, tl.load(mins_ptr), tl.load(ranges_ptr))
+        for j in tl.static_range(4):
+            wj, dj = lagrange(k, j)
+            aj = clamped(k, j, tl.load(mins_ptr + 1), kr)
+            for m in tl.static_range(4):
+                wm, dm = lagrange(l, m)
+                am = clamped(l, m, tl.load(mins_ptr + 2), lr)
+                v = tl.load(table_ptr + (ai * kr + aj) * lr + am)
+                total += v * (wi * wj * wm)
+                th += v * di * wj * wm
+                tk += v * wi * dj * wm
+                tm += v * wi * wj * dm
+    return total, th, tk, tm
