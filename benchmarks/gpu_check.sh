@@ -7,7 +7,11 @@
 #     case (float32, float64);
 #   - 256^2 data-set shots per second, with noise, written to HDF5.
 #
-#     bash benchmarks/gpu_check.sh
+#     bash benchmarks/gpu_check.sh            # the golden cases from ../shared/golden
+#     NB_GOLDEN=path/to/golden bash benchmarks/gpu_check.sh
+# On a machine where ../shared is not beside the checkout, copy the two cases'
+# folders (heavy_combo_512, highres_4096_roi) into an ignored folder and point NB_GOLDEN
+# at it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 TRITON_INTERPRET=0
