@@ -162,14 +162,26 @@ def _vmapped(setups: list[Setup], configs: list, device) -> list[np.ndarray]:
     else:  # identical shots: render once
         def batched(spixel, fpixel):
             return one(spixel, fpixel)[None].expand(len(setups), -1)
-    rendered = rendered_mask(config, None, device)
-    flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
-    images = torch.zeros((len(setups), rendered.numel()), dtype=base.dtype, device=device)
     chunk = max(1, pixels_per_chunk(base, None) // len(setups))
     fpixels = config.detector.fpixels
-    for start in range(0, flat_index.numel(), chunk):
-        idx = flat_index[start:start + chunk]
-        images[:, idx] = batched(idx // fpixels, idx % fpixels, *stacks)
+
+    def fill(images: torch.Tensor, flat_index: torch.Tensor) -> None:
+        for start in range(0, flat_index.numel(), chunk):
+            idx = flat_index[start:start + chunk]
+            images[:, idx] = batched(idx // fpixels, idx % fpixels, *stacks)
+
+    return _shot_images(setups, configs, device, fill)
+
+
+def _shot_images(setups: list[Setup], configs: list, device, fill) -> list[np.ndarray]:
+    """The images of a batch of shots: ``fill(images, flat_index)`` writes the rendered
+    pixels (flat_index, the ROI's) of every shot into ``images`` (shots, pixels); each
+    shot's amorphous material, if any, is added afterwards."""
+    rendered = rendered_mask(configs[0], None, device)
+    flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
+    images = torch.zeros((len(setups), rendered.numel()), dtype=setups[0].dtype,
+                         device=device)
+    fill(images, flat_index)
     shaped = images.reshape((len(setups),) + rendered.shape)
     return [with_amorphous(c, s, image, rendered).cpu().numpy()
             for c, s, image in zip(configs, setups, shaped)]
@@ -180,15 +192,11 @@ def _triton_shots(setups: list[Setup], configs: list, device) -> list[np.ndarray
     grid); each shot's amorphous material, if any, is added afterwards."""
     from ..native import triton_kernel
 
-    config = configs[0]
-    rendered = rendered_mask(config, None, device)
-    flat_index = torch.nonzero(rendered.reshape(-1)).squeeze(1)
-    values = triton_kernel.render_shots(setups, flat_index, config.detector.fpixels)
-    images = torch.zeros((len(setups), rendered.numel()), dtype=setups[0].dtype, device=device)
-    images[:, flat_index] = values
-    shaped = images.reshape((len(setups),) + rendered.shape)
-    return [with_amorphous(c, s, image, rendered).cpu().numpy()
-            for c, s, image in zip(configs, setups, shaped)]
+    def fill(images: torch.Tensor, flat_index: torch.Tensor) -> None:
+        images[:, flat_index] = triton_kernel.render_shots(setups, flat_index,
+                                                           configs[0].detector.fpixels)
+
+    return _shot_images(setups, configs, device, fill)
 
 
 @functools.lru_cache(maxsize=4)
