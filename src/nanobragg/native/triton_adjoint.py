@@ -24,10 +24,12 @@ from .triton_math import (
     geo_at,
     lagrange,
     lattice_grad,
+    miller,
     nearest_index,
     panel_value,
     rotate,
     rotate_grad,
+    row9,
     tricubic_grad,
 )
 
@@ -179,19 +181,8 @@ def evaluation(part, gtable_ptr, rows_ptr, o, sx, sy, sz, keep, gt, interp, live
     """One orientation's evaluation per lane: its term and F_latt, and (cotangent gt per
     lane) its gradient added to the row, N, fudge, reciprocal rows and table entries;
     returns (term, latt, dL/dS x, y, z) (as nb_eval_grad)."""
-    r = rows_ptr + 9 * o
-    r0 = tl.load(r)
-    r1 = tl.load(r + 1)
-    r2 = tl.load(r + 2)
-    r3 = tl.load(r + 3)
-    r4 = tl.load(r + 4)
-    r5 = tl.load(r + 5)
-    r6 = tl.load(r + 6)
-    r7 = tl.load(r + 7)
-    r8 = tl.load(r + 8)
-    h = sx * r0 + sy * r1 + sz * r2
-    k = sx * r3 + sy * r4 + sz * r5
-    l = sx * r6 + sy * r7 + sz * r8
+    r0, r1, r2, r3, r4, r5, r6, r7, r8 = row9(rows_ptr + 9 * o)
+    h, k, l = miller(rows_ptr, o, sx, sy, sz)
     latt, lh, lk, ll, ln0, ln1, ln2, lf, w, q0, q1, q2, ee0, ee1, ee2 = \
         lattice_grad(h, k, l, n0, n1, n2, fudge, recip_ptr, SHAPE)
     zero = tl.zeros(h.shape, tl.float64)
@@ -502,10 +493,7 @@ def term_value(rows_ptr, o, sx, sy, sz, keep, interp, table_ptr, recip_ptr, mins
                ranges_ptr, n0, n1, n2, fudge, default_F, SHAPE: tl.constexpr,
                LOOKUP: tl.constexpr):
     """One orientation's term per lane (0 where the cut drops it) and its F_latt."""
-    r = rows_ptr + 9 * o
-    h = sx * tl.load(r) + sy * tl.load(r + 1) + sz * tl.load(r + 2)
-    k = sx * tl.load(r + 3) + sy * tl.load(r + 4) + sz * tl.load(r + 5)
-    l = sx * tl.load(r + 6) + sy * tl.load(r + 7) + sz * tl.load(r + 8)
+    h, k, l = miller(rows_ptr, o, sx, sy, sz)
     latt, _, _, _, _, _, _, _, _, _, _, _, _, _, _ = lattice_grad(h, k, l, n0, n1, n2, fudge,
                                                                   recip_ptr, SHAPE)
     if LOOKUP == 0:
@@ -701,13 +689,13 @@ def adjoint(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
             grad_out: torch.Tensor, with_table: bool) -> torch.Tensor:
     """The gradient buffer (float64, the layout of ``nb_adjoint``, on the setup's device)
     for cotangents ``grad_out`` (P,) of the photons of ``flat_index``."""
-    p, arrays, scalars = _launch_args(setup, fpixels)
+    p, arrays, scalars = launched = _launch_args(setup, fpixels)
     dev = setup.device
     pixels = None if isinstance(flat_index, int) else flat_index.to(
         device=dev, dtype=torch.int64).contiguous()
     total = grad_out.numel()
     g = grad_out.detach().to(device=dev, dtype=torch.float64).contiguous()
-    stop = find_stop(setup, fpixels, pixels, total)
+    stop = find_stop(setup, launched, fpixels, pixels, total)
     arrays[7] = arrays[7].to(torch.float64)  # the table in double, as the C adjoint
     n_panels = arrays[0].shape[0]
     layout = _layout(n_panels, p["n_layers"], p["n_sources"], p["n_orient"])

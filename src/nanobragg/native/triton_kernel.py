@@ -18,7 +18,7 @@ import triton.language as tl
 
 from ..models.setup import Setup, background, scale
 from . import kernel as fused
-from .triton_math import geo_at, lattice, nearest_index, outside, tricubic_grad
+from .triton_math import geo_at, lattice, miller, nearest_index, outside, tricubic_grad
 
 #: Pixels per program (lanes of a block).
 BLOCK = 64
@@ -168,10 +168,7 @@ def render_kernel(out_ptr, pixels_ptr, first, n, fpixels, frame, panels_ptr, lay
                     factor = factor * omega
                 e0 = ((t * subs + sub) * n_sources + s) * n_orient
                 for o in range(n_orient):
-                    r = rows_ptr + 9 * o
-                    h = sx * tl.load(r) + sy * tl.load(r + 1) + sz * tl.load(r + 2)
-                    k = sx * tl.load(r + 3) + sy * tl.load(r + 4) + sz * tl.load(r + 5)
-                    l = sx * tl.load(r + 6) + sy * tl.load(r + 7) + sz * tl.load(r + 8)
+                    h, k, l = miller(rows_ptr, o, sx, sy, sz)
                     latt = lattice(h, k, l, n0, n1, n2, fudge, recip_ptr, SHAPE, REAL)
                     if LOOKUP == 0:
                         fcell = tl.full((BLOCK,), 1.0, REAL) * fdef
@@ -237,10 +234,7 @@ def stop_kernel(hit_ptr, pixels_ptr, first, n, fpixels, frame, panels_ptr, layer
                                                  kahn, dmin)
                 e0 = ((t * subs + sub) * n_sources + s) * n_orient
                 for o in range(n_orient):
-                    r = rows_ptr + 9 * o
-                    h = sx * tl.load(r) + sy * tl.load(r + 1) + sz * tl.load(r + 2)
-                    k = sx * tl.load(r + 3) + sy * tl.load(r + 4) + sz * tl.load(r + 5)
-                    l = sx * tl.load(r + 6) + sy * tl.load(r + 7) + sz * tl.load(r + 8)
+                    h, k, l = miller(rows_ptr, o, sx, sy, sz)
                     off = keep & outside(h, k, l, mins_ptr, ranges_ptr)
                     if not WATER:
                         latt = lattice(h, k, l, n0, n1, n2, fudge, recip_ptr, SHAPE, REAL)
@@ -332,12 +326,13 @@ def _real(setup: Setup):
     return tl.float32 if setup.dtype == torch.float32 else tl.float64
 
 
-def find_stop(setup: Setup, fpixels: int, pixels: torch.Tensor | None, total: int
-              ) -> torch.Tensor:
+def find_stop(setup: Setup, launched: tuple, fpixels: int, pixels: torch.Tensor | None,
+              total: int) -> torch.Tensor:
     """(2,) int64 on the device: the list position where tricubic interpolation stops
     and the evaluation there (:data:`NEVER`, 0 when it does not stop or does not
-    interpolate), found on the device."""
-    p, arrays, scalars = _launch_args(setup, fpixels)
+    interpolate), found on the device. ``launched``: the :func:`_launch_args` of the
+    setup."""
+    p, arrays, scalars = launched
     dev = setup.device
     never = torch.tensor([NEVER, 0], dtype=torch.int64, device=dev)
     if p["lookup"] != fused.TRICUBIC or total == 0:
@@ -357,20 +352,17 @@ def find_stop(setup: Setup, fpixels: int, pixels: torch.Tensor | None, total: in
 
 
 def render_frame(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
-                 progress=None, stop: torch.Tensor | None = None
-                 ) -> tuple[torch.Tensor, int | None]:
+                 progress=None) -> tuple[torch.Tensor, int | None]:
     """As :func:`nanobragg.native.kernel.render_frame`, by the Triton kernel on the
-    setup's device (one launch; ``progress`` is called once at the end). ``stop``: the
-    result of :func:`find_stop` when the caller has it."""
+    setup's device (one launch; ``progress`` is called once at the end)."""
     pixels = None if isinstance(flat_index, int) else flat_index.to(
         device=setup.device, dtype=torch.int64).contiguous()
     total = flat_index if pixels is None else pixels.numel()
     out = torch.empty(total, dtype=setup.dtype, device=setup.device)
     if total == 0:
         return out, None
-    if stop is None:
-        stop = find_stop(setup, fpixels, pixels, total)
-    p, arrays, scalars = _launch_args(setup, fpixels)
+    p, arrays, scalars = launched = _launch_args(setup, fpixels)
+    stop = find_stop(setup, launched, fpixels, pixels, total)
     _launch(setup, p, arrays, scalars, stop, out, pixels, total, fpixels, shots=1,
             strides=(0,) * len(SHOT_ARRAYS) + (0,))
     if progress is not None:

@@ -20,6 +20,23 @@ PI: tl.constexpr = tl.constexpr(3.141592653589793)
 
 
 @triton.jit
+def row9(ptr):
+    """The nine float64 values at ptr (a 3x3 matrix, row-major)."""
+    return (tl.load(ptr), tl.load(ptr + 1), tl.load(ptr + 2), tl.load(ptr + 3),
+            tl.load(ptr + 4), tl.load(ptr + 5), tl.load(ptr + 6), tl.load(ptr + 7),
+            tl.load(ptr + 8))
+
+
+@triton.jit
+def miller(rows_ptr, o, sx, sy, sz):
+    """Fractional Miller indices h = a . S, k = b . S, l = c . S per lane for orientation
+    o (rows a, b, c at rows_ptr + 9 o), in the C's order of products."""
+    r0, r1, r2, r3, r4, r5, r6, r7, r8 = row9(rows_ptr + 9 * o)
+    return (sx * r0 + sy * r1 + sz * r2, sx * r3 + sy * r4 + sz * r5,
+            sx * r6 + sy * r7 + sz * r8)
+
+
+@triton.jit
 def sinpi(x):
     """sin(pi x) for |x| <= 1/2: the C kernel's Taylor polynomial (x^21 in float64,
     x^13 in float32), in the precision of x."""
@@ -103,12 +120,10 @@ def lattice(h, k, l, n0, n1, n2, fudge, recip_ptr, SHAPE: tl.constexpr, REAL: tl
             x = tl.where(arg > 0, PI * tl.sqrt(tl.where(arg > 0, arg, 1.0)), 0.0).to(REAL)
             return nprod * 0.723601254558268 * sinc3((9.869604401089358 * arg).to(REAL), x)
         else:
-            q0 = dh * tl.load(recip_ptr).to(REAL) + dk * tl.load(recip_ptr + 3).to(REAL) \
-                + dl * tl.load(recip_ptr + 6).to(REAL)
-            q1 = dh * tl.load(recip_ptr + 1).to(REAL) + dk * tl.load(recip_ptr + 4).to(REAL) \
-                + dl * tl.load(recip_ptr + 7).to(REAL)
-            q2 = dh * tl.load(recip_ptr + 2).to(REAL) + dk * tl.load(recip_ptr + 5).to(REAL) \
-                + dl * tl.load(recip_ptr + 8).to(REAL)
+            r0, r1, r2, r3, r4, r5, r6, r7, r8 = row9(recip_ptr)
+            q0 = dh * r0.to(REAL) + dk * r3.to(REAL) + dl * r6.to(REAL)
+            q1 = dh * r1.to(REAL) + dk * r4.to(REAL) + dl * r7.to(REAL)
+            q2 = dh * r2.to(REAL) + dk * r5.to(REAL) + dl * r8.to(REAL)
             rad = (q0 * q0 + q1 * q1 + q2 * q2) * (nprod * nprod)
             if SHAPE == 2:
                 return nprod * tl.exp(-(rad / 0.63 * fudge.to(REAL)))
@@ -298,15 +313,7 @@ def lattice_grad(h, k, l, n0, n1, n2, fudge, recip_ptr, SHAPE: tl.constexpr):
                 n0 * n2 * 0.723601254558268 * v + slope * fudge * 2.0 * ek * ek * n1,
                 n0 * n1 * 0.723601254558268 * v + slope * fudge * 2.0 * el * el * n2,
                 slope * hrad, zero, zero, zero, zero, zero, zero, zero)
-    r0 = tl.load(recip_ptr)
-    r1 = tl.load(recip_ptr + 1)
-    r2 = tl.load(recip_ptr + 2)
-    r3 = tl.load(recip_ptr + 3)
-    r4 = tl.load(recip_ptr + 4)
-    r5 = tl.load(recip_ptr + 5)
-    r6 = tl.load(recip_ptr + 6)
-    r7 = tl.load(recip_ptr + 7)
-    r8 = tl.load(recip_ptr + 8)
+    r0, r1, r2, r3, r4, r5, r6, r7, r8 = row9(recip_ptr)
     q0 = eh * r0 + ek * r3 + el * r6
     q1 = eh * r1 + ek * r4 + el * r7
     q2 = eh * r2 + ek * r5 + el * r8
