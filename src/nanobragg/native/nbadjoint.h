@@ -234,50 +234,71 @@ static void nb_weights_grad(double x, int64_t lo, int64_t n, double *w, double *
     }
 }
 
-/* F_cell of one evaluation; with fh, its derivatives by h, k, l (tricubic only); with
- * g_table, adds g_fc dF_cell/dtable to it. interp: interpolate (tricubic before the
- * stop). */
-static double nb_cell_grad(const nb_params *p, const double *table, const double *hkl,
-                           int interp, double *fh, double g_fc, double *g_table)
+/* F_cell of one evaluation and where it was read: the nearest reflection's index (-1:
+ * none, default_F) or, interpolated, the 4x4x4 neighbourhood and its weights. */
+typedef struct {
+    double value, fh[3], w[3][4];
+    int64_t at[3][4], flat;
+    int interp;
+} nb_cell;
+
+/* F_cell of one evaluation (interp: interpolate, tricubic before the stop) and, when
+ * derivatives is set, its derivatives by h, k, l (nonzero for interpolation only). */
+static void nb_cell_look(const nb_params *p, const double *table, const double *hkl,
+                         int interp, int derivatives, nb_cell *c)
 {
+    c->fh[0] = c->fh[1] = c->fh[2] = 0.0;
+    c->interp = interp && p->lookup != NB_DEFAULT_F;
+    c->flat = -1;
+    c->value = p->default_F;
     if (p->lookup == NB_DEFAULT_F)
-        return p->default_F;
-    if (!interp) {
-        int64_t flat = nb_nearest_at(p, hkl[0], hkl[1], hkl[2]);
-        if (flat < 0)
-            return p->default_F;
-        if (g_table)
-            g_table[flat] += g_fc;
-        return table[flat];
+        return;
+    if (!c->interp) {
+        c->flat = nb_nearest_at(p, hkl[0], hkl[1], hkl[2]);
+        c->value = c->flat < 0 ? p->default_F : table[c->flat];
+        return;
     }
-    double w[3][4], dw[3][4], sum = 0.0, d[3] = {0, 0, 0};
-    int64_t at[3][4];
+    double dw[3][4], sum = 0.0;
     for (int j = 0; j < 3; j++)
-        nb_weights_grad(hkl[j], p->mins[j], p->ranges[j], w[j], dw[j], at[j]);
+        nb_weights_grad(hkl[j], p->mins[j], p->ranges[j], c->w[j], dw[j], c->at[j]);
     const int64_t kr = p->ranges[1], lr = p->ranges[2];
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++)
             for (int m = 0; m < 4; m++) {
-                int64_t flat = (at[0][i] * kr + at[1][j]) * lr + at[2][m];
-                double v = table[flat];
-                sum += v * (w[0][i] * w[1][j] * w[2][m]);
-                d[0] += v * dw[0][i] * w[1][j] * w[2][m];
-                d[1] += v * w[0][i] * dw[1][j] * w[2][m];
-                d[2] += v * w[0][i] * w[1][j] * dw[2][m];
-                if (g_table)
-                    g_table[flat] += g_fc * (w[0][i] * w[1][j] * w[2][m]);
+                double v = table[(c->at[0][i] * kr + c->at[1][j]) * lr + c->at[2][m]];
+                sum += v * (c->w[0][i] * c->w[1][j] * c->w[2][m]);
+                if (derivatives) {
+                    c->fh[0] += v * dw[0][i] * c->w[1][j] * c->w[2][m];
+                    c->fh[1] += v * c->w[0][i] * dw[1][j] * c->w[2][m];
+                    c->fh[2] += v * c->w[0][i] * c->w[1][j] * dw[2][m];
+                }
             }
-    if (fh)
-        for (int j = 0; j < 3; j++)
-            fh[j] = d[j];
-    return sum;
+    c->value = sum;
+}
+
+/* Adds g_fc dF_cell/dtable of a looked-up cell to the table's gradient. */
+static void nb_cell_table_grad(const nb_params *p, const nb_cell *c, double g_fc,
+                               double *g_table)
+{
+    if (!c->interp) {
+        if (c->flat >= 0)
+            g_table[c->flat] += g_fc;
+        return;
+    }
+    const int64_t kr = p->ranges[1], lr = p->ranges[2];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            for (int m = 0; m < 4; m++)
+                g_table[(c->at[0][i] * kr + c->at[1][j]) * lr + c->at[2][m]]
+                    += g_fc * (c->w[0][i] * c->w[1][j] * c->w[2][m]);
 }
 
 /* ---- one evaluation -------------------------------------------------------------- */
 
 /* One evaluation's term F_cell^2 F_latt^2 (and F_latt in *latt) and, when g_term is not
- * 0, its gradient added to the buffer: globals (the buffer from its scale entry), g_row for the orientation's rows, gs (dL/dS)
- * for the scattering vector, g_table for the F table (NULL: not wanted). */
+ * 0, its gradient added to the buffer: globals (the buffer from its scale entry), g_row
+ * for the orientation's rows, gs (dL/dS) for the scattering vector, g_table for the F
+ * table (NULL: not wanted). */
 static double nb_eval_grad(const nb_params *p, const double *table, const double *S,
                            const double *row, int interp, double g_term, double *globals,
                            double *g_row, double *gs, double *g_table, double *latt)
@@ -286,10 +307,11 @@ static double nb_eval_grad(const nb_params *p, const double *table, const double
     for (int j = 0; j < 3; j++)
         hkl[j] = S[0] * row[3 * j] + S[1] * row[3 * j + 1] + S[2] * row[3 * j + 2];
     nb_dlatt dl;
-    double fh[3] = {0, 0, 0};
+    nb_cell cell;
     const int want = g_term != 0.0;
     *latt = nb_lattice_grad(p, hkl, want ? &dl : NULL);
-    double fc = nb_cell_grad(p, table, hkl, interp, want ? fh : NULL, 0.0, NULL);
+    nb_cell_look(p, table, hkl, interp, want, &cell);
+    const double fc = cell.value, *fh = cell.fh;
     double term = (fc * fc) * (*latt * *latt);
     if (!want)
         return term;
@@ -309,7 +331,7 @@ static double nb_eval_grad(const nb_params *p, const double *table, const double
         for (int k = 0; k < 9; k++)
             globals[NB_G_RECIP + k] += g_latt * dl.recip[k];
     if (g_table)
-        nb_cell_grad(p, table, hkl, interp, NULL, g_fc, g_table);
+        nb_cell_table_grad(p, &cell, g_fc, g_table);
     return term;
 }
 
