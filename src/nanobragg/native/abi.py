@@ -30,6 +30,32 @@ class Params(ctypes.Structure):
         ("n_panels", ctypes.c_int64)]
 
 
+#: The detector fields of the kernels' panel array, in order, with their doubles (also
+#: the per-panel part of the gradient buffer).
+PANEL_FIELDS = (("fdet", 3), ("sdet", 3), ("odet", 3), ("pix0", 3), ("pixel_size", 1),
+                ("close_distance", 1))
+#: Doubles per panel in the kernels' panel array, and in the gradient buffer.
+PANEL_DOUBLES = sum(width for _, width in PANEL_FIELDS)
+#: The gradient buffer's globals (after the panels), in order, with their doubles.
+GRADIENT_GLOBALS = (("scale", 1), ("background", 1), ("kahn", 1), ("N", 3), ("fudge", 1),
+                    ("recip_rows", 9), ("depth", 1), ("distance", 1), ("beam", 3))
+
+
+def gradient_layout(panels: int, layers: int, sources: int, orientations: int) -> dict:
+    """Offsets of the parts of the adjoint's gradient buffer (as ``nb_layout`` in
+    nbadjoint.h): ``glob`` (the globals), ``layers``, ``inc``, ``wl``, ``e_in``,
+    ``b_in``, ``rows``, and ``width``, where the F table's part starts."""
+    out = {"glob": PANEL_DOUBLES * panels}
+    out["layers"] = out["glob"] + sum(count for _, count in GRADIENT_GLOBALS)
+    out["inc"] = out["layers"] + layers
+    out["wl"] = out["inc"] + 3 * sources
+    out["e_in"] = out["wl"] + sources
+    out["b_in"] = out["e_in"] + 3 * sources
+    out["rows"] = out["b_in"] + 3 * sources
+    out["width"] = out["rows"] + 9 * orientations
+    return out
+
+
 #: The render's arguments: params, pixel list, first pixel, count, then the arrays
 #: (panels, layers, incident, wavelength, e_in, b_in, rows, table, out).
 _RENDER = ((ctypes.POINTER(Params), _ptr, _i64, _i64) + (_ptr,) * 9, None)

@@ -24,7 +24,7 @@ import torch
 
 from ..models.setup import Setup, background, scale
 from ..physics.vectors import unit
-from . import build
+from . import abi, build
 from . import kernel as fused
 from .threads import run_items
 
@@ -32,10 +32,9 @@ from .threads import run_items
 #: thread count).
 ITEM_PIXELS = 2048
 #: The detector fields of the kernel's panel array, with their widths (per panel).
-PANEL_FIELDS = (("fdet", 3), ("sdet", 3), ("odet", 3), ("pix0", 3), ("pixel_size", 1),
-                ("close_distance", 1))
-#: The first column of each panel field in a panel's 14 doubles.
-_PANEL_COLUMNS = (0, 3, 6, 9, 12, 13)
+PANEL_FIELDS = abi.PANEL_FIELDS
+#: The first column of each panel field in a panel's doubles.
+_PANEL_COLUMNS = tuple(sum(w for _, w in PANEL_FIELDS[:k]) for k in range(len(PANEL_FIELDS)))
 #: The kernel's inputs in the order of :class:`FusedRender` and of the gradient buffer,
 #: as (model, field) or a name: the panel fields, then the globals, then the arrays.
 INPUTS = (*(("detector", name) for name, _ in PANEL_FIELDS),
@@ -44,8 +43,7 @@ INPUTS = (*(("detector", name) for name, _ in PANEL_FIELDS),
           ("detector", "beam"), ("detector", "layer_offsets"), ("beam", "incident"),
           ("beam", "wavelength"), "e_in", "b_in", ("crystal", "real_rows"), "table")
 #: Doubles of each global in the buffer (the kernel reads one value of each).
-GLOBAL_SIZES = {"scale": 1, "background": 1, "kahn": 1, "N": 3, "fudge": 1, "recip_rows": 9,
-                "depth": 1, "distance": 1, "beam": 3}
+GLOBAL_SIZES = dict(abi.GRADIENT_GLOBALS)
 
 SECOND_DERIVATIVE_MESSAGE = (
     "second derivatives (create_graph=True, gradgradcheck, Hessian-vector products) are "
@@ -161,7 +159,7 @@ def _unpack(setup: Setup, flat: torch.Tensor, wanted) -> list[torch.Tensor | Non
     """
     tensors = inputs_like(setup)
     panels = 1 if setup.detector.pix0.dim() == 1 else setup.detector.pix0.shape[0]
-    per_panel = flat[:14 * panels].reshape(panels, 14)
+    per_panel = flat[:abi.PANEL_DOUBLES * panels].reshape(panels, abi.PANEL_DOUBLES)
     out: list[torch.Tensor | None] = []
     for (_, width), column, like, want in zip(PANEL_FIELDS, _PANEL_COLUMNS, tensors,
                                                wanted):
@@ -169,7 +167,7 @@ def _unpack(setup: Setup, flat: torch.Tensor, wanted) -> list[torch.Tensor | Non
         if like.numel() == width:
             part = part.sum(0)
         out.append(part.reshape(like.shape).to(like.dtype) if want else None)
-    at = 14 * panels
+    at = abi.PANEL_DOUBLES * panels
     for key, like, want in zip(INPUTS[len(PANEL_FIELDS):], tensors[len(PANEL_FIELDS):],
                                wanted[len(PANEL_FIELDS):]):
         name = key if isinstance(key, str) else key[1]
@@ -186,6 +184,8 @@ def _unpack(setup: Setup, flat: torch.Tensor, wanted) -> list[torch.Tensor | Non
         else:
             out.append(torch.zeros_like(like))
     return out
+
+
 def inputs_like(setup: Setup) -> list[torch.Tensor]:
     """The inputs' shapes and dtypes without building the graph of e_in, b_in."""
     with torch.no_grad():

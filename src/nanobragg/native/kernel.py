@@ -125,8 +125,7 @@ def _panels(det) -> torch.Tensor:
     count = det.pix0.shape[0] if det.pix0.dim() > 1 else 1
     columns = [getattr(det, name).detach().to(torch.float64).reshape(-1, width)
                .expand(count, width)
-               for name, width in (("fdet", 3), ("sdet", 3), ("odet", 3), ("pix0", 3),
-                                   ("pixel_size", 1), ("close_distance", 1))]
+               for name, width in abi.PANEL_FIELDS]
     return torch.cat(columns, 1).contiguous()
 
 

@@ -18,6 +18,7 @@ import triton
 import triton.language as tl
 
 from ..models.setup import Setup
+from . import abi
 from .triton_kernel import BLOCK, COUNTS, _launch_args, find_stop, pixel_indices, reals, source
 from .triton_math import (
     clamped,
@@ -33,10 +34,9 @@ from .triton_math import (
     tricubic_grad,
 )
 
-#: Doubles of globals in the gradient buffer (as nbadjoint.h, after 14 per panel):
-#: scale 0, background 1, kahn 2, N 3-5, fudge 6, recip 7-15, depth 16, distance 17,
-#: beam 18-20 (the kernels use these offsets as literals).
-GLOBALS = 21
+#: The kernels add to the globals of the gradient buffer (abi.GRADIENT_GLOBALS) at
+#: literal offsets: scale 0, background 1, kahn 2, N 3-5, fudge 6, recip 7-15, depth 16,
+#: distance 17, beam 18-20.
 #: At most this many doubles of partial rows per launch (a longer list is split).
 PARTIAL_DOUBLES = 2**25
 
@@ -698,7 +698,7 @@ def adjoint(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
     stop = find_stop(setup, launched, fpixels, pixels, total)
     arrays[7] = arrays[7].to(torch.float64)  # the table in double, as the C adjoint
     n_panels = arrays[0].shape[0]
-    layout = _layout(n_panels, p["n_layers"], p["n_sources"], p["n_orient"])
+    layout = abi.gradient_layout(n_panels, p["n_layers"], p["n_sources"], p["n_orient"])
     width = layout["width"]
     running = bool(p["over_thick"] or p["over_polar"] or p["over_omega"])
     groups = p["n_layers"] * p["oversample"] ** 2 * p["n_sources"]
@@ -731,17 +731,3 @@ def adjoint(setup: Setup, flat_index: torch.Tensor | int, fpixels: int,
                                         enable_fp_fusion=False)
         result[:width] += part.sum(0)
     return result
-
-
-def _layout(panels: int, layers: int, sources: int, orientations: int) -> dict:
-    """Offsets of the parts of the gradient buffer (as nb_layout), and its width without
-    the F table."""
-    glob = 14 * panels
-    out = {"glob": glob, "layers": glob + GLOBALS}
-    out["inc"] = out["layers"] + layers
-    out["wl"] = out["inc"] + 3 * sources
-    out["e_in"] = out["wl"] + sources
-    out["b_in"] = out["e_in"] + 3 * sources
-    out["rows"] = out["b_in"] + 3 * sources
-    out["width"] = out["rows"] + 9 * orientations
-    return out
