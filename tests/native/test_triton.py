@@ -203,3 +203,66 @@ def test_the_kernels_compile_for_a_cuda_gpu():
                           text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "compiled 5 kernels for sm_90" in done.stdout
+
+
+def _golden_module():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "parity" / "test_golden.py"
+    spec = importlib.util.spec_from_file_location("golden_cases", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_GOLDEN = _golden_module()
+#: The quick golden cases.
+GOLDEN_CASES = [(_GOLDEN.GOLDEN if name in _GOLDEN.CASES else _GOLDEN.EXTRA) / name
+                for name, slow in {**_GOLDEN.CASES, **_GOLDEN.EXTRA_CASES}.items() if not slow]
+
+
+def _interpolated(case: Path) -> bool:
+    """Whether the case interpolates F (its pixels then depend on the whole image: the
+    interpolation stops at the first pixel of the image that leaves the grid)."""
+    from nanobragg.commandline.to_config import build_request
+    from nanobragg.models.sampling import interpolation_on
+
+    args = (case / "args.txt").read_text().split()
+    crystal = build_request(args, cwd=case).config.crystal
+    return interpolation_on(crystal.interpolate, crystal.N, "-hkl" in args)
+
+
+@interpreted
+@pytest.mark.parametrize("case", GOLDEN_CASES, ids=lambda case: case.name)
+def test_golden_pixels_through_the_cli_on_triton(case, tmp_path, monkeypatch, capsys):
+    """The 3x3 pixels around each quick golden case's brightest pixel, rendered by the
+    command line with -engine triton (float64, -roi around them): within one float32 ulp
+    of the C's float image (both are float64 sums written as float32; the Triton kernel
+    rounds differently from the C in the last bits of the double, measured 1e-15)."""
+    import json
+
+    import numpy as np
+
+    if not case.is_dir():
+        _GOLDEN._missing(case)
+    if _interpolated(case):
+        pytest.skip("tricubic interpolation: a window's pixels depend on the whole image "
+                    "(the stop is tested against the C engine above)")
+    meta = json.loads((case / "case.json").read_text())
+    ref, window = _GOLDEN._reference_float(case, meta)
+    det = meta["detector"]
+    full = np.zeros((det["slow_pixels"], det["fast_pixels"]), np.float32)
+    full[window] = ref
+    slow, fast = np.unravel_index(int(np.argmax(full)), full.shape)
+    f0, f1 = max(fast - 1, 0), min(fast + 1, full.shape[1] - 1)
+    s0, s1 = max(slow - 1, 0), min(slow + 1, full.shape[0] - 1)
+    from nanobragg.cli.main import run
+
+    monkeypatch.setattr(_GOLDEN, "run", lambda args: run(
+        args + ["-roi", str(f0), str(f1), str(s0), str(s1)]))
+    _GOLDEN._run_case(case, "float64", tmp_path, monkeypatch, capsys, "triton")
+    ours = np.fromfile(tmp_path / "float.bin", "<f4").reshape(full.shape)
+    c = full[s0:s1 + 1, f0:f1 + 1].astype(np.float64)
+    mine = ours[s0:s1 + 1, f0:f1 + 1].astype(np.float64)
+    assert c.max() > 0
+    assert np.all(np.abs(mine - c) <= 2.0 ** -23 * np.abs(c)), (mine, c)
